@@ -1,0 +1,1 @@
+"""grantledger's HTTP API and command line: parse, call the ledger, render."""

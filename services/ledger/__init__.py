@@ -1,0 +1,1 @@
+"""grantledger's ledger: the grant domain, its event store and its projections (no HTTP here)."""

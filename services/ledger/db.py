@@ -1,0 +1,160 @@
+"""Database URLs as people write them, and engines that behave the same on both backends.
+
+Users write ``sqlite:///path`` or ``postgresql://user@host:port/db``; we pick the driver
+(psycopg 3 for PostgreSQL) so nobody has to know SQLAlchemy's ``+driver`` syntax.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import orjson
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.engine import URL, Connection, Engine, make_url
+from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError
+
+from ledger.errors import BadDatabaseUrl, DatabaseUnavailable
+
+_DRIVERS = {
+    "sqlite": "sqlite+pysqlite",
+    "postgresql": "postgresql+psycopg",
+    "postgres": "postgresql+psycopg",
+}
+
+
+def normalize_url(raw: str) -> URL:
+    """Parse a database URL as a person writes it and choose our driver for it."""
+    try:
+        url = make_url(raw.strip())
+    except ArgumentError as e:
+        raise BadDatabaseUrl(
+            f"cannot parse database URL {_redact(raw)!r}: expected sqlite:///path or "
+            "postgresql://user@host:port/dbname",
+            url=_redact(raw),
+        ) from e
+    backend = url.drivername.split("+", 1)[0]
+    if backend not in _DRIVERS:
+        raise BadDatabaseUrl(
+            f"unsupported database {backend!r} in {_redact(raw)!r}: use sqlite or postgresql",
+            url=_redact(raw),
+        )
+    if backend == "sqlite" and url.database in (None, ""):
+        raise BadDatabaseUrl(
+            "a SQLite URL needs a file path: sqlite:///grantledger.db", url=_redact(raw)
+        )
+    if backend != "sqlite" and not url.database:
+        raise BadDatabaseUrl(
+            f"{_redact(raw)!r} names no database: postgresql://user@host:port/dbname",
+            url=_redact(raw),
+        )
+    return url.set(drivername=_DRIVERS[backend])
+
+
+def _redact(raw: str) -> str:
+    try:
+        return make_url(raw).render_as_string(hide_password=True)
+    except ArgumentError:
+        return raw.split("@")[-1]
+
+
+def _dumps(value: Any) -> str:
+    return orjson.dumps(value).decode()
+
+
+def create_engine(raw_url: str, *, pool_size: int = 10, echo: bool = False) -> Engine:
+    """An engine for a URL as people write it; SQLite gets WAL and real transactions."""
+    url = normalize_url(raw_url)
+    if url.get_backend_name() == "sqlite":
+        engine = sa.create_engine(
+            url,
+            echo=echo,
+            json_serializer=_dumps,
+            json_deserializer=orjson.loads,
+            connect_args={"check_same_thread": False, "timeout": 30, "isolation_level": None},
+        )
+        _make_sqlite_transactional(engine)
+        return engine
+    return sa.create_engine(
+        url,
+        echo=echo,
+        json_serializer=_dumps,
+        json_deserializer=orjson.loads,
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        pool_pre_ping=True,
+        connect_args={"connect_timeout": 10},
+    )
+
+
+def _make_sqlite_transactional(engine: Engine) -> None:
+    """Let SQLAlchemy, not pysqlite, issue BEGIN, so transactions are real.
+
+    A write transaction begins IMMEDIATE: it takes SQLite's write lock at the start, which is
+    what serializes appends there (the chain and positions follow commit order) and avoids
+    the deadlock of two readers upgrading to writers at once.
+    """
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        cursor = dbapi_conn.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        write = conn.get_execution_options().get("grantledger_write", False)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+
+
+def is_sqlite(conn_or_engine: Connection | Engine) -> bool:
+    return conn_or_engine.dialect.name == "sqlite"
+
+
+@contextmanager
+def translate_errors(what: str = "database") -> Iterator[None]:
+    """Re-raise a lost or refused connection as ours, naming what failed and why."""
+    try:
+        yield
+    except OperationalError as e:
+        if _is_connection_error(e):
+            raise DatabaseUnavailable(
+                f"{what} unreachable: {_first_line(e)}", reason=_first_line(e)
+            ) from e
+        raise
+
+
+def _is_connection_error(e: DBAPIError) -> bool:
+    if e.connection_invalidated:
+        return True
+    text = str(e.orig).lower()
+    return any(
+        s in text
+        for s in ("connection", "could not connect", "server closed", "unable to open database")
+    )
+
+
+def _first_line(e: BaseException) -> str:
+    orig = getattr(e, "orig", None) or e
+    return str(orig).strip().splitlines()[0] if str(orig).strip() else type(orig).__name__
+
+
+@contextmanager
+def write_transaction(engine: Engine) -> Iterator[Connection]:
+    """A transaction that will write: on SQLite it holds the write lock from its first statement."""
+    with translate_errors(), engine.connect() as conn:
+        conn = conn.execution_options(grantledger_write=True)
+        with conn.begin():
+            yield conn
+
+
+@contextmanager
+def read_transaction(engine: Engine) -> Iterator[Connection]:
+    """A read-only unit of work: one consistent snapshot."""
+    with translate_errors(), engine.connect() as conn, conn.begin():
+        yield conn

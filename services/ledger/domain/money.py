@@ -1,0 +1,97 @@
+"""Money: Swedish kronor with öre, held inside as an ``int`` of öre.
+
+Amounts cross the boundary (JSON, SIE, CLI) as text or numbers with at most two decimals and
+are turned into öre exactly once, here.  Floats are accepted only where JSON forces them on us
+(``1234.5``), and only when their shortest decimal form is exact in two decimals: a float such
+as ``0.1`` means what the sender typed, while ``1.005`` or NaN can only be a mistake.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from decimal import Decimal
+
+from ledger.domain.errors import InvalidAmount
+
+ORE_PER_KRONA = 100
+MAX_KRONOR = 10**13
+MAX_ORE = MAX_KRONOR * ORE_PER_KRONA
+
+# Strict on purpose: no whitespace, no exponent, no thousands separators, no leading "+" or ".".
+_AMOUNT = re.compile(r"(-?)([0-9]+)(?:\.([0-9]{1,2}))?")
+# Long enough for any leading zeros a sane exporter writes; short enough that int() stays cheap.
+_MAX_TEXT = 40
+
+
+def parse_money(value: str | int | float | Decimal, *, field: str = "amount") -> int:
+    """Return ``value`` in öre, or raise ``InvalidAmount`` naming ``field``."""
+    # bool is an int subclass; True kronor is never what a sender meant.
+    if isinstance(value, bool):
+        raise _invalid(field, value, "must be a number or a decimal string, not a boolean")
+    if isinstance(value, int):
+        return _checked(value * ORE_PER_KRONA, field, value)
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise _invalid(field, value, "must be a finite number")
+        # repr() is the shortest text that reads back as the same float: the sender's digits.
+        return _from_decimal(Decimal(repr(value)), field, value)
+    if isinstance(value, Decimal):
+        if not value.is_finite():
+            raise _invalid(field, value, "must be a finite number")
+        return _from_decimal(value, field, value)
+    if isinstance(value, str):
+        return _from_text(value, field)
+    raise _invalid(field, value, "must be a number or a decimal string")
+
+
+def format_money(ore: int) -> str:
+    """``123450`` -> ``"1234.50"``: the form every answer uses."""
+    sign = "-" if ore < 0 else ""
+    kronor, rest = divmod(abs(ore), ORE_PER_KRONA)
+    return f"{sign}{kronor}.{rest:02d}"
+
+
+def format_kronor(ore: int) -> str:
+    """``505267600`` -> ``"5 052 676.00 kr"``: for messages a person reads."""
+    sign = "-" if ore < 0 else ""
+    kronor, rest = divmod(abs(ore), ORE_PER_KRONA)
+    grouped = f"{kronor:,}".replace(",", " ")
+    return f"{sign}{grouped}.{rest:02d} kr"
+
+
+def _from_text(text: str, field: str) -> int:
+    if len(text) > _MAX_TEXT:
+        raise _invalid(field, text, "has too many digits")
+    match = _AMOUNT.fullmatch(text)
+    if match is None:
+        raise _invalid(
+            field, text, "must be digits with an optional '-' and at most two decimals"
+        )
+    sign, kronor, decimals = match.groups()
+    ore = int(kronor) * ORE_PER_KRONA + int((decimals or "").ljust(2, "0"))
+    return _checked(-ore if sign else ore, field, text)
+
+
+def _from_decimal(amount: Decimal, field: str, original: float | Decimal) -> int:
+    ore = amount * ORE_PER_KRONA
+    if ore != ore.to_integral_value():
+        raise _invalid(field, original, "has more than two decimals")
+    if abs(ore) > MAX_ORE:
+        # Checked before int() so that 1e300 never becomes a 300-digit integer.
+        raise _too_large(field, original)
+    return int(ore)
+
+
+def _checked(ore: int, field: str, original: object) -> int:
+    if abs(ore) > MAX_ORE:
+        raise _too_large(field, original)
+    return ore
+
+
+def _too_large(field: str, original: object) -> InvalidAmount:
+    return _invalid(field, original, f"exceeds {MAX_KRONOR:,} kr".replace(",", " "))
+
+
+def _invalid(field: str, original: object, reason: str) -> InvalidAmount:
+    return InvalidAmount(field=field, value=str(original)[:_MAX_TEXT], reason=reason)

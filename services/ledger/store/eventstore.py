@@ -1,0 +1,315 @@
+"""Append, read and verify the events table.
+
+Appends run in the caller's transaction.  They are serialized by one transaction-scoped lock
+(an advisory lock on PostgreSQL, SQLite's write lock, taken by ``BEGIN IMMEDIATE``), held until
+commit: positions and the hash chain therefore follow commit order, and a reader paging with
+``after=position`` can never miss an event that commits later with a lower position.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from ledger.errors import ConcurrencyError, InvalidInput
+from ledger.store.chain import GENESIS_HASH, event_hash, hashed_body
+from ledger.store.schema import events
+
+# Any constant works; it only has to be the same for every writer of this database.
+_APPEND_LOCK_KEY = 0x6772616E74
+_LOCK_MARK = "grantledger_append_lock"
+
+
+@dataclass(frozen=True, slots=True)
+class NewEvent:
+    event_type: str
+    data: Mapping[str, Any]
+    schema_version: int = 1
+    effective_date: date | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StoredEvent:
+    position: int
+    stream_id: str
+    stream_version: int
+    event_type: str
+    schema_version: int
+    data: dict[str, Any]
+    meta: dict[str, Any]
+    effective_date: date | None
+    recorded_at: datetime
+    prev_hash: str
+    hash: str
+
+
+@dataclass(frozen=True, slots=True)
+class StreamAppend:
+    """One stream's part of an append: the version the caller read and its new events."""
+
+    stream_id: str
+    expected_version: int
+    events: Sequence[NewEvent]
+
+
+@dataclass(frozen=True, slots=True)
+class VerifyResult:
+    ok: bool
+    checked: int
+    head_position: int
+    head_hash: str
+    first_bad_position: int | None = None
+    reason: str | None = None
+
+
+_COLUMNS = (
+    events.c.position,
+    events.c.stream_id,
+    events.c.stream_version,
+    events.c.event_type,
+    events.c.schema_version,
+    events.c.data,
+    events.c.meta,
+    events.c.effective_date,
+    events.c.recorded_at,
+    events.c.prev_hash,
+    events.c.hash,
+)
+
+
+def _utc(ts: datetime | str) -> datetime:
+    if isinstance(ts, str):  # SQLite's clock answers with text
+        ts = datetime.fromisoformat(ts)
+    return ts.replace(tzinfo=UTC) if ts.tzinfo is None else ts.astimezone(UTC)
+
+
+def _row_to_event(row: sa.Row[Any]) -> StoredEvent:
+    return StoredEvent(
+        position=row.position,
+        stream_id=row.stream_id,
+        stream_version=row.stream_version,
+        event_type=row.event_type,
+        schema_version=row.schema_version,
+        data=row.data,
+        meta=row.meta,
+        effective_date=row.effective_date,
+        recorded_at=_utc(row.recorded_at),
+        prev_hash=row.prev_hash,
+        hash=row.hash,
+    )
+
+
+class EventStore:
+    """The one place that writes to ``events``."""
+
+    def lock(self, conn: Connection) -> None:
+        """Take the append lock for the rest of the caller's transaction (idempotent)."""
+        tx = conn.get_transaction()
+        if tx is None:
+            raise InvalidInput("appends must run inside a transaction")
+        if conn.info.get(_LOCK_MARK) is tx:
+            return
+        if conn.dialect.name == "postgresql":
+            conn.execute(sa.select(sa.func.pg_advisory_xact_lock(_APPEND_LOCK_KEY)))
+        elif not conn.get_execution_options().get("grantledger_write", False):
+            # A deferred SQLite transaction takes the write lock at its first write; take it now
+            # so state read after this point cannot change before commit.
+            conn.exec_driver_sql("DELETE FROM idempotency_keys WHERE 0 = 1")
+        conn.info[_LOCK_MARK] = tx
+
+    def _head(self, conn: Connection) -> tuple[int, str, datetime]:
+        """Last position, its hash and the database clock, in one round trip."""
+        last = sa.select(events.c.position).order_by(events.c.position.desc()).limit(1)
+        last_hash = sa.select(events.c.hash).order_by(events.c.position.desc()).limit(1)
+        if conn.dialect.name == "postgresql":
+            clock: sa.ColumnElement[Any] = sa.func.clock_timestamp()
+        else:
+            clock = sa.func.strftime("%Y-%m-%d %H:%M:%f", "now")
+        row = conn.execute(
+            sa.select(last.scalar_subquery(), last_hash.scalar_subquery(), clock)
+        ).one()
+        return (row[0] or 0, row[1] or GENESIS_HASH, _utc(row[2]))
+
+    def stream_versions(self, conn: Connection, stream_ids: Sequence[str]) -> dict[str, int]:
+        rows = conn.execute(
+            sa.select(events.c.stream_id, sa.func.max(events.c.stream_version))
+            .where(events.c.stream_id.in_(list(stream_ids)))
+            .group_by(events.c.stream_id)
+        )
+        found = {r[0]: r[1] for r in rows}
+        return {s: found.get(s, 0) for s in stream_ids}
+
+    def append(
+        self,
+        conn: Connection,
+        stream_id: str,
+        expected_version: int,
+        new_events: Sequence[NewEvent],
+        meta: Mapping[str, Any],
+    ) -> list[StoredEvent]:
+        """Append to one stream; a stale ``expected_version`` raises and writes nothing."""
+        return self.append_many(conn, [StreamAppend(stream_id, expected_version, new_events)], meta)
+
+    def append_many(
+        self,
+        conn: Connection,
+        appends: Sequence[StreamAppend],
+        meta: Mapping[str, Any],
+    ) -> list[StoredEvent]:
+        """Append to several streams in the caller's transaction, all or nothing."""
+        if not any(a.events for a in appends):
+            return []
+        self.lock(conn)
+        actual = self.stream_versions(conn, [a.stream_id for a in appends])
+        for a in appends:
+            if actual[a.stream_id] != a.expected_version:
+                raise ConcurrencyError(a.stream_id, a.expected_version, actual[a.stream_id])
+        position, prev, now = self._head(conn)
+        meta = dict(meta)
+        rows: list[dict[str, Any]] = []
+        stored: list[StoredEvent] = []
+        for a in appends:
+            version = a.expected_version
+            for e in a.events:
+                position += 1
+                version += 1
+                data = dict(e.data)
+                body = hashed_body(
+                    position=position,
+                    stream_id=a.stream_id,
+                    stream_version=version,
+                    event_type=e.event_type,
+                    schema_version=e.schema_version,
+                    data=data,
+                    meta=meta,
+                    effective_date=e.effective_date,
+                    recorded_at=now,
+                )
+                digest = event_hash(prev, body)
+                row = {
+                    "position": position,
+                    "stream_id": a.stream_id,
+                    "stream_version": version,
+                    "event_type": e.event_type,
+                    "schema_version": e.schema_version,
+                    "data": data,
+                    "meta": meta,
+                    "effective_date": e.effective_date,
+                    "recorded_at": now,
+                    "prev_hash": prev,
+                    "hash": digest,
+                }
+                rows.append(row)
+                stored.append(StoredEvent(**row))
+                prev = digest
+        conn.execute(events.insert(), rows)
+        return stored
+
+    # --- reading ---------------------------------------------------------------------------
+
+    def read_stream(
+        self, conn: Connection, stream_id: str, after_version: int = 0
+    ) -> Iterator[StoredEvent]:
+        """One stream in version order, streamed (constant memory)."""
+        q = (
+            sa.select(*_COLUMNS)
+            .where(events.c.stream_id == stream_id, events.c.stream_version > after_version)
+            .order_by(events.c.stream_version)
+        )
+        for row in conn.execution_options(yield_per=1000).execute(q):
+            yield _row_to_event(row)
+
+    def read_page(
+        self,
+        conn: Connection,
+        *,
+        after: int = 0,
+        limit: int = 1000,
+        stream_id: str | None = None,
+        event_types: Sequence[str] = (),
+    ) -> list[StoredEvent]:
+        """One page of the global log after a position, optionally filtered."""
+        q = sa.select(*_COLUMNS).where(events.c.position > after)
+        if stream_id is not None:
+            q = q.where(events.c.stream_id == stream_id)
+        if event_types:
+            q = q.where(events.c.event_type.in_(list(event_types)))
+        q = q.order_by(events.c.position).limit(limit)
+        return [_row_to_event(r) for r in conn.execute(q)]
+
+    def iter_all(self, engine: Engine, *, after: int = 0, page: int = 5000) -> Iterator[StoredEvent]:
+        """Every event after a position, page by page in short transactions."""
+        while True:
+            with engine.connect() as conn:
+                batch = self.read_page(conn, after=after, limit=page)
+            yield from batch
+            if len(batch) < page:
+                return
+            after = batch[-1].position
+
+    def count(self, conn: Connection) -> int:
+        return int(conn.execute(sa.select(sa.func.count()).select_from(events)).scalar_one())
+
+    def head_position(self, conn: Connection) -> int:
+        return int(conn.execute(sa.select(sa.func.max(events.c.position))).scalar() or 0)
+
+    # --- verifying -------------------------------------------------------------------------
+
+    def verify(
+        self, engine: Engine, *, progress: Callable[[int], None] | None = None
+    ) -> VerifyResult:
+        """Walk the whole chain in position order with constant memory.
+
+        Returns the first position where the chain breaks: a changed row (its hash no longer
+        matches its content), an inserted or deleted row (a gap or a prev_hash that does not
+        point at the previous row).
+        """
+        expected_position = 1
+        prev = GENESIS_HASH
+        checked = 0
+        q = sa.select(*_COLUMNS).order_by(events.c.position)
+        with engine.connect() as conn:
+            result = conn.execution_options(stream_results=True, yield_per=5000).execute(q)
+            for row in result:
+                e = _row_to_event(row)
+                bad = _check(e, expected_position, prev)
+                if bad is not None:
+                    result.close()
+                    return VerifyResult(False, checked, e.position, prev, bad[0], bad[1])
+                prev = e.hash
+                expected_position += 1
+                checked += 1
+                if progress is not None and checked % 5000 == 0:
+                    progress(checked)
+        if progress is not None:
+            progress(checked)
+        return VerifyResult(True, checked, expected_position - 1, prev)
+
+
+def _check(e: StoredEvent, expected_position: int, prev: str) -> tuple[int, str] | None:
+    if e.position != expected_position:
+        return expected_position, (
+            f"position {expected_position} is missing (next row is {e.position}): "
+            "an event was deleted"
+        )
+    if e.prev_hash != prev:
+        return e.position, f"position {e.position} does not link to the previous event"
+    body = hashed_body(
+        position=e.position,
+        stream_id=e.stream_id,
+        stream_version=e.stream_version,
+        event_type=e.event_type,
+        schema_version=e.schema_version,
+        data=e.data,
+        meta=e.meta,
+        effective_date=e.effective_date,
+        recorded_at=e.recorded_at,
+    )
+    if event_hash(prev, body) != e.hash:
+        return e.position, f"position {e.position} was altered: its hash does not match"
+    return None
