@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import multiprocessing as mp
 import threading
 from datetime import date
@@ -50,16 +51,20 @@ def test_append_then_read_stream_in_version_order(engine: Engine) -> None:
     assert got[0].meta == META
     assert got[0].effective_date == date(2022, 3, 31)
     assert got[0].prev_hash == GENESIS_HASH
-    assert all(b.prev_hash == a.hash for a, b in zip(got[:2], got[1:3], strict=True))
+    assert all(b.prev_hash == a.hash for a, b in itertools.pairwise(got[:3]))
     assert got[0].recorded_at.tzinfo is not None
 
 
 def test_stale_expected_version_is_refused_and_writes_nothing(engine: Engine) -> None:
     _append(engine, "grant-a", 0, 2)
-    with pytest.raises(ConcurrencyError) as caught, write_transaction(engine) as conn:
-        # A good append to another stream in the same transaction must vanish too.
-        store.append(conn, "grant-b", 0, [NewEvent("Ticked", {})], META)
-        store.append(conn, "grant-a", 1, [NewEvent("Ticked", {})], META)
+    def both() -> None:
+        with write_transaction(engine) as conn:
+            # A good append to another stream in the same transaction must vanish too.
+            store.append(conn, "grant-b", 0, [NewEvent("Ticked", {})], META)
+            store.append(conn, "grant-a", 1, [NewEvent("Ticked", {})], META)
+
+    with pytest.raises(ConcurrencyError) as caught:
+        both()
     assert caught.value.expected == 1
     assert caught.value.actual == 2
     assert "grant-a" in caught.value.detail
@@ -183,7 +188,9 @@ def test_concurrent_processes_on_one_stream_exactly_one_wins_per_version(
 ) -> None:
     ctx = mp.get_context("spawn")
     with ctx.Pool(4) as pool:
-        wins = pool.starmap(workers.race_one_stream, [(database_url, "grant-x", 15, w) for w in range(4)])
+        wins = pool.starmap(
+            workers.race_one_stream, [(database_url, "grant-x", 15, w) for w in range(4)]
+        )
     with read_transaction(engine) as conn:
         stored = list(store.read_stream(conn, "grant-x"))
     assert sum(wins) == len(stored)
@@ -196,7 +203,9 @@ def test_concurrent_processes_on_many_streams_keep_positions_gap_free(
 ) -> None:
     ctx = mp.get_context("spawn")
     with ctx.Pool(4) as pool:
-        written = pool.starmap(workers.append_many_streams, [(database_url, w, 20) for w in range(4)])
+        written = pool.starmap(
+            workers.append_many_streams, [(database_url, w, 20) for w in range(4)]
+        )
     positions = _positions(engine)
     assert positions == list(range(1, sum(written) + 1))
     assert store.verify(engine).ok

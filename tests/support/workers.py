@@ -2,14 +2,9 @@
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "services"))
-
-from ledger.db import create_engine, write_transaction  # noqa: E402
-from ledger.errors import ConcurrencyError  # noqa: E402
-from ledger.store import EventStore, NewEvent  # noqa: E402
+from ledger.db import create_engine, write_transaction
+from ledger.errors import ConcurrencyError
+from ledger.store import EventStore, NewEvent
 
 
 def race_one_stream(url: str, stream_id: str, attempts: int, worker: int) -> int:

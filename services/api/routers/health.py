@@ -37,8 +37,10 @@ def readyz(container: ContainerDep) -> JSONResponse:
         return JSONResponse({"status": "unavailable", "reason": e.detail}, status_code=503)
     if not ready:
         return JSONResponse(
-            {"status": "unavailable", "reason": "database schema is not at head: run "
-             "`grantledger db upgrade`"},
+            {
+                "status": "unavailable",
+                "reason": "database schema is not at head: run `grantledger db upgrade`",
+            },
             status_code=503,
         )
     return JSONResponse({"status": "ready"})

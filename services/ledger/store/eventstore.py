@@ -88,7 +88,7 @@ def _utc(ts: datetime | str) -> datetime:
     return ts.replace(tzinfo=UTC) if ts.tzinfo is None else ts.astimezone(UTC)
 
 
-def _row_to_event(row: sa.Row[Any]) -> StoredEvent:
+def _row_to_event(row: Any) -> StoredEvent:
     return StoredEvent(
         position=row.position,
         stream_id=row.stream_id,
@@ -191,7 +191,7 @@ class EventStore:
                     recorded_at=now,
                 )
                 digest = event_hash(prev, body)
-                row = {
+                row: dict[str, Any] = {
                     "position": position,
                     "stream_id": a.stream_id,
                     "stream_version": version,
@@ -242,7 +242,9 @@ class EventStore:
         q = q.order_by(events.c.position).limit(limit)
         return [_row_to_event(r) for r in conn.execute(q)]
 
-    def iter_all(self, engine: Engine, *, after: int = 0, page: int = 5000) -> Iterator[StoredEvent]:
+    def iter_all(
+        self, engine: Engine, *, after: int = 0, page: int = 5000
+    ) -> Iterator[StoredEvent]:
         """Every event after a position, page by page in short transactions."""
         while True:
             with engine.connect() as conn:
