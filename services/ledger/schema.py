@@ -1,5 +1,7 @@
 """Every table grantledger owns, on one MetaData (what Alembic's migrations were written from)."""
 
-from ledger.store.schema import metadata
+from ledger.auth.tables import tokens
+from ledger.projections.tables import LIVE
+from ledger.store.schema import events, idempotency_keys, metadata
 
-__all__ = ["metadata"]
+__all__ = ["LIVE", "events", "idempotency_keys", "metadata", "tokens"]

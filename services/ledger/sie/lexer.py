@@ -20,13 +20,15 @@ from ledger.errors import InvalidInput
 ObjectList = tuple[str, ...]
 Field = str | ObjectList
 
-# One token, after optional blanks: a quoted field, a brace, or a bare word.  In a quoted field
-# the escape \" is tried first, so it does not end the field; if that leaves the field unclosed
-# the regex backtracks and reads the backslash literally, so "C:\" still means C:\ .
-_TOKEN = re.compile(r'[ \t]*(?:"((?:\\"|[^"])*)"|([{}])|([^ \t"{}]+))')
+# One token, after optional blanks: a quoted field (groups 1-2), a brace (3), a bare word (4),
+# or anything else (5: only an unclosed quote gets there).  In a quoted field the escape \" is
+# tried first, so it does not end the field; if that leaves the field unclosed the regex
+# backtracks and reads the backslash literally, so "C:\" still means C:\ .  findall does the
+# scanning in C, which is most of the reader's speed.
+_TOKENS = re.compile(r'[ \t]*(?:(")((?:\\"|[^"])*)"|([{}])|([^ \t"{}]+)|(\S))').findall
 _LABEL = re.compile(r"#[A-Za-z0-9_]*")
-# Stripped from both ends of a line: line endings (CRLF or LF), and the DOS end-of-file mark (Ctrl-Z)
-# that old PC8 exporters still append.
+# Stripped from both ends of a line: blanks, line endings (CRLF or LF) and the DOS end-of-file
+# mark (Ctrl-Z) that old PC8 exporters still append.
 _LINE_JUNK = " \t\r\n\x1a"
 _SIMPLE_LINE = re.compile(r'[^"{}]*')
 
@@ -62,39 +64,41 @@ def split_fields(text: str, start: int, *, line: int, label: str) -> tuple[Field
         return tuple(t for t in rest.replace("\t", " ").split(" ") if t)
     fields: list[Field] = []
     group: list[str] | None = None
-    pos = start
-    match = _TOKEN.match
-    while True:
-        m = match(text, pos)
-        if m is None:
-            tail = text[pos:].lstrip(" \t")
-            if not tail:
-                break
-            # Only an opening quote without its closing quote can stop the token regex.
-            raise SieError(f"{label} has a quoted field that is never closed", line=line,
-                           record=label)
-        pos = m.end()
-        quoted, brace, bare = m.groups()
-        if brace == "{":
+    for quote, quoted, brace, bare, stray in _TOKENS(rest):
+        if quote:
+            value = quoted.replace('\\"', '"') if "\\" in quoted else quoted
+        elif bare:
+            value = bare
+        elif brace == "{":
             if group is not None:
-                raise SieError(f"{label} has an object list inside an object list", line=line,
-                               record=label)
+                raise SieError(
+                    f"{label} has an object list inside an object list", line=line, record=label
+                )
             group = []
-        elif brace == "}":
+            continue
+        elif brace:
             if group is None:
-                raise SieError(f"{label} has a '}}' without a matching '{{'", line=line,
-                               record=label)
+                raise SieError(
+                    f"{label} has a '}}' without a matching '{{'", line=line, record=label
+                )
             fields.append(tuple(group))
             group = None
+            continue
         else:
-            value = quoted.replace('\\"', '"') if quoted is not None else bare
-            if group is None:
-                fields.append(value)
-            else:
-                group.append(value)
+            # Only a quote that is never closed falls through to the catch-all group.
+            raise SieError(
+                f"{label} has a quoted field that is never closed ({stray}...)",
+                line=line,
+                record=label,
+            )
+        if group is None:
+            fields.append(value)
+        else:
+            group.append(value)
     if group is not None:
-        raise SieError(f"{label} has an object list that is never closed with '}}'", line=line,
-                       record=label)
+        raise SieError(
+            f"{label} has an object list that is never closed with '}}'", line=line, record=label
+        )
     return tuple(fields)
 
 
@@ -110,8 +114,9 @@ def iter_records(lines: Iterable[str]) -> Iterator[Record]:
             assert m is not None  # the pattern accepts a bare '#'
             raw_label = m.group(0)
             label = raw_label.upper()
-            yield Record(line_no, label, split_fields(text, m.end(), line=line_no, label=label),
-                         raw_label)
+            yield Record(
+                line_no, label, split_fields(text, m.end(), line=line_no, label=label), raw_label
+            )
         elif text in ("{", "}"):
             yield Record(line_no, text, (), text)
         else:

@@ -17,14 +17,14 @@ Labels it does not know are ignored, as the standard asks.
 from __future__ import annotations
 
 import codecs
+import datetime as dt
 import re
 import zlib
 from collections.abc import Iterable
-from dataclasses import dataclass, replace
-from datetime import date
+from dataclasses import dataclass
 from decimal import Decimal
 
-from ledger.sie.lexer import Field, Record, SieError, iter_records
+from ledger.sie.lexer import Record, SieError, iter_records
 
 __all__ = ["SieError", "SieFile", "Trans", "Voucher", "decode_sie", "parse_sie_lines", "read_sie"]
 
@@ -37,7 +37,7 @@ class Trans:
     account: str
     objects: tuple[tuple[int, str], ...]  # (dimension, object code), in file order
     amount_ore: int
-    date: date | None = None
+    date: dt.date | None = None
     text: str | None = None
     quantity: Decimal | None = None
     signature: str | None = None
@@ -50,16 +50,18 @@ class Voucher:
 
     series: str
     number: str
-    date: date
+    date: dt.date
     text: str
     transactions: tuple[Trans, ...]
-    registered_on: date | None = None
+    registered_on: dt.date | None = None
     signature: str | None = None
     source_line: int = 0
 
 
 @dataclass(frozen=True, slots=True)
 class SieFile:
+    """What a SIE file says: its identification, dimensions and objects, and its vouchers."""
+
     flag: int | None
     format: str | None  # as declared by #FORMAT ("PC8", "UTF-8"); None when absent
     encoding: str  # the codec the bytes were decoded with: "cp437" or "utf-8"
@@ -95,14 +97,20 @@ def decode_sie(raw: bytes) -> tuple[str, str]:
         line = raw.count(b"\n", 0, declared.start()) + 1
         codec = _CODECS.get(value)
         if codec is None:
-            raise SieError(f"#FORMAT {value!r} is not supported: expected PC8 or UTF-8",
-                           line=line, record="#FORMAT")
+            raise SieError(
+                f"#FORMAT {value!r} is not supported: expected PC8 or UTF-8",
+                line=line,
+                record="#FORMAT",
+            )
         if bom and codec == "cp437":
-            raise SieError("#FORMAT says PC8 but the file starts with a UTF-8 byte-order mark",
-                           line=line, record="#FORMAT")
+            raise SieError(
+                "#FORMAT says PC8 but the file starts with a UTF-8 byte-order mark",
+                line=line,
+                record="#FORMAT",
+            )
     else:
         codec = "utf-8"
-    body = raw[len(codecs.BOM_UTF8):] if bom else raw
+    body = raw[len(codecs.BOM_UTF8) :] if bom else raw
     if codec == "cp437":
         return body.decode("cp437"), codec
     try:
@@ -132,6 +140,8 @@ def parse_sie_lines(lines: Iterable[str], *, encoding: str = "utf-8") -> SieFile
 
 _AMOUNT = re.compile(r"(-?)([0-9]+)(?:\.([0-9]+))?")
 _DATE = re.compile(r"[0-9]{8}")
+# 10^15 kr is far beyond any grant (the API refuses more than 10^13) yet exact in öre as an int.
+_MAX_KRONA_DIGITS = 15
 
 
 def _kr(ore: int) -> str:
@@ -147,87 +157,117 @@ def _str(rec: Record, index: int, what: str, *, required: bool = True) -> str:
         return ""
     value = rec.fields[index]
     if not isinstance(value, str):
-        raise SieError(f"{rec.label} has an object list where its {what} should be",
-                       line=rec.line, record=rec.label)
+        raise SieError(
+            f"{rec.label} has an object list where its {what} should be",
+            line=rec.line,
+            record=rec.label,
+        )
     return value
 
 
 def _int(rec: Record, value: str, what: str) -> int:
-    if not (value.isascii() and value.isdigit()):
-        raise SieError(f"{rec.label} {what} {value!r} is not a whole number", line=rec.line,
-                       record=rec.label)
+    # Ten digits hold any CRC-32; the cap also keeps int() off absurdly long strings.
+    if not (value.isascii() and value.isdigit()) or len(value) > 10:
+        raise SieError(
+            f"{rec.label} {what} {value!r} is not a whole number", line=rec.line, record=rec.label
+        )
     return int(value)
 
 
 def _ore(rec: Record, value: str) -> int:
     m = _AMOUNT.fullmatch(value)
     if m is None:
-        raise SieError(f"{rec.label} amount {value!r} is not a number", line=rec.line,
-                       record=rec.label)
+        raise SieError(
+            f"{rec.label} amount {value!r} is not a number", line=rec.line, record=rec.label
+        )
     sign, whole, frac = m.groups()
+    if len(whole) > _MAX_KRONA_DIGITS:
+        raise SieError(
+            f"{rec.label} amount {value!r} is too large", line=rec.line, record=rec.label
+        )
     if frac is not None and len(frac) > 2:
-        raise SieError(f"{rec.label} amount {value!r} has more than two decimals", line=rec.line,
-                       record=rec.label)
+        raise SieError(
+            f"{rec.label} amount {value!r} has more than two decimals",
+            line=rec.line,
+            record=rec.label,
+        )
     ore = int(whole) * 100 + (int(frac.ljust(2, "0")) if frac else 0)
     return -ore if sign else ore
 
 
-def _date(rec: Record, value: str, what: str) -> date:
+def _date(rec: Record, value: str, what: str) -> dt.date:
     if _DATE.fullmatch(value) is None:
-        raise SieError(f"{rec.label} {what} {value!r} is not a date (YYYYMMDD)", line=rec.line,
-                       record=rec.label)
+        raise SieError(
+            f"{rec.label} {what} {value!r} is not a date (YYYYMMDD)",
+            line=rec.line,
+            record=rec.label,
+        )
     try:
-        return date(int(value[:4]), int(value[4:6]), int(value[6:]))
+        return dt.date(int(value[:4]), int(value[4:6]), int(value[6:]))
     except ValueError:
-        raise SieError(f"{rec.label} {what} {value!r} is not a valid date", line=rec.line,
-                       record=rec.label) from None
+        raise SieError(
+            f"{rec.label} {what} {value!r} is not a valid date", line=rec.line, record=rec.label
+        ) from None
 
 
 def _quantity(rec: Record, value: str) -> Decimal | None:
     if not value:
         return None
     if _AMOUNT.fullmatch(value) is None:
-        raise SieError(f"{rec.label} quantity {value!r} is not a number", line=rec.line,
-                       record=rec.label)
+        raise SieError(
+            f"{rec.label} quantity {value!r} is not a number", line=rec.line, record=rec.label
+        )
     return Decimal(value)
 
 
 def _objects(rec: Record, items: tuple[str, ...]) -> tuple[tuple[int, str], ...]:
+    if not items:
+        return ()
     if len(items) % 2:
-        raise SieError(f"{rec.label} object list {{{' '.join(items)}}} is not pairs of dimension "
-                       "and object", line=rec.line, record=rec.label)
-    pairs = tuple((_int(rec, items[i], "dimension"), items[i + 1])
-                  for i in range(0, len(items), 2))
-    if len({dim for dim, _ in pairs}) != len(pairs):
+        raise SieError(
+            f"{rec.label} object list {{{' '.join(items)}}} is not pairs of dimension and object",
+            line=rec.line,
+            record=rec.label,
+        )
+    dims = [_int(rec, d, "dimension") for d in items[0::2]]
+    if len(set(dims)) != len(dims):
         # One object per dimension: two would make the line's cost object ambiguous.
-        raise SieError(f"{rec.label} object list names a dimension twice", line=rec.line,
-                       record=rec.label)
-    return pairs
+        raise SieError(
+            f"{rec.label} object list names a dimension twice", line=rec.line, record=rec.label
+        )
+    return tuple(zip(dims, items[1::2], strict=True))
 
 
 def _trans(rec: Record, line_no: int) -> Trans:
     """``#TRANS account {objects} amount [date] [text] [quantity] [sign]`` (also R/BTRANS)."""
-    account = _str(rec, 0, "account number")
-    if not account:
-        raise SieError(f"{rec.label} has an empty account number", line=rec.line,
-                       record=rec.label)
+    fields = rec.fields
     # The standard requires the object list, even empty ({}); tolerate exporters that drop it.
-    objects_field: Field = rec.fields[1] if len(rec.fields) > 1 else ""
-    if isinstance(objects_field, tuple):
-        objects, at = _objects(rec, objects_field), 2
+    if len(fields) > 1 and isinstance(fields[1], tuple):
+        objects, rest = _objects(rec, fields[1]), fields[2:]
     else:
-        objects, at = (), 1
-    amount = _ore(rec, _str(rec, at, "amount"))
-    on = _str(rec, at + 1, "transaction date", required=False)
+        objects, rest = (), fields[1:]
+    account = fields[0] if fields else ""
+    values = [v for v in rest if isinstance(v, str)]
+    if not isinstance(account, str) or len(values) != len(rest):
+        raise SieError(
+            f"{rec.label} has an object list out of place (expected account {{objects}} amount)",
+            line=rec.line,
+            record=rec.label,
+        )
+    if not account:
+        raise SieError(f"{rec.label} has no account number", line=rec.line, record=rec.label)
+    if not values:
+        raise SieError(f"{rec.label} is missing its amount", line=rec.line, record=rec.label)
+    amount, on, text, quantity, signature = (*values, "", "", "", "")[:5]
     return Trans(
         line_no=line_no,
         account=account,
         objects=objects,
-        amount_ore=amount,
+        amount_ore=_ore(rec, amount),
         date=_date(rec, on, "transaction date") if on else None,
-        text=_str(rec, at + 2, "text", required=False) or None,
-        quantity=_quantity(rec, _str(rec, at + 3, "quantity", required=False)),
-        signature=_str(rec, at + 4, "signature", required=False) or None,
+        text=text or None,
+        quantity=_quantity(rec, quantity),
+        signature=signature or None,
         source_line=rec.line,
     )
 
@@ -235,7 +275,13 @@ def _trans(rec: Record, line_no: int) -> Trans:
 def _same_line(a: Trans, b: Trans) -> bool:
     """Whether a #TRANS repeats an #RTRANS (the signature may differ: who added vs. who wrote)."""
     return (a.account, sorted(a.objects), a.amount_ore, a.date, a.text, a.quantity) == (
-        b.account, sorted(b.objects), b.amount_ore, b.date, b.text, b.quantity)
+        b.account,
+        sorted(b.objects),
+        b.amount_ore,
+        b.date,
+        b.text,
+        b.quantity,
+    )
 
 
 def _record_bytes(rec: Record, encoding: str) -> bytes:
@@ -259,6 +305,8 @@ def _record_bytes(rec: Record, encoding: str) -> bytes:
 # --- the parser ----------------------------------------------------------------------------
 
 _KS_NONE, _KS_OPEN, _KS_CLOSED = 0, 1, 2
+# Records that mean nothing outside a #VER block: money lines there would be silently lost.
+_IN_VOUCHER_ONLY = frozenset({"{", "}", "#TRANS", "#RTRANS", "#BTRANS"})
 
 
 class _Parser:
@@ -296,8 +344,11 @@ class _Parser:
         if self.ks_state == _KS_OPEN:
             self.crc = zlib.crc32(_record_bytes(rec, self.encoding), self.crc)
         elif self.ks_state == _KS_CLOSED:
-            raise SieError(f"{label} comes after the closing #KSUMMA, outside the checksum",
-                           line=rec.line, record=label)
+            raise SieError(
+                f"{label} comes after the closing #KSUMMA, outside the checksum",
+                line=rec.line,
+                record=label,
+            )
         elif self.unchecked is None and label != "#FLAGGA":
             self.unchecked = rec
 
@@ -305,8 +356,10 @@ class _Parser:
             self._in_voucher(rec)
         elif label == "#VER":
             self._open_voucher(rec)
-        elif label in ("{", "}"):
-            raise SieError(f"'{label}' without a #VER before it", line=rec.line, record=label)
+        elif label in _IN_VOUCHER_ONLY:
+            raise SieError(
+                f"{label} outside a voucher (no #VER before it)", line=rec.line, record=label
+            )
         else:
             handler = _HEADER.get(label)
             if handler is not None:
@@ -314,11 +367,15 @@ class _Parser:
 
     def finish(self) -> SieFile:
         if self.head is not None:
-            raise SieError("#VER is never closed with '}'", line=self.head.source_line,
-                           record="#VER")
+            raise SieError(
+                "#VER is never closed with '}'", line=self.head.source_line, record="#VER"
+            )
         if self.ks_state == _KS_OPEN:
-            raise SieError("#KSUMMA has no closing '#KSUMMA <checksum>': the file is truncated",
-                           line=self.ks_line, record="#KSUMMA")
+            raise SieError(
+                "#KSUMMA has no closing '#KSUMMA <checksum>': the file is truncated",
+                line=self.ks_line,
+                record="#KSUMMA",
+            )
         return SieFile(
             flag=self.flag,
             format=self.format,
@@ -341,20 +398,30 @@ class _Parser:
         label = rec.label
         if not self.in_block:
             if label != "{":
-                raise SieError(f"#VER on line {ver_line} must be followed by a '{{' line, "
-                               f"not {label}", line=rec.line, record=label)
+                raise SieError(
+                    f"#VER on line {ver_line} must be followed by a '{{' line, not {label}",
+                    line=rec.line,
+                    record=label,
+                )
             self.in_block = True
             return
         if self.rtrans is not None and label != "#TRANS":
-            raise SieError(f"#RTRANS on line {self.rtrans.source_line} must be followed by an "
-                           "identical #TRANS", line=rec.line, record=label)
+            raise SieError(
+                f"#RTRANS on line {self.rtrans.source_line} must be followed by an "
+                "identical #TRANS",
+                line=rec.line,
+                record=label,
+            )
         if label == "#TRANS":
             trans = _trans(rec, len(self.trans) + 1)
             if self.rtrans is not None:
                 if not _same_line(self.rtrans, trans):
-                    raise SieError(f"#TRANS differs from the #RTRANS on line "
-                                   f"{self.rtrans.source_line} it must repeat", line=rec.line,
-                                   record=label)
+                    raise SieError(
+                        f"#TRANS differs from the #RTRANS on line "
+                        f"{self.rtrans.source_line} it must repeat",
+                        line=rec.line,
+                        record=label,
+                    )
                 self.rtrans = None
             self.trans.append(trans)
         elif label == "#RTRANS":
@@ -363,10 +430,13 @@ class _Parser:
         elif label == "#BTRANS":
             _trans(rec, 0)  # a removed line: checked for form, never counted
         elif label == "}":
-            self._close_voucher(rec)
+            self._close_voucher()
         elif label in ("#VER", "{"):
-            raise SieError(f"{label} inside the voucher of line {ver_line}, which is not "
-                           "closed with '}'", line=rec.line, record=label)
+            raise SieError(
+                f"{label} inside the voucher of line {ver_line}, which is not closed with '}}'",
+                line=rec.line,
+                record=label,
+            )
 
     def _open_voucher(self, rec: Record) -> None:
         """``#VER series number date [text] [regdate] [sign]``, checked before its block."""
@@ -385,15 +455,29 @@ class _Parser:
         self.in_block = False
         self.trans = []
 
-    def _close_voucher(self, rec: Record) -> None:
+    def _close_voucher(self) -> None:
         head = self.head
         assert head is not None
         total = sum(t.amount_ore for t in self.trans)
         if total:
             name = f"voucher {head.series or '-'} {head.number or '-'} of {head.date.isoformat()}"
-            raise SieError(f"{name} does not balance: its #TRANS amounts sum to {_kr(total)}, "
-                           "not 0", line=head.source_line, record="#VER")
-        self.vouchers.append(replace(head, transactions=tuple(self.trans)))
+            raise SieError(
+                f"{name} does not balance: its #TRANS amounts sum to {_kr(total)}, not 0",
+                line=head.source_line,
+                record="#VER",
+            )
+        self.vouchers.append(
+            Voucher(
+                head.series,
+                head.number,
+                head.date,
+                head.text,
+                tuple(self.trans),
+                head.registered_on,
+                head.signature,
+                head.source_line,
+            )
+        )
         self.head = None
         self.in_block = False
         self.trans = []
@@ -405,23 +489,32 @@ class _Parser:
             if self.ks_state != _KS_NONE:
                 raise SieError("a second opening #KSUMMA", line=rec.line, record="#KSUMMA")
             if self.unchecked is not None:
-                raise SieError(f"{self.unchecked.label} comes before the opening #KSUMMA on line "
-                               f"{rec.line}, outside the checksum (only #FLAGGA may)",
-                               line=self.unchecked.line, record=self.unchecked.label)
+                raise SieError(
+                    f"{self.unchecked.label} comes before the opening #KSUMMA on line "
+                    f"{rec.line}, outside the checksum (only #FLAGGA may)",
+                    line=self.unchecked.line,
+                    record=self.unchecked.label,
+                )
             self.ks_state, self.ks_line, self.crc = _KS_OPEN, rec.line, 0
             return
         if self.ks_state != _KS_OPEN:
-            raise SieError("#KSUMMA with a checksum but no opening #KSUMMA before it",
-                           line=rec.line, record="#KSUMMA")
+            raise SieError(
+                "#KSUMMA with a checksum but no opening #KSUMMA before it",
+                line=rec.line,
+                record="#KSUMMA",
+            )
         value = _str(rec, 0, "checksum")
         declared = _int(rec, value.removeprefix("-"), "checksum")
         if value.startswith("-"):
             # Some exporters print the CRC as a signed 32-bit integer.
             declared = -declared & 0xFFFFFFFF
         if declared != self.crc:
-            raise SieError(f"#KSUMMA {value} does not match the records from line "
-                           f"{self.ks_line} to here, which sum to {self.crc}", line=rec.line,
-                           record="#KSUMMA")
+            raise SieError(
+                f"#KSUMMA {value} does not match the records from line "
+                f"{self.ks_line} to here, which sum to {self.crc}",
+                line=rec.line,
+                record="#KSUMMA",
+            )
         self.ks_state, self.checksum = _KS_CLOSED, self.crc
 
     # -- header records --

@@ -1,0 +1,161 @@
+"""RFC 9457 problem documents: every error the API gives, rendered in one place.
+
+One handler per *kind* of ``LedgerError`` (Starlette finds it along the exception's MRO), plus
+FastAPI's own validation errors, malformed JSON and unknown routes.  A stable ``type`` URI per
+problem lets clients branch on it; the members carry which rule, where, and by how much.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, is_dataclass
+from typing import Any
+
+import orjson
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from ledger.errors import (
+    Conflict,
+    InvalidInput,
+    LedgerError,
+    NotFound,
+    RuleViolation,
+    Unavailable,
+)
+
+PROBLEM_JSON = "application/problem+json"
+TYPE_BASE = "https://grantledger.dev/problems/"
+
+STATUS_BY_KIND: dict[type[LedgerError], int] = {
+    InvalidInput: 422,
+    RuleViolation: 422,
+    NotFound: 404,
+    Conflict: 409,
+    Unavailable: 503,
+}
+
+
+class ProblemResponse(Response):
+    media_type = PROBLEM_JSON
+
+    def render(self, content: Any) -> bytes:
+        return orjson.dumps(content, default=_jsonable)
+
+
+def _jsonable(value: Any) -> Any:
+    if is_dataclass(value) and not isinstance(value, type):
+        return asdict(value)
+    if isinstance(value, (set, frozenset, tuple)):
+        return list(value)
+    return str(value)
+
+
+def problem(
+    status: int,
+    code: str,
+    title: str,
+    detail: str,
+    *,
+    instance: str | None = None,
+    headers: Mapping[str, str] | None = None,
+    **members: Any,
+) -> ProblemResponse:
+    body: dict[str, Any] = {
+        "type": TYPE_BASE + code,
+        "title": title,
+        "status": status,
+        "detail": detail,
+    }
+    if instance:
+        body["instance"] = instance
+    body.update({k: v for k, v in members.items() if v is not None})
+    return ProblemResponse(body, status_code=status, headers=dict(headers or {}))
+
+
+def ledger_problem(error: LedgerError, status: int, instance: str | None = None) -> ProblemResponse:
+    headers = {"Retry-After": "1"} if status == 503 else None
+    return problem(
+        status,
+        error.code,
+        error.title,
+        error.detail,
+        instance=instance,
+        headers=headers,
+        **{k: _money_aware(k, v) for k, v in error.fields.items()},
+    )
+
+
+_MONEY_FIELDS = {"available", "requested", "amount", "excess"}
+
+
+def _money_aware(key: str, value: Any) -> Any:
+    """Amounts travel as strings with two decimals, like every amount the API answers."""
+    from ledger.domain.money import format_money
+
+    if key in _MONEY_FIELDS and isinstance(value, int) and not isinstance(value, bool):
+        return format_money(value)
+    return value
+
+
+def _handler_for(status: int) -> Any:
+    async def handle(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, LedgerError)
+        return ledger_problem(exc, status, instance=request.url.path)
+
+    return handle
+
+
+async def _validation(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, RequestValidationError)
+    errors = [_validation_item(e) for e in exc.errors()]
+    if any(e["reason_code"] == "json_invalid" for e in errors):
+        return problem(
+            400,
+            "malformed-json",
+            "Malformed JSON",
+            "the request body is not valid JSON",
+            instance=request.url.path,
+            errors=errors,
+        )
+    return problem(
+        422,
+        "validation-error",
+        "Invalid request",
+        f"{len(errors)} field(s) failed validation",
+        instance=request.url.path,
+        errors=errors,
+    )
+
+
+def _validation_item(e: Mapping[str, Any]) -> dict[str, Any]:
+    loc: Sequence[Any] = e.get("loc", ())
+    # Batch lines name their line_id, so an ERP can tell which of 500 lines to fix.
+    return {
+        "field": ".".join(str(p) for p in loc if p != "body"),
+        "reason": str(e.get("msg", "")),
+        "reason_code": str(e.get("type", "")),
+    }
+
+
+async def _http(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, StarletteHTTPException)
+    titles = {404: "Not found", 405: "Method not allowed", 401: "Unauthorized", 403: "Forbidden"}
+    code = {404: "not-found", 405: "method-not-allowed"}.get(exc.status_code, "http-error")
+    return problem(
+        exc.status_code,
+        code,
+        titles.get(exc.status_code, "HTTP error"),
+        str(exc.detail),
+        instance=request.url.path,
+        headers=exc.headers,
+    )
+
+
+def install(app: FastAPI) -> None:
+    for kind, status in STATUS_BY_KIND.items():
+        app.add_exception_handler(kind, _handler_for(status))
+    app.add_exception_handler(RequestValidationError, _validation)
+    app.add_exception_handler(StarletteHTTPException, _http)

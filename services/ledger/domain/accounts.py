@@ -1,0 +1,131 @@
+"""The accounts of a grant and the double-entry transfers each event makes (docs/domain.md).
+
+Every money movement is a ``Transfer``: ``source`` goes down by ``amount`` and ``target`` up by
+it, so the sum over all accounts of a grant is zero after any sequence of events.  ``transfers``
+reads the event alone, never state, so that live balances, as-of postings and an auditor's
+export all come from the same function.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import assert_never
+
+from ledger.domain.events import (
+    ActivityAllocated,
+    AwardAmended,
+    BudgetReallocated,
+    Event,
+    GrantRegistered,
+    PeriodClosed,
+    ReceiptRecorded,
+    RepaymentRecorded,
+    SpendClassified,
+    SpendRecorded,
+    SpendReversed,
+    YearClosed,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Transfer:
+    source: str
+    target: str
+    amount: int  # always > 0: a movement the other way is a transfer the other way
+
+
+# Grant-level spend on a cost object that serves several areas (9942) sits on ``UNCLASSIFIED``
+# until classified; ``SUSPENSE`` is its counter-entry, so no area's money moves until then.
+SUSPENSE = "suspense"
+UNCLASSIFIED = "unclassified"
+CASH_FUNDER = "cash:funder"  # minus what the funder has paid out
+CASH_BANK = "cash:bank"  # grant money held by the region
+CASH_REPAID = "cash:repaid"  # returned to the funder
+
+
+def award(area: str) -> str:
+    """Minus what the funder awarded the area (tilldelning)."""
+    return f"award:{area}"
+
+
+def unallocated(area: str) -> str:
+    """The area's money on no activity (ofördelat); area-level unclassified spend draws on it."""
+    return f"unallocated:{area}"
+
+
+def budget(activity: str) -> str:
+    """The activity's remaining budget; negative when overspent."""
+    return f"budget:{activity}"
+
+
+def spent(activity: str) -> str:
+    return f"spent:{activity}"
+
+
+def unclassified(area: str | None) -> str:
+    """Unclassified spend of an area, or of the grant when the area is unknown (``None``)."""
+    return UNCLASSIFIED if area is None else f"unclassified:{area}"
+
+
+def repaid(area: str) -> str:
+    return f"repaid:{area}"
+
+
+def transfers(event: Event) -> tuple[Transfer, ...]:
+    """The postings of ``event``, derived from the event alone."""
+    match event:
+        # Spend first: it is by far the most frequent event in a replay.
+        case SpendRecorded(area=area, activity=activity, amount=amount):
+            return _move(*_placement(area, activity), amount)
+        case SpendReversed(area=area, activity=activity, amount=amount):
+            source, target = _placement(area, activity)
+            return _move(target, source, amount)
+        case SpendClassified(from_area=from_area, activity=activity, amount=amount):
+            source, target = _placement(from_area, None)
+            return _move(target, source, amount) + _move(*_placement(None, activity), amount)
+        case GrantRegistered(areas=areas):
+            return tuple(
+                t
+                for spec in areas
+                for t in _move(award(spec.code), unallocated(spec.code), spec.awarded)
+            )
+        case AwardAmended(area=area, previous=previous, awarded=awarded):
+            return _move(award(area), unallocated(area), awarded - previous)
+        case ReceiptRecorded(amount=amount):
+            return _move(CASH_FUNDER, CASH_BANK, amount)
+        case ActivityAllocated(code=code, area=area, amount=amount):
+            return _move(unallocated(area), budget(code), amount)
+        case BudgetReallocated(from_activity=source, to_activity=target, amount=amount):
+            return _move(budget(source), budget(target), amount)
+        case RepaymentRecorded(area=area, amount=amount):
+            return _move(unallocated(area), repaid(area), amount) + _move(
+                CASH_BANK, CASH_REPAID, amount
+            )
+        case YearClosed(released=released):
+            return tuple(
+                t
+                for r in released
+                for t in _move(budget(r.activity), unallocated(r.area), r.amount)
+            )
+        case PeriodClosed():
+            return ()
+        case _:
+            assert_never(event)
+
+
+def _placement(area: str | None, activity: str | None) -> tuple[str, str]:
+    """Where spend comes from and goes to: activity, else area, else grant-level suspense."""
+    if activity is not None:
+        return budget(activity), spent(activity)
+    if area is not None:
+        return unallocated(area), unclassified(area)
+    return SUSPENSE, UNCLASSIFIED
+
+
+def _move(source: str, target: str, amount: int) -> tuple[Transfer, ...]:
+    # A negative amount (a credit line, a cut award) is the same movement the other way.
+    if amount > 0:
+        return (Transfer(source, target, amount),)
+    if amount < 0:
+        return (Transfer(target, source, -amount),)
+    return ()

@@ -1,0 +1,720 @@
+"""Every rule of DESIGN §1, and nowhere else: ``decide(state, command) -> events``.
+
+``decide`` either returns the events that record an accepted command or raises the domain error
+that says why it is refused; it never touches a database and never changes ``state``.  Checks run
+in a fixed order: the command's own shape, the decision behind it (rule 7), the things it names,
+then the rules about amounts, so that a refusal names the most basic problem first.
+
+Routing (rule 5) is here too, as pure functions over ``CostObjectRoute`` rows the service loads:
+``route_batch`` splits an ERP batch by grant, ``decide`` places each grant's share.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import date
+from typing import assert_never
+
+from ledger.domain import errors
+from ledger.domain.commands import (
+    AllocateActivity,
+    AmendAward,
+    ClassifySpend,
+    ClosePeriod,
+    CloseYear,
+    CostObjectRoute,
+    Decision,
+    GrantCommand,
+    Reallocate,
+    RecordReceipt,
+    RecordSpend,
+    RegisterGrant,
+    RepayUnspent,
+    ReverseSpend,
+    SpendLine,
+)
+from ledger.domain.errors import LineError
+from ledger.domain.events import (
+    ActivityAllocated,
+    AwardAmended,
+    BudgetReallocated,
+    GrantEvent,
+    GrantRegistered,
+    PeriodClosed,
+    ReceiptRecorded,
+    Release,
+    RepaymentRecorded,
+    SpendClassified,
+    SpendRecorded,
+    SpendReversed,
+    YearClosed,
+)
+from ledger.domain.money import MAX_ORE, format_money
+from ledger.domain.state import ActivityInfo, AreaInfo, GrantState, PeriodsState, period_of
+
+# Grant, area and activity codes become account names and URL segments: keep them plain.
+_CODE = re.compile(r"[a-z0-9][a-z0-9-]{0,63}")
+_PERIOD = re.compile(r"([0-9]{4})-(0[1-9]|1[0-2])")
+
+# Only the year's depreciation may carry capital cost ("bara innevarande års avskrivning kan
+# konteras mot objektet"): an investment line is refused, not placed.
+SPEND_KINDS = frozenset({"expense", "depreciation", "investment"})
+
+
+def decide(state: GrantState | None, command: GrantCommand) -> list[GrantEvent]:
+    """The events that record ``command`` against ``state`` (``None``: not registered)."""
+    match command:
+        case RegisterGrant():
+            return _register_grant(state, command)
+        case AmendAward():
+            return _amend_award(_registered(state, command.grant_id), command)
+        case RecordReceipt():
+            return _record_receipt(_registered(state, command.grant_id), command)
+        case AllocateActivity():
+            return _allocate(_registered(state, command.grant_id), command)
+        case Reallocate():
+            return _reallocate(_registered(state, command.grant_id), command)
+        case RecordSpend():
+            return _record_spend(_registered(state, command.grant_id), command)
+        case ReverseSpend():
+            return _reverse_spend(_registered(state, command.grant_id), command)
+        case ClassifySpend():
+            return _classify_spend(_registered(state, command.grant_id), command)
+        case RepayUnspent():
+            return _repay(_registered(state, command.grant_id), command)
+        case CloseYear():
+            return _close_year(_registered(state, command.grant_id), command)
+        case _:
+            assert_never(command)
+
+
+def decide_period(state: PeriodsState, command: ClosePeriod) -> list[PeriodClosed]:
+    """Close a month for every grant: no dated entry may be booked in it afterwards."""
+    match = _PERIOD.fullmatch(command.period)
+    if match is None or int(match.group(1)) == 0:
+        raise errors.InvalidPeriod(command.period)
+    if command.period in state.closed:
+        raise errors.PeriodAlreadyClosed(command.period)
+    return [PeriodClosed(command.period)]
+
+
+# --- planning ---------------------------------------------------------------------------------
+
+
+def _register_grant(state: GrantState | None, c: RegisterGrant) -> list[GrantEvent]:
+    _check_code(c.grant_id, "grant_id", c.grant_id)
+    _check_text(c.name, "name", c.grant_id)
+    _check_text(c.funder, "funder", c.grant_id)
+    decision = _require_decision(c.grant_id, c.decision)
+    if state is not None:
+        raise errors.GrantExists(c.grant_id)
+    if c.spend_from > c.spend_to:
+        raise errors.InvalidPlan(
+            f"the spend period starts ({c.spend_from}) after it ends ({c.spend_to})",
+            field="spend_period",
+            grant_id=c.grant_id,
+        )
+    if not c.areas:
+        raise errors.InvalidPlan("a grant needs at least one area", field="areas")
+    seen: set[str] = set()
+    for i, area in enumerate(c.areas):
+        _check_code(area.code, f"areas[{i}].code", c.grant_id)
+        if area.code in seen:
+            raise errors.InvalidPlan(
+                f"area code {area.code!r} appears twice", field=f"areas[{i}].code"
+            )
+        seen.add(area.code)
+        _check_text(area.name, f"areas[{i}].name", c.grant_id)
+        _check_text(area.cost_object, f"areas[{i}].cost_object", c.grant_id)
+        _check_award(area.awarded, f"areas[{i}].awarded", c.grant_id)
+    for i, report in enumerate(c.reporting):
+        _check_text(report.kind, f"reporting[{i}].kind", c.grant_id)
+        _check_text(report.recipient, f"reporting[{i}].recipient", c.grant_id)
+    _check_routing(c)
+    return [
+        GrantRegistered(
+            grant_id=c.grant_id,
+            name=c.name,
+            funder=c.funder,
+            decision=decision,
+            spend_from=c.spend_from,
+            spend_to=c.spend_to,
+            areas=c.areas,
+            reporting=c.reporting,
+            repayment_reference=c.repayment_reference,
+        )
+    ]
+
+
+def _check_routing(c: RegisterGrant) -> None:
+    """Rule 5: a cost object and a booking date find one grant, so periods may not overlap.
+
+    Areas of the same grant may share a cost object (9942 serves e-hälsa and ambulans): that is
+    one grant, and its unclassified spend is the grant's until classified.
+    """
+    cost_objects = {area.cost_object for area in c.areas}
+    for route in c.existing_routes:
+        if (
+            route.cost_object in cost_objects
+            and route.spend_from <= c.spend_to
+            and c.spend_from <= route.spend_to
+        ):
+            raise errors.CostObjectOverlap(
+                grant_id=c.grant_id,
+                cost_object=route.cost_object,
+                other_grant_id=route.grant_id,
+                overlap_from=max(route.spend_from, c.spend_from),
+                overlap_to=min(route.spend_to, c.spend_to),
+            )
+
+
+def _amend_award(grant: GrantState, c: AmendAward) -> list[GrantEvent]:
+    decision = _require_decision(grant.grant_id, c.decision)
+    area = _area(grant, c.area)
+    _check_award(c.awarded, "awarded", grant.grant_id)
+    _require_open_year(grant, decision.date)
+    previous = grant.awarded(area.code)
+    cut = previous - c.awarded
+    available = grant.unallocated(area.code)
+    # Rule 1 seen from the other side: a cut may only take money no activity or spend holds.
+    if cut > 0 and cut > available:
+        raise errors.AmendmentBelowAllocated(
+            grant_id=grant.grant_id,
+            area=area.code,
+            awarded=previous,
+            available=available,
+            requested=cut,
+        )
+    return [
+        AwardAmended(
+            grant_id=grant.grant_id,
+            area=area.code,
+            previous=previous,
+            awarded=c.awarded,
+            decision=decision,
+            reason=c.reason,
+        )
+    ]
+
+
+def _allocate(grant: GrantState, c: AllocateActivity) -> list[GrantEvent]:
+    _check_code(c.code, "code", grant.grant_id)
+    _check_text(c.name, "name", grant.grant_id)
+    decision = _require_decision(grant.grant_id, c.decision)
+    area = _area(grant, c.area)
+    if c.code in grant.activities:
+        raise errors.ActivityExists(grant_id=grant.grant_id, activity=c.code)
+    _require_positive(c.amount, "amount")
+    # Rule 6: "Nya aktiviteter får inte beviljas utan en budgetkalkyl för hur aktiviteten ska
+    # finansieras om/när riktad nationell satsning upphör".
+    if c.new_activity and not (c.exit_plan or "").strip():
+        raise errors.ExitPlanRequired(grant_id=grant.grant_id, activity=c.code)
+    _require_open_year(grant, decision.date)
+    # Rule 1: an area's activities may not together exceed its award.
+    available = grant.unallocated(area.code)
+    if c.amount > available:
+        raise errors.OverAllocation(
+            grant_id=grant.grant_id, area=area.code, available=available, requested=c.amount
+        )
+    return [
+        ActivityAllocated(
+            grant_id=grant.grant_id,
+            code=c.code,
+            area=area.code,
+            name=c.name,
+            amount=c.amount,
+            responsible=c.responsible,
+            decision=decision,
+            new_activity=c.new_activity,
+            exit_plan=c.exit_plan,
+        )
+    ]
+
+
+def _reallocate(grant: GrantState, c: Reallocate) -> list[GrantEvent]:
+    decision = _require_decision(grant.grant_id, c.decision)
+    if c.from_activity == c.to_activity:
+        raise errors.InvalidPlan(
+            f"activity {c.from_activity!r} cannot reallocate to itself",
+            field="to_activity",
+            grant_id=grant.grant_id,
+        )
+    source = _activity(grant, c.from_activity)
+    target = _activity(grant, c.to_activity)
+    _require_positive(c.amount, "amount")
+    _require_open_year(grant, decision.date)
+    # Rule 2: "dock inte satsningen på vidareutbildning för sjuksköterskor och karriärtjänster".
+    for activity in (source, target):
+        if grant.areas[activity.area].ring_fenced:
+            raise errors.RingFenced(
+                grant_id=grant.grant_id, area=activity.area, activity=activity.code
+            )
+    # Rule 3: inside one area, and no more than the source has left (allocated − spent).
+    if source.area != target.area:
+        raise errors.CrossAreaReallocation(
+            grant_id=grant.grant_id, from_area=source.area, to_area=target.area
+        )
+    available = grant.remaining(source.code)
+    if c.amount > available:
+        raise errors.InsufficientRemaining(
+            grant_id=grant.grant_id,
+            activity=source.code,
+            available=available,
+            requested=c.amount,
+        )
+    return [
+        BudgetReallocated(
+            grant_id=grant.grant_id,
+            from_activity=source.code,
+            to_activity=target.code,
+            area=source.area,
+            amount=c.amount,
+            reason=c.reason,
+            decision=decision,
+        )
+    ]
+
+
+def _close_year(grant: GrantState, c: CloseYear) -> list[GrantEvent]:
+    decision = _require_decision(grant.grant_id, c.decision)
+    if c.year in grant.closed_years:
+        raise errors.YearAlreadyClosed(grant_id=grant.grant_id, year=c.year)
+    if not grant.spend_from.year <= c.year <= grant.spend_to.year:
+        raise errors.OutsideSpendPeriod(
+            grant_id=grant.grant_id,
+            on=str(c.year),
+            spend_from=grant.spend_from,
+            spend_to=grant.spend_to,
+        )
+    # Spend on no area cannot be released or reported per area: it must be classified first.
+    open_spend = grant.unclassified(None)
+    if open_spend:
+        raise errors.UnclassifiedSpendOpen(
+            grant_id=grant.grant_id, year=c.year, unclassified=open_spend
+        )
+    released = tuple(
+        Release(activity=a.code, area=a.area, amount=remaining)
+        for a in grant.activities.values()
+        if (remaining := grant.remaining(a.code)) > 0
+    )
+    return [YearClosed(grant_id=grant.grant_id, year=c.year, decision=decision, released=released)]
+
+
+# --- money in and out -------------------------------------------------------------------------
+
+
+def _record_receipt(grant: GrantState, c: RecordReceipt) -> list[GrantEvent]:
+    _require_positive(c.amount, "amount")
+    _require_open_period(grant, c.received_on)
+    return [
+        ReceiptRecorded(
+            grant_id=grant.grant_id,
+            amount=c.amount,
+            received_on=c.received_on,
+            reference=c.reference,
+        )
+    ]
+
+
+def _repay(grant: GrantState, c: RepayUnspent) -> list[GrantEvent]:
+    area = _area(grant, c.area)
+    _require_positive(c.amount, "amount")
+    _require_open_period(grant, c.paid_on)
+    available = grant.unallocated(area.code)
+    if c.amount > available:
+        raise errors.RepaymentExceedsUnallocated(
+            grant_id=grant.grant_id, area=area.code, available=available, requested=c.amount
+        )
+    reference = c.reference if c.reference and c.reference.strip() else grant.repayment_reference
+    return [
+        RepaymentRecorded(
+            grant_id=grant.grant_id,
+            area=area.code,
+            amount=c.amount,
+            paid_on=c.paid_on,
+            reference=reference,
+        )
+    ]
+
+
+# --- spend ------------------------------------------------------------------------------------
+
+
+def _record_spend(grant: GrantState, c: RecordSpend) -> list[GrantEvent]:
+    """Rule 4: place every line or refuse the batch, naming every line that cannot be placed.
+
+    Budget is never a reason: overspend is a fact from the ERP and is shown, not refused.
+    """
+    placed: list[GrantEvent] = []
+    problems: list[LineError] = []
+    seen_keys: set[tuple[str, str]] = set()
+    seen_ids: set[str] = set()
+    for line in c.lines:
+        # A repeated line is reported as that alone: its other problems are the first copy's.
+        line_problems = _duplicate_in_batch(line, seen_keys, seen_ids) or _placement_problems(
+            grant, line
+        )
+        if line_problems:
+            problems.extend(line_problems)
+        else:
+            placed.append(_spend_recorded(grant, line))
+    if problems:
+        raise errors.UnplaceableSpend(problems, grant_id=grant.grant_id)
+    return placed
+
+
+def _placement_problems(grant: GrantState, line: SpendLine) -> list[LineError]:
+    found: list[LineError] = []
+
+    def problem(field: str, code: str, reason: str) -> None:
+        found.append(LineError(line_id=line.line_id, field=field, reason=reason, code=code))
+
+    if line.amount == 0:
+        problem("amount", "zero-amount", "a line of 0.00 kr records nothing")
+    if line.kind == "investment":
+        problem(
+            "kind",
+            "investment-not-allowed",
+            "only the year's depreciation of an investment may be booked on the cost object",
+        )
+    elif line.kind not in SPEND_KINDS:
+        problem("kind", "unknown-kind", f"kind {line.kind!r} is not one of expense, depreciation")
+    if not grant.spend_from <= line.booked_on <= grant.spend_to:
+        problem(
+            "booked_on",
+            "outside-spend-period",
+            f"{line.booked_on} is outside the spend period {grant.spend_from} – {grant.spend_to}",
+        )
+    elif (closed := _closed_period(grant, line.booked_on)) is not None:
+        problem("booked_on", "closed-period", f"{line.booked_on} is in closed period {closed}")
+    areas = grant.areas_on(line.cost_object)
+    if not areas:
+        problem(
+            "cost_object",
+            "unknown-cost-object",
+            f"grant {grant.grant_id!r} has no area on cost object {line.cost_object!r}",
+        )
+    if line.activity is not None:
+        activity = grant.activities.get(line.activity)
+        if activity is None:
+            problem("activity", "unknown-activity", f"no activity {line.activity!r}")
+        elif areas and activity.area not in areas:
+            problem(
+                "activity",
+                "activity-not-on-cost-object",
+                f"activity {activity.code!r} is booked on cost object "
+                f"{grant.areas[activity.area].cost_object!r}, not {line.cost_object!r}",
+            )
+    return found
+
+
+def _spend_recorded(grant: GrantState, line: SpendLine) -> SpendRecorded:
+    # Placement: the activity's area; else the one area on the cost object; else the grant.
+    if line.activity is not None:
+        area: str | None = grant.activities[line.activity].area
+    else:
+        areas = grant.areas_on(line.cost_object)
+        area = areas[0] if len(areas) == 1 else None
+    return SpendRecorded(
+        grant_id=grant.grant_id,
+        transaction_id=line.transaction_id,
+        source=line.source,
+        line_id=line.line_id,
+        voucher=line.voucher,
+        booked_on=line.booked_on,
+        amount=line.amount,
+        cost_object=line.cost_object,
+        area=area,
+        activity=line.activity,
+        account=line.account,
+        kind=line.kind,
+        text=line.text,
+    )
+
+
+def _reverse_spend(grant: GrantState, c: ReverseSpend) -> list[GrantEvent]:
+    line = c.line
+    if line.status == "reversed":
+        raise errors.AlreadyReversed(grant_id=grant.grant_id, transaction_id=line.transaction_id)
+    if line.status == "reversal":
+        raise errors.NotReversible(
+            grant_id=grant.grant_id,
+            transaction_id=line.transaction_id,
+            reversal_of=line.reversal_of,
+        )
+    _require_in_spend_period(grant, c.booked_on)
+    _require_open_period(grant, c.booked_on)
+    return [
+        SpendReversed(
+            grant_id=grant.grant_id,
+            transaction_id=c.transaction_id,
+            reversal_of=line.transaction_id,
+            source=line.source,
+            line_id=line.line_id,
+            booked_on=c.booked_on,
+            amount=line.amount,
+            cost_object=line.cost_object,
+            area=line.area,
+            activity=line.activity,
+            reason=c.reason,
+        )
+    ]
+
+
+def _classify_spend(grant: GrantState, c: ClassifySpend) -> list[GrantEvent]:
+    line = c.line
+    if line.status == "reversed":
+        raise errors.AlreadyReversed(grant_id=grant.grant_id, transaction_id=line.transaction_id)
+    if line.status == "reversal":
+        raise errors.NotClassifiable(grant_id=grant.grant_id, transaction_id=line.transaction_id)
+    if line.activity is not None:
+        raise errors.AlreadyClassified(
+            grant_id=grant.grant_id, transaction_id=line.transaction_id, activity=line.activity
+        )
+    activity = _activity(grant, c.activity)
+    cost_object = grant.areas[activity.area].cost_object
+    if cost_object != line.cost_object:
+        raise errors.UnplaceableSpend(
+            [
+                LineError(
+                    line_id=line.line_id,
+                    field="activity",
+                    reason=f"activity {activity.code!r} is booked on cost object "
+                    f"{cost_object!r}, not {line.cost_object!r}",
+                    code="activity-not-on-cost-object",
+                )
+            ],
+            grant_id=grant.grant_id,
+        )
+    if line.area is not None and line.area != activity.area:
+        raise errors.UnplaceableSpend(
+            [
+                LineError(
+                    line_id=line.line_id,
+                    field="activity",
+                    reason=f"the line is spend of area {line.area!r}; activity "
+                    f"{activity.code!r} is in area {activity.area!r}",
+                    code="activity-not-in-area",
+                )
+            ],
+            grant_id=grant.grant_id,
+        )
+    # Classification is allowed in a closed month (it books nothing new in the ERP, it says which
+    # activity a booked cost was for) but not once the year's budgets are released.
+    if line.booked_on.year in grant.closed_years:
+        raise errors.YearClosed(grant_id=grant.grant_id, year=line.booked_on.year)
+    return [
+        SpendClassified(
+            grant_id=grant.grant_id,
+            transaction_id=line.transaction_id,
+            booked_on=line.booked_on,
+            amount=line.amount,
+            cost_object=line.cost_object,
+            from_area=line.area,
+            activity=activity.code,
+            area=activity.area,
+            reason=c.reason,
+        )
+    ]
+
+
+# --- routing (rule 5) -------------------------------------------------------------------------
+
+RouteIndex = Mapping[str, Sequence[CostObjectRoute]]
+
+
+def routes_of(grant: GrantState) -> tuple[CostObjectRoute, ...]:
+    """The routing rows a registered grant contributes: one per cost object it uses."""
+    cost_objects = dict.fromkeys(a.cost_object for a in grant.areas.values())
+    return tuple(
+        CostObjectRoute(co, grant.grant_id, grant.spend_from, grant.spend_to) for co in cost_objects
+    )
+
+
+def index_routes(routes: Iterable[CostObjectRoute]) -> dict[str, tuple[CostObjectRoute, ...]]:
+    """Routes by cost object, for ``route_spend`` and ``route_batch``."""
+    index: dict[str, list[CostObjectRoute]] = {}
+    for route in routes:
+        index.setdefault(route.cost_object, []).append(route)
+    return {co: tuple(rows) for co, rows in index.items()}
+
+
+def route_spend(index: RouteIndex, cost_object: str, booked_on: date) -> str | None:
+    """The one grant that spend on ``cost_object`` booked on ``booked_on`` belongs to, if any."""
+    grants = _covering(index, cost_object, booked_on)
+    return next(iter(grants)) if len(grants) == 1 else None
+
+
+def route_batch(
+    index: RouteIndex, lines: Iterable[SpendLine]
+) -> tuple[dict[str, tuple[SpendLine, ...]], list[LineError]]:
+    """Split an ERP batch by grant; lines no grant can take come back as errors.
+
+    The batch is atomic: the service records nothing unless the errors here and those of every
+    grant's ``decide(RecordSpend)`` are all empty, and then reports them all in one refusal.
+    """
+    by_grant: dict[str, list[SpendLine]] = {}
+    problems: list[LineError] = []
+    seen_keys: set[tuple[str, str]] = set()
+    seen_ids: set[str] = set()
+    for line in lines:
+        duplicate = _duplicate_in_batch(line, seen_keys, seen_ids)
+        if duplicate:
+            problems.extend(duplicate)
+            continue
+        grants = _covering(index, line.cost_object, line.booked_on)
+        if len(grants) == 1:
+            by_grant.setdefault(next(iter(grants)), []).append(line)
+        elif line.cost_object not in index:
+            problems.append(
+                LineError(
+                    line_id=line.line_id,
+                    field="cost_object",
+                    reason=f"no grant is booked on cost object {line.cost_object!r}",
+                    code="unknown-cost-object",
+                )
+            )
+        elif not grants:
+            problems.append(
+                LineError(
+                    line_id=line.line_id,
+                    field="booked_on",
+                    reason=f"no grant on cost object {line.cost_object!r} has "
+                    f"{line.booked_on} in its spend period",
+                    code="outside-spend-period",
+                )
+            )
+        else:  # only data registered before rule 5 existed can get here
+            problems.append(
+                LineError(
+                    line_id=line.line_id,
+                    field="cost_object",
+                    reason=f"grants {sorted(grants)} all claim cost object "
+                    f"{line.cost_object!r} on {line.booked_on}",
+                    code="ambiguous-cost-object",
+                )
+            )
+    return {grant: tuple(rows) for grant, rows in by_grant.items()}, problems
+
+
+def _covering(index: RouteIndex, cost_object: str, booked_on: date) -> set[str]:
+    return {
+        r.grant_id for r in index.get(cost_object, ()) if r.spend_from <= booked_on <= r.spend_to
+    }
+
+
+def _duplicate_in_batch(
+    line: SpendLine, seen_keys: set[tuple[str, str]], seen_ids: set[str]
+) -> list[LineError]:
+    key = (line.source, line.line_id)
+    if key in seen_keys or line.transaction_id in seen_ids:
+        return [
+            LineError(
+                line_id=line.line_id,
+                field="line_id",
+                reason=f"line {line.line_id!r} of {line.source!r} appears twice in the batch",
+                code="duplicate-line-in-batch",
+            )
+        ]
+    seen_keys.add(key)
+    seen_ids.add(line.transaction_id)
+    return []
+
+
+# --- shared checks ----------------------------------------------------------------------------
+
+
+def _registered(state: GrantState | None, grant_id: str) -> GrantState:
+    if state is None or state.grant_id != grant_id:
+        raise errors.UnknownGrant(grant_id)
+    return state
+
+
+def _area(grant: GrantState, code: str) -> AreaInfo:
+    area = grant.areas.get(code)
+    if area is None:
+        raise errors.UnknownArea(grant_id=grant.grant_id, area=code)
+    return area
+
+
+def _activity(grant: GrantState, code: str) -> ActivityInfo:
+    activity = grant.activities.get(code)
+    if activity is None:
+        raise errors.UnknownActivity(grant_id=grant.grant_id, activity=code)
+    return activity
+
+
+def _require_decision(grant_id: str, decision: Decision | None) -> Decision:
+    """Rule 7: a planning entry names the decision (ref, date, body) that authorises it."""
+    if decision is None:
+        raise errors.DecisionRequired(grant_id=grant_id, missing="decision")
+    if not decision.ref.strip():
+        raise errors.DecisionRequired(grant_id=grant_id, missing="decision.ref")
+    if not decision.body.strip():
+        raise errors.DecisionRequired(grant_id=grant_id, missing="decision.body")
+    return decision
+
+
+def _require_open_year(grant: GrantState, decided_on: date) -> None:
+    """Planning is dated by its decision; a closed year's plan is final."""
+    if decided_on.year in grant.closed_years:
+        raise errors.YearClosed(grant_id=grant.grant_id, year=decided_on.year)
+
+
+def _require_open_period(grant: GrantState, day: date) -> None:
+    closed = _closed_period(grant, day)
+    if closed is not None:
+        raise errors.PeriodClosed(grant_id=grant.grant_id, period=closed, on=day)
+
+
+def _closed_period(grant: GrantState, day: date) -> str | None:
+    """The closed period ``day`` falls in: its month, or its year once the grant closed it."""
+    month = period_of(day)
+    if month in grant.closed_periods:
+        return month
+    if day.year in grant.closed_years:
+        return str(day.year)
+    return None
+
+
+def _require_in_spend_period(grant: GrantState, day: date) -> None:
+    if not grant.spend_from <= day <= grant.spend_to:
+        raise errors.OutsideSpendPeriod(
+            grant_id=grant.grant_id,
+            on=day.isoformat(),
+            spend_from=grant.spend_from,
+            spend_to=grant.spend_to,
+        )
+
+
+def _require_positive(amount: int, field: str) -> None:
+    if amount <= 0:
+        raise errors.InvalidAmount(
+            field=field, value=format_money(amount), reason="must be greater than zero"
+        )
+
+
+def _check_award(amount: int, field: str, grant_id: str) -> None:
+    if not 0 <= amount <= MAX_ORE:
+        raise errors.InvalidPlan(
+            f"an award must be between 0 and {format_money(MAX_ORE)} kr, not "
+            f"{format_money(amount)}",
+            field=field,
+            grant_id=grant_id,
+        )
+
+
+def _check_code(code: str, field: str, grant_id: str) -> None:
+    if not _CODE.fullmatch(code):
+        raise errors.InvalidPlan(
+            f"{field} {code!r} must be 1-64 lowercase letters, digits or '-', "
+            "starting with a letter or digit",
+            field=field,
+            grant_id=grant_id,
+        )
+
+
+def _check_text(text: str, field: str, grant_id: str) -> None:
+    if not text.strip():
+        raise errors.InvalidPlan(f"{field} must not be blank", field=field, grant_id=grant_id)

@@ -1,0 +1,241 @@
+"""The state ``decide`` needs, rebuilt by folding events with ``evolve``.
+
+``GrantState`` is what one grant's stream says: its plan (areas, activities), the balance of every
+account (``accounts.transfers`` applied in order) and the years it has closed.  A grant that is
+not registered yet has no state: ``None``.
+
+Closed months are not in a grant's stream: they live in the ``periods`` stream, shared by every
+grant.  ``GrantState.closed_periods`` is therefore never set by ``evolve``; the service folds the
+``periods`` stream into a ``PeriodsState`` and hands its months over with ``with_closed_periods``
+when it loads a grant to decide on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from datetime import date
+from types import MappingProxyType
+
+from ledger.domain import accounts
+from ledger.domain.commands import Decision, ReportingObligation
+from ledger.domain.events import (
+    ActivityAllocated,
+    GrantEvent,
+    GrantRegistered,
+    PeriodClosed,
+    YearClosed,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class AreaInfo:
+    code: str
+    name: str
+    cost_object: str
+    responsible: str
+    ring_fenced: bool
+
+
+@dataclass(frozen=True, slots=True)
+class ActivityInfo:
+    code: str
+    area: str
+    name: str
+    responsible: str
+    new_activity: bool
+    exit_plan: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class GrantState:
+    grant_id: str
+    version: int  # events in the grant's stream: the expected version of the next append
+    name: str
+    funder: str
+    decision: Decision
+    spend_from: date
+    spend_to: date
+    repayment_reference: str | None
+    areas: Mapping[str, AreaInfo]
+    activities: Mapping[str, ActivityInfo]
+    balances: Mapping[str, int]  # account -> öre; an absent account is 0
+    reporting: tuple[ReportingObligation, ...] = ()
+    closed_years: frozenset[int] = frozenset()
+    closed_periods: frozenset[str] = frozenset()  # from the periods stream, see the module doc
+
+    def with_closed_periods(self, closed: frozenset[str]) -> GrantState:
+        return replace(self, closed_periods=closed)
+
+    def balance(self, account: str) -> int:
+        return self.balances.get(account, 0)
+
+    def awarded(self, area: str) -> int:
+        return -self.balance(accounts.award(area))
+
+    def unallocated(self, area: str) -> int:
+        return self.balance(accounts.unallocated(area))
+
+    def remaining(self, activity: str) -> int:
+        return self.balance(accounts.budget(activity))
+
+    def spent(self, activity: str) -> int:
+        return self.balance(accounts.spent(activity))
+
+    def allocated(self, activity: str) -> int:
+        return self.remaining(activity) + self.spent(activity)
+
+    def unclassified(self, area: str | None) -> int:
+        """Unclassified spend of ``area``, or of the grant (no area known) for ``None``."""
+        return self.balance(accounts.unclassified(area))
+
+    def areas_on(self, cost_object: str) -> tuple[str, ...]:
+        """The areas whose spend is booked on ``cost_object`` (9942 serves two)."""
+        return tuple(a.code for a in self.areas.values() if a.cost_object == cost_object)
+
+
+def evolve(state: GrantState | None, event: GrantEvent) -> GrantState:
+    """The state after ``event``."""
+    return _apply(_Draft.of(state), event).freeze()
+
+
+def fold(state: GrantState | None, events: Iterable[GrantEvent]) -> GrantState | None:
+    """``evolve`` over ``events`` in order, copying the maps once instead of once per event."""
+    draft = _Draft.of(state)
+    for event in events:
+        draft = _apply(draft, event)
+    return draft.freeze() if draft is not None else None
+
+
+class CorruptStreamError(ValueError):
+    """A stream that no sequence of accepted commands could have written."""
+
+
+@dataclass(slots=True)
+class _Draft:
+    """A GrantState under construction: mutable, private to one fold."""
+
+    grant_id: str
+    version: int
+    name: str
+    funder: str
+    decision: Decision
+    spend_from: date
+    spend_to: date
+    repayment_reference: str | None
+    reporting: tuple[ReportingObligation, ...]
+    closed_periods: frozenset[str]
+    areas: dict[str, AreaInfo]
+    activities: dict[str, ActivityInfo] = field(default_factory=dict)
+    balances: dict[str, int] = field(default_factory=dict)
+    closed_years: set[int] = field(default_factory=set)
+
+    @classmethod
+    def of(cls, state: GrantState | None) -> _Draft | None:
+        if state is None:
+            return None
+        return cls(
+            grant_id=state.grant_id,
+            version=state.version,
+            name=state.name,
+            funder=state.funder,
+            decision=state.decision,
+            spend_from=state.spend_from,
+            spend_to=state.spend_to,
+            repayment_reference=state.repayment_reference,
+            reporting=state.reporting,
+            closed_periods=state.closed_periods,
+            areas=dict(state.areas),
+            activities=dict(state.activities),
+            balances=dict(state.balances),
+            closed_years=set(state.closed_years),
+        )
+
+    @classmethod
+    def registered(cls, event: GrantRegistered) -> _Draft:
+        return cls(
+            grant_id=event.grant_id,
+            version=0,
+            name=event.name,
+            funder=event.funder,
+            decision=event.decision,
+            spend_from=event.spend_from,
+            spend_to=event.spend_to,
+            repayment_reference=event.repayment_reference,
+            reporting=event.reporting,
+            closed_periods=frozenset(),
+            areas={
+                a.code: AreaInfo(a.code, a.name, a.cost_object, a.responsible, a.ring_fenced)
+                for a in event.areas
+            },
+        )
+
+    def freeze(self) -> GrantState:
+        return GrantState(
+            grant_id=self.grant_id,
+            version=self.version,
+            name=self.name,
+            funder=self.funder,
+            decision=self.decision,
+            spend_from=self.spend_from,
+            spend_to=self.spend_to,
+            repayment_reference=self.repayment_reference,
+            areas=MappingProxyType(self.areas),
+            activities=MappingProxyType(self.activities),
+            balances=MappingProxyType(self.balances),
+            reporting=self.reporting,
+            closed_years=frozenset(self.closed_years),
+            closed_periods=self.closed_periods,
+        )
+
+    def post(self, event: GrantEvent) -> None:
+        balances = self.balances
+        for t in accounts.transfers(event):
+            for account, delta in ((t.source, -t.amount), (t.target, t.amount)):
+                # Zero balances are dropped so that equal histories give equal maps.
+                value = balances.get(account, 0) + delta
+                if value:
+                    balances[account] = value
+                else:
+                    balances.pop(account, None)
+
+
+def _apply(draft: _Draft | None, event: GrantEvent) -> _Draft:
+    if isinstance(event, GrantRegistered):
+        if draft is not None:
+            raise CorruptStreamError(f"grant {draft.grant_id!r} is registered twice")
+        draft = _Draft.registered(event)
+    elif draft is None:
+        raise CorruptStreamError(f"{event.event_type} before GrantRegistered")
+    elif isinstance(event, ActivityAllocated):
+        draft.activities[event.code] = ActivityInfo(
+            event.code,
+            event.area,
+            event.name,
+            event.responsible,
+            event.new_activity,
+            event.exit_plan,
+        )
+    elif isinstance(event, YearClosed):
+        draft.closed_years.add(event.year)
+    draft.post(event)
+    draft.version += 1
+    return draft
+
+
+# --- the periods stream ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class PeriodsState:
+    closed: frozenset[str] = frozenset()  # "YYYY-MM"
+    version: int = 0
+
+
+def evolve_periods(state: PeriodsState, event: PeriodClosed) -> PeriodsState:
+    return PeriodsState(closed=state.closed | {event.period}, version=state.version + 1)
+
+
+def period_of(day: date) -> str:
+    """The month ``day`` is booked in, as a period is named: ``"2022-03"``."""
+    return f"{day.year:04d}-{day.month:02d}"

@@ -1,0 +1,1 @@
+"""Projections: tables derived from events only (balances, postings, lines, routes)."""

@@ -1,0 +1,147 @@
+"""Read decision state back from the projections, under the append lock.
+
+The projection tables are the persisted fold of each grant's events (``replay`` proves it), so
+the write path loads a grant's state in a handful of indexed reads, however long its stream.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date
+from types import MappingProxyType
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from ledger.domain.commands import CostObjectRoute, Decision, RecordedLine, ReportingObligation
+from ledger.domain.state import ActivityInfo, AreaInfo, GrantState, PeriodsState
+from ledger.projections.tables import ProjectionTables
+
+
+def _decision(d: dict[str, str]) -> Decision:
+    return Decision(ref=d["ref"], date=date.fromisoformat(d["date"]), body=d["body"])
+
+
+def load_periods(conn: Connection, t: ProjectionTables) -> PeriodsState:
+    closed = frozenset(conn.execute(sa.select(t.closed_periods.c.period)).scalars())
+    return PeriodsState(closed=closed, version=len(closed))
+
+
+def load_grant(
+    conn: Connection, t: ProjectionTables, grant_id: str, closed_periods: frozenset[str]
+) -> GrantState | None:
+    g = conn.execute(sa.select(t.grants).where(t.grants.c.grant_id == grant_id)).first()
+    if g is None:
+        return None
+    areas = conn.execute(
+        sa.select(t.areas).where(t.areas.c.grant_id == grant_id).order_by(t.areas.c.ordinal)
+    ).all()
+    activities = conn.execute(
+        sa.select(t.activities)
+        .where(t.activities.c.grant_id == grant_id)
+        .order_by(t.activities.c.ordinal)
+    ).all()
+    balances = conn.execute(
+        sa.select(t.account_balances.c.account, t.account_balances.c.balance).where(
+            t.account_balances.c.grant_id == grant_id
+        )
+    ).all()
+    return GrantState(
+        grant_id=g.grant_id,
+        version=g.version,
+        name=g.name,
+        funder=g.funder,
+        decision=_decision(g.decision),
+        spend_from=g.spend_from,
+        spend_to=g.spend_to,
+        repayment_reference=g.repayment_reference,
+        areas=MappingProxyType(
+            {
+                a.code: AreaInfo(a.code, a.name, a.cost_object, a.responsible, a.ring_fenced)
+                for a in areas
+            }
+        ),
+        activities=MappingProxyType(
+            {
+                x.code: ActivityInfo(
+                    x.code, x.area, x.name, x.responsible, x.new_activity, x.exit_plan
+                )
+                for x in activities
+            }
+        ),
+        balances=MappingProxyType({b.account: b.balance for b in balances if b.balance}),
+        reporting=tuple(
+            ReportingObligation(r["kind"], date.fromisoformat(r["due"]), r["recipient"])
+            for r in g.reporting
+        ),
+        closed_years=frozenset(g.closed_years),
+        closed_periods=closed_periods,
+    )
+
+
+def load_routes(
+    conn: Connection, t: ProjectionTables, cost_objects: Iterable[str] | None = None
+) -> tuple[CostObjectRoute, ...]:
+    q = sa.select(t.cost_object_routes)
+    if cost_objects is not None:
+        q = q.where(t.cost_object_routes.c.cost_object.in_(sorted(set(cost_objects))))
+    return tuple(
+        CostObjectRoute(r.cost_object, r.grant_id, r.spend_from, r.spend_to)
+        for r in conn.execute(q)
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class LineRecord:
+    grant_id: str
+    line: RecordedLine
+
+
+def load_line(conn: Connection, t: ProjectionTables, transaction_id: str) -> LineRecord | None:
+    r = conn.execute(
+        sa.select(t.spend_lines).where(t.spend_lines.c.transaction_id == transaction_id)
+    ).first()
+    if r is None:
+        return None
+    return LineRecord(
+        r.grant_id,
+        RecordedLine(
+            transaction_id=r.transaction_id,
+            source=r.source or "",
+            line_id=r.line_id or "",
+            booked_on=r.booked_on,
+            amount=r.amount,
+            cost_object=r.cost_object,
+            area=r.area,
+            activity=r.activity,
+            status=r.status,
+            reversal_of=r.reversal_of,
+        ),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class KnownLine:
+    transaction_id: str
+    grant_id: str
+    content_hash: str
+
+
+def find_lines(
+    conn: Connection, t: ProjectionTables, source: str, line_ids: Iterable[str]
+) -> dict[str, KnownLine]:
+    """Lines already recorded under these natural keys, by line_id."""
+    ids = sorted(set(line_ids))
+    found: dict[str, KnownLine] = {}
+    lines = t.spend_lines
+    for start in range(0, len(ids), 900):  # SQLite caps bound parameters per statement
+        chunk = ids[start : start + 900]
+        rows = conn.execute(
+            sa.select(
+                lines.c.line_id, lines.c.transaction_id, lines.c.grant_id, lines.c.content_hash
+            ).where(lines.c.source == source, lines.c.line_id.in_(chunk))
+        )
+        for r in rows:
+            found[r.line_id] = KnownLine(r.transaction_id, r.grant_id, r.content_hash or "")
+    return found

@@ -1,0 +1,281 @@
+"""Inline projections: the tables an event changes, written in the same transaction as it.
+
+``apply`` is the only code that writes projection tables; the write path calls it with the
+events it has just appended, and ``replay`` calls it with every event from position 0 into
+fresh tables.  It never swallows an error: a projection that cannot be written fails the write.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import Any, Protocol
+
+import orjson
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection
+
+from ledger.domain import events as ev
+from ledger.domain.accounts import transfers
+from ledger.projections.tables import ProjectionTables
+from ledger.store import StoredEvent
+
+
+class LineContent(Protocol):
+    """What a finance system sent for a line: the same fields on a command and on its event."""
+
+    @property
+    def source(self) -> str: ...
+    @property
+    def line_id(self) -> str: ...
+    @property
+    def voucher(self) -> str | None: ...
+    @property
+    def booked_on(self) -> date: ...
+    @property
+    def amount(self) -> int: ...
+    @property
+    def cost_object(self) -> str: ...
+    @property
+    def activity(self) -> str | None: ...
+    @property
+    def account(self) -> str | None: ...
+    @property
+    def kind(self) -> str: ...
+    @property
+    def text(self) -> str | None: ...
+
+
+def line_digest(line: LineContent) -> str:
+    """Fingerprint of a line's content: the same (source, line_id) with another one is a 409."""
+    content = [
+        line.source,
+        line.line_id,
+        line.voucher,
+        line.booked_on.isoformat(),
+        line.amount,
+        line.cost_object,
+        line.activity,
+        line.account,
+        line.kind,
+        line.text,
+    ]
+    return hashlib.sha256(orjson.dumps(content)).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class Applied:
+    """An appended event with its decoded domain form."""
+
+    stored: StoredEvent
+    event: ev.Event
+
+
+def apply(conn: Connection, tables: ProjectionTables, applied: Sequence[Applied]) -> None:
+    deltas: dict[tuple[str, str], int] = defaultdict(int)
+    postings: list[dict[str, Any]] = []
+    lines: list[dict[str, Any]] = []
+    versions: dict[str, int] = {}
+    for item in applied:
+        stored, event = item.stored, item.event
+        grant_id = getattr(event, "grant_id", None)
+        if grant_id is not None:
+            versions[grant_id] = stored.stream_version
+        for seq, t in enumerate(transfers(event)):
+            assert grant_id is not None
+            deltas[(grant_id, t.source)] -= t.amount
+            deltas[(grant_id, t.target)] += t.amount
+            postings.append(
+                {
+                    "position": stored.position,
+                    "seq": seq,
+                    "grant_id": grant_id,
+                    "source": t.source,
+                    "target": t.target,
+                    "amount": t.amount,
+                    "effective_date": event.effective_date,
+                    "recorded_at": stored.recorded_at,
+                }
+            )
+        if isinstance(event, ev.SpendRecorded):
+            # The hot path: batched below rather than one statement per line.
+            lines.append(_line_row(event, stored.position))
+        else:
+            _apply_one(conn, tables, stored, event)
+    if lines:
+        conn.execute(tables.spend_lines.insert(), lines)
+    if postings:
+        conn.execute(tables.postings.insert(), postings)
+    _add_to_balances(conn, tables, deltas)
+    for grant_id, version in versions.items():
+        conn.execute(
+            tables.grants.update()
+            .where(tables.grants.c.grant_id == grant_id)
+            .values(version=version)
+        )
+
+
+def _line_row(e: ev.SpendRecorded, position: int) -> dict[str, Any]:
+    return {
+        "transaction_id": e.transaction_id,
+        "grant_id": e.grant_id,
+        "source": e.source,
+        "line_id": e.line_id,
+        "voucher": e.voucher,
+        "booked_on": e.booked_on,
+        "amount": e.amount,
+        "cost_object": e.cost_object,
+        "area": e.area,
+        "activity": e.activity,
+        "account": e.account,
+        "kind": e.kind,
+        "text": e.text,
+        "status": "recorded",
+        "reversal_of": None,
+        "reversed_by": None,
+        "content_hash": line_digest(e),
+        "position": position,
+    }
+
+
+def _decision(d: Any) -> dict[str, str]:
+    return {"ref": d.ref, "date": d.date.isoformat(), "body": d.body}
+
+
+def _apply_one(conn: Connection, t: ProjectionTables, stored: StoredEvent, e: ev.Event) -> None:
+    match e:
+        case ev.GrantRegistered():
+            conn.execute(
+                t.grants.insert().values(
+                    grant_id=e.grant_id,
+                    name=e.name,
+                    funder=e.funder,
+                    decision=_decision(e.decision),
+                    spend_from=e.spend_from,
+                    spend_to=e.spend_to,
+                    repayment_reference=e.repayment_reference,
+                    reporting=[
+                        {"kind": r.kind, "due": r.due.isoformat(), "recipient": r.recipient}
+                        for r in e.reporting
+                    ],
+                    closed_years=[],
+                    version=stored.stream_version,
+                )
+            )
+            conn.execute(
+                t.areas.insert(),
+                [
+                    {
+                        "grant_id": e.grant_id,
+                        "code": a.code,
+                        "ordinal": i,
+                        "name": a.name,
+                        "cost_object": a.cost_object,
+                        "responsible": a.responsible,
+                        "ring_fenced": a.ring_fenced,
+                    }
+                    for i, a in enumerate(e.areas)
+                ],
+            )
+            conn.execute(
+                t.cost_object_routes.insert(),
+                [
+                    {
+                        "cost_object": co,
+                        "grant_id": e.grant_id,
+                        "spend_from": e.spend_from,
+                        "spend_to": e.spend_to,
+                    }
+                    for co in sorted({a.cost_object for a in e.areas})
+                ],
+            )
+        case ev.ActivityAllocated():
+            conn.execute(
+                t.activities.insert().values(
+                    grant_id=e.grant_id,
+                    code=e.code,
+                    ordinal=stored.position,
+                    area=e.area,
+                    name=e.name,
+                    responsible=e.responsible,
+                    new_activity=e.new_activity,
+                    exit_plan=e.exit_plan,
+                    decision=_decision(e.decision),
+                )
+            )
+        case ev.SpendReversed():
+            lines = t.spend_lines
+            conn.execute(
+                lines.update()
+                .where(lines.c.transaction_id == e.reversal_of)
+                .values(status="reversed", reversed_by=e.transaction_id)
+            )
+            conn.execute(
+                lines.insert().values(
+                    transaction_id=e.transaction_id,
+                    grant_id=e.grant_id,
+                    source=None,
+                    line_id=None,
+                    voucher=None,
+                    booked_on=e.booked_on,
+                    amount=-e.amount,
+                    cost_object=e.cost_object,
+                    area=e.area,
+                    activity=e.activity,
+                    account=None,
+                    kind="reversal",
+                    text=e.reason,
+                    status="reversal",
+                    reversal_of=e.reversal_of,
+                    reversed_by=None,
+                    content_hash=None,
+                    position=stored.position,
+                )
+            )
+        case ev.SpendClassified():
+            lines = t.spend_lines
+            conn.execute(
+                lines.update()
+                .where(lines.c.transaction_id == e.transaction_id)
+                .values(activity=e.activity, area=e.area)
+            )
+        case ev.YearClosed():
+            years = conn.execute(
+                sa.select(t.grants.c.closed_years).where(t.grants.c.grant_id == e.grant_id)
+            ).scalar_one()
+            conn.execute(
+                t.grants.update()
+                .where(t.grants.c.grant_id == e.grant_id)
+                .values(closed_years=sorted({*years, e.year}))
+            )
+        case ev.PeriodClosed():
+            conn.execute(
+                t.closed_periods.insert().values(period=e.period, position=stored.position)
+            )
+        case _:
+            pass  # money only: its postings and balances are written by ``apply``
+
+
+def _add_to_balances(
+    conn: Connection, t: ProjectionTables, deltas: dict[tuple[str, str], int]
+) -> None:
+    rows = [
+        # Zero deltas too: an account once touched has a row, however the events are batched.
+        {"grant_id": g, "account": a, "balance": d}
+        for (g, a), d in sorted(deltas.items())
+    ]
+    if not rows:
+        return
+    insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+    stmt = insert(t.account_balances)
+    conn.execute(
+        stmt.on_conflict_do_update(
+            index_elements=[t.account_balances.c.grant_id, t.account_balances.c.account],
+            set_={"balance": t.account_balances.c.balance + stmt.excluded.balance},
+        ),
+        rows,
+    )

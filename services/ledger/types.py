@@ -1,0 +1,70 @@
+"""Validated input types shared by every boundary that parses (HTTP bodies, plan files).
+
+Amounts become integers in öre here, once; a value that is not exact kronor and öre is a
+validation error at its field, never a float inside.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, BeforeValidator, Field, PlainSerializer, WithJsonSchema
+
+from ledger.domain.money import InvalidAmount, format_money, parse_money
+
+
+def _money(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+        raise ValueError("an amount is a string or number with at most two decimals")
+    try:
+        return parse_money(value)
+    except InvalidAmount as e:
+        raise ValueError(f"{value!r} {e.fields.get('reason', 'is not a valid amount')}") from e
+
+
+Money = Annotated[
+    int,
+    BeforeValidator(_money),
+    PlainSerializer(format_money, return_type=str),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "pattern": r"^-?[0-9]{1,13}(\.[0-9]{1,2})?$",
+            "description": "Kronor with at most two decimals; a JSON number is accepted too.",
+            "examples": ["24000000.00"],
+        }
+    ),
+]
+
+Code = Annotated[
+    str,
+    Field(
+        pattern=r"^[a-z0-9][a-z0-9-]{0,63}$",
+        description="Lower-case letters, digits and hyphens; at most 64 characters.",
+        examples=["nara-vard"],
+    ),
+]
+
+CostObject = Annotated[
+    str,
+    Field(
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$",
+        description="The ERP's cost object (objekt), e.g. 9916.",
+        examples=["9916"],
+    ),
+]
+
+
+def _printable(value: str) -> str:
+    """Names and texts end up in reports and audit files: no control characters, no blanks."""
+    if any(ord(ch) < 32 and ch not in "\t" or ord(ch) == 127 for ch in value):
+        raise ValueError("control characters are not allowed")
+    if not value.strip():
+        raise ValueError("must not be blank")
+    return value.strip()
+
+
+Text = Annotated[str, Field(min_length=1, max_length=500), AfterValidator(_printable)]
+LongText = Annotated[str, Field(min_length=1, max_length=4000), AfterValidator(_printable)]
+Day = date
