@@ -1,0 +1,237 @@
+"""The read side: grants, balances (today, as of a date, as known at a time), lines, events.
+
+Today's balances read the live balance table (O(accounts)); ``as_of`` and ``known_at`` sum the
+postings projection up to a booking date and/or a recording time.  Both feed the same pure
+``figures`` function, so the two can never disagree on what a figure means.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from datetime import date, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from ledger.db import read_transaction
+from ledger.domain.balances import AreaFigures, GrantFigures, figures
+from ledger.domain.errors import UnknownActivity, UnknownArea, UnknownGrant, UnknownTransaction
+from ledger.domain.state import GrantState
+from ledger.projections import loader
+from ledger.projections.tables import LIVE, ProjectionTables
+from ledger.store import EventStore, StoredEvent
+
+
+@dataclass(frozen=True, slots=True)
+class Balances:
+    grant_id: str
+    name: str
+    version: int
+    as_of: date | None
+    known_at: datetime | None
+    cost_object: str | None
+    figures: GrantFigures
+
+
+@dataclass(frozen=True, slots=True)
+class GrantView:
+    state: GrantState
+    figures: GrantFigures
+    activity_rows: tuple[dict[str, Any], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class LineView:
+    transaction_id: str
+    grant_id: str
+    source: str | None
+    line_id: str | None
+    voucher: str | None
+    booked_on: date
+    amount: int
+    cost_object: str
+    area: str | None
+    activity: str | None
+    account: str | None
+    kind: str
+    text: str | None
+    status: str
+    reversal_of: str | None
+    reversed_by: str | None
+    position: int
+
+
+@dataclass
+class LedgerQueries:
+    engine: Engine
+    store: EventStore
+    tables: ProjectionTables = LIVE
+
+    # --- grants ----------------------------------------------------------------------------
+
+    def grant_ids(self, conn: Connection, cost_object: str | None = None) -> list[str]:
+        if cost_object is not None:
+            routes = self.tables.cost_object_routes
+            q = sa.select(routes.c.grant_id).where(routes.c.cost_object == cost_object)
+        else:
+            q = sa.select(self.tables.grants.c.grant_id)
+        return sorted(set(conn.execute(q).scalars()))
+
+    def _state(self, conn: Connection, grant_id: str) -> GrantState:
+        state = loader.load_grant(conn, self.tables, grant_id, frozenset())
+        if state is None:
+            raise UnknownGrant(grant_id)
+        return state
+
+    def grant(self, grant_id: str) -> GrantView:
+        with read_transaction(self.engine) as conn:
+            state = self._state(conn, grant_id)
+            acts = self.tables.activities
+            rows = conn.execute(
+                sa.select(acts).where(acts.c.grant_id == grant_id).order_by(acts.c.ordinal)
+            ).mappings()
+            activity_rows = tuple(dict(r) for r in rows)
+        return GrantView(
+            state, figures(state.balances, state.areas, state.activities), activity_rows
+        )
+
+    def grants(self) -> list[GrantView]:
+        with read_transaction(self.engine) as conn:
+            ids = self.grant_ids(conn)
+        return [self.grant(g) for g in ids]
+
+    def stream_version(self, grant_id: str) -> int:
+        with read_transaction(self.engine) as conn:
+            v = conn.execute(
+                sa.select(self.tables.grants.c.version).where(
+                    self.tables.grants.c.grant_id == grant_id
+                )
+            ).scalar()
+        if v is None:
+            raise UnknownGrant(grant_id)
+        return int(v)
+
+    # --- balances --------------------------------------------------------------------------
+
+    def balances(
+        self,
+        *,
+        grant_id: str | None = None,
+        cost_object: str | None = None,
+        area: str | None = None,
+        activity: str | None = None,
+        as_of: date | None = None,
+        known_at: datetime | None = None,
+    ) -> list[Balances]:
+        with read_transaction(self.engine) as conn:
+            if grant_id is not None:
+                ids = [grant_id]
+                self._state(conn, grant_id)
+            else:
+                ids = self.grant_ids(conn, cost_object)
+            answers = []
+            for gid in ids:
+                state = self._state(conn, gid)
+                if area is not None and area not in state.areas:
+                    raise UnknownArea(grant_id=gid, area=area)
+                if activity is not None and activity not in state.activities:
+                    raise UnknownActivity(grant_id=gid, activity=activity)
+                balances: Mapping[str, int] = state.balances
+                if as_of is not None or known_at is not None:
+                    balances = self._balances_at(conn, gid, as_of, known_at)
+                full = figures(balances, state.areas, state.activities)
+                answers.append(
+                    Balances(
+                        gid,
+                        state.name,
+                        state.version,
+                        as_of,
+                        known_at,
+                        cost_object,
+                        _narrow(full, cost_object, area, activity),
+                    )
+                )
+        return answers
+
+    def _balances_at(
+        self, conn: Connection, grant_id: str, as_of: date | None, known_at: datetime | None
+    ) -> dict[str, int]:
+        p = self.tables.postings
+        where = [p.c.grant_id == grant_id]
+        if as_of is not None:
+            where.append(p.c.effective_date <= as_of)
+        if known_at is not None:
+            where.append(p.c.recorded_at <= known_at)
+        credited = sa.select(p.c.target.label("account"), p.c.amount.label("amount")).where(
+            *where
+        )
+        debited = sa.select(p.c.source.label("account"), (-p.c.amount).label("amount")).where(
+            *where
+        )
+        legs = sa.union_all(credited, debited).subquery()
+        rows = conn.execute(
+            sa.select(legs.c.account, sa.func.sum(legs.c.amount)).group_by(legs.c.account)
+        )
+        return {account: int(total) for account, total in rows if total}
+
+    # --- lines and events ------------------------------------------------------------------
+
+    def line(self, transaction_id: str) -> LineView:
+        with read_transaction(self.engine) as conn:
+            r = conn.execute(
+                sa.select(self.tables.spend_lines).where(
+                    self.tables.spend_lines.c.transaction_id == transaction_id
+                )
+            ).mappings().first()
+        if r is None:
+            raise UnknownTransaction(transaction_id)
+        return LineView(**{k: r[k] for k in LineView.__dataclass_fields__})
+
+    def events(
+        self,
+        *,
+        after: int = 0,
+        limit: int = 100,
+        stream_id: str | None = None,
+        event_types: tuple[str, ...] = (),
+    ) -> list[StoredEvent]:
+        with read_transaction(self.engine) as conn:
+            return self.store.read_page(
+                conn, after=after, limit=limit, stream_id=stream_id, event_types=event_types
+            )
+
+
+def _narrow(
+    f: GrantFigures, cost_object: str | None, area: str | None, activity: str | None
+) -> GrantFigures:
+    """The same figures for part of a grant: totals are re-summed over what is shown."""
+    if cost_object is None and area is None and activity is None:
+        return f
+    areas: list[AreaFigures] = []
+    for a in f.areas:
+        if cost_object is not None and a.cost_object != cost_object:
+            continue
+        if area is not None and a.code != area:
+            continue
+        if activity is not None:
+            acts = tuple(x for x in a.activities if x.code == activity)
+            if not acts:
+                continue
+            a = replace(a, activities=acts)
+        areas.append(a)
+    awarded = sum(a.awarded for a in areas)
+    spent = sum(a.spent for a in areas)
+    repaid = sum(a.repaid for a in areas)
+    return replace(
+        f,
+        awarded=awarded,
+        allocated=sum(a.allocated for a in areas),
+        unallocated=sum(a.unallocated for a in areas),
+        spent=spent,
+        remaining=awarded - spent - repaid,
+        unclassified_spent=sum(a.unclassified_spent for a in areas),
+        repaid=repaid,
+        areas=tuple(areas),
+    )
