@@ -4,12 +4,27 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import Response
+from fastapi.routing import APIRoute
 
+from api import problems
+from api.auth import ForbiddenError, UnauthenticatedError
 from api.container import Container
-from api.routers import health
+from api.middleware import BodyLimit, RequestContext
+from api.routers import audit, balances, grants, health, periods, transactions
 from api.settings import Settings, get_settings
+
+DESCRIPTION = """\
+The ledger of earmarked state grants (stimulansmedel): who got how much, what was reallocated on
+whose decision, what is spent, what must be repaid. Money is a string with two decimals
+(`"24000000.00"`); errors are RFC 9457 `application/problem+json` naming the rule, where, and by
+how much. Authenticate with `Authorization: Bearer <token>` (`grantledger token create`); every
+POST accepts an `Idempotency-Key`.
+"""
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -24,8 +39,50 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         title="grantledger",
         version="1.0.0",
         summary="Event-sourced ledger for earmarked state grants",
+        description=DESCRIPTION,
         lifespan=lifespan,
+        generate_unique_id_function=_operation_id,
     )
     app.state.container = Container.build(settings)
-    app.include_router(health.router)
+    problems.install(app)
+    app.add_exception_handler(UnauthenticatedError, _unauthenticated)
+    app.add_exception_handler(ForbiddenError, _forbidden)
+    for module in (health, grants, transactions, balances, audit, periods):
+        app.include_router(module.router)
+    if settings.cors_origins:  # closed unless configured
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST"],
+            allow_headers=["Authorization", "Content-Type", "Idempotency-Key", "If-Match"],
+            expose_headers=["ETag", "X-Request-ID"],
+        )
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(RequestContext)
     return app
+
+
+def _operation_id(route: APIRoute) -> str:
+    # Every route names its operation_id; this is the fallback that keeps the spec stable.
+    return route.operation_id or route.name
+
+
+async def _unauthenticated(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, UnauthenticatedError)
+    return problems.problem(
+        401,
+        exc.code,
+        exc.title,
+        exc.detail,
+        instance=request.url.path,
+        headers={"WWW-Authenticate": "Bearer"},
+    )
+
+
+async def _forbidden(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, ForbiddenError)
+    return problems.ledger_problem(exc, 403, instance=request.url.path)
+
+
+def openapi_document(app: FastAPI) -> dict[str, Any]:
+    return app.openapi()

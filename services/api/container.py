@@ -7,7 +7,10 @@ from dataclasses import dataclass
 from sqlalchemy.engine import Engine
 
 from api.settings import Settings
+from ledger.auth.tokens import TokenRegistry
 from ledger.db import create_engine
+from ledger.queries import LedgerQueries
+from ledger.service import LedgerService
 from ledger.store import EventStore
 
 
@@ -16,12 +19,23 @@ class Container:
     settings: Settings
     engine: Engine
     store: EventStore
+    service: LedgerService
+    queries: LedgerQueries
+    tokens: TokenRegistry
 
     @classmethod
     def build(cls, settings: Settings) -> Container:
         # create_engine does not connect: nothing touches the database until a request does.
         engine = create_engine(settings.database_url, pool_size=settings.pool_size)
-        return cls(settings=settings, engine=engine, store=EventStore())
+        store = EventStore()
+        return cls(
+            settings=settings,
+            engine=engine,
+            store=store,
+            service=LedgerService(engine, store),
+            queries=LedgerQueries(engine, store),
+            tokens=TokenRegistry(engine),
+        )
 
     def close(self) -> None:
         self.engine.dispose()

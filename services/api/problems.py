@@ -110,7 +110,7 @@ def _handler_for(status: int) -> Any:
 
 async def _validation(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)
-    errors = [_validation_item(e) for e in exc.errors()]
+    errors = [_validation_item(e, exc.body) for e in exc.errors()]
     if any(e["reason_code"] == "json_invalid" for e in errors):
         return problem(
             400,
@@ -130,14 +130,21 @@ async def _validation(request: Request, exc: Exception) -> Response:
     )
 
 
-def _validation_item(e: Mapping[str, Any]) -> dict[str, Any]:
+def _validation_item(e: Mapping[str, Any], body: Any) -> dict[str, Any]:
     loc: Sequence[Any] = e.get("loc", ())
-    # Batch lines name their line_id, so an ERP can tell which of 500 lines to fix.
-    return {
+    item = {
         "field": ".".join(str(p) for p in loc if p != "body"),
         "reason": str(e.get("msg", "")),
         "reason_code": str(e.get("type", "")),
     }
+    # A batch line names its line_id, so an ERP can tell which of 500 lines to fix.
+    if len(loc) > 2 and loc[:2] == ("body", "lines") and isinstance(loc[2], int):
+        lines = body.get("lines") if isinstance(body, dict) else None
+        if isinstance(lines, list) and loc[2] < len(lines) and isinstance(lines[loc[2]], dict):
+            line_id = lines[loc[2]].get("line_id")
+            if isinstance(line_id, str):
+                item["line_id"] = line_id
+    return item
 
 
 async def _http(request: Request, exc: Exception) -> Response:

@@ -19,6 +19,7 @@ from ledger.db import read_transaction
 from ledger.domain.balances import AreaFigures, GrantFigures, figures
 from ledger.domain.errors import UnknownActivity, UnknownArea, UnknownGrant, UnknownTransaction
 from ledger.domain.state import GrantState
+from ledger.errors import NotFound
 from ledger.projections import loader
 from ledger.projections.tables import LIVE, ProjectionTables
 from ledger.store import EventStore, StoredEvent
@@ -176,6 +177,17 @@ class LedgerQueries:
         )
         return {account: int(total) for account, total in rows if total}
 
+    def cost_object(
+        self, code: str, *, as_of: date | None = None, known_at: datetime | None = None
+    ) -> tuple[list[Balances], GrantFigures]:
+        """Every grant area booked on a cost object, and the figures summed over them."""
+        found = self.balances(cost_object=code, as_of=as_of, known_at=known_at)
+        if not found:
+            raise UnknownCostObject(code)
+        totals = [b.figures for b in found]
+        summed = {f: sum(getattr(t, f) for t in totals) for f in _TOTALS}
+        return found, replace(totals[0], areas=(), **summed)
+
     # --- lines and events ------------------------------------------------------------------
 
     def line(self, transaction_id: str) -> LineView:
@@ -201,6 +213,28 @@ class LedgerQueries:
             return self.store.read_page(
                 conn, after=after, limit=limit, stream_id=stream_id, event_types=event_types
             )
+
+
+_TOTALS = (
+    "awarded",
+    "allocated",
+    "unallocated",
+    "spent",
+    "remaining",
+    "received",
+    "unclassified_spent",
+    "repaid",
+)
+
+
+class UnknownCostObject(NotFound):
+    code = "unknown-cost-object"
+    title = "Unknown cost object"
+
+    def __init__(self, cost_object: str) -> None:
+        super().__init__(
+            f"no grant books spend on cost object {cost_object!r}", cost_object=cost_object
+        )
 
 
 def _narrow(

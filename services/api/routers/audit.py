@@ -1,0 +1,87 @@
+"""The audit trail: every event in order, with its hashes, and the chain verified."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query, Request
+
+from api.auth import Auditor
+from api.deps import ContainerDep
+from api.routers.common import NOT_FOUND, READ_ERRORS
+from api.schemas.answers import EventOut, EventPageOut, VerifyOut
+from ledger.service import grant_stream
+
+router = APIRouter(tags=["audit"], responses=READ_ERRORS)
+
+After = Annotated[int, Query(ge=0, le=2**62, description="Return events after this position.")]
+Limit = Annotated[int, Query(ge=1, le=1000, description="At most this many events (≤ 1000).")]
+
+
+def _page(request: Request, events: list[EventOut], limit: int) -> EventPageOut:
+    if len(events) < limit:
+        return EventPageOut(events=events, next_after=None, next=None)
+    last = events[-1].position
+    return EventPageOut(
+        events=events,
+        next_after=last,
+        next=str(request.url.include_query_params(after=last, limit=limit)),
+    )
+
+
+@router.get(
+    "/v1/events",
+    response_model=EventPageOut,
+    operation_id="listEvents",
+    summary="The audit trail",
+    description="Events in commit order, each with its position, stream, version, type, data, "
+    "meta (actor, role, decision, request id), dates and hashes. Page with `after` (the "
+    "`next_after` of the previous page): a page never skips an event that commits later.",
+)
+def list_events(
+    request: Request,
+    _: Auditor,
+    container: ContainerDep,
+    after: After = 0,
+    limit: Limit = 100,
+    stream: Annotated[str | None, Query(max_length=200)] = None,
+    event_type: Annotated[list[str] | None, Query(alias="type", max_length=20)] = None,
+) -> EventPageOut:
+    events = container.queries.events(
+        after=after, limit=limit, stream_id=stream, event_types=tuple(event_type or ())
+    )
+    return _page(request, [EventOut.of(e) for e in events], limit)
+
+
+@router.get(
+    "/v1/grants/{grant_id}/events",
+    response_model=EventPageOut,
+    operation_id="listGrantEvents",
+    summary="One grant's history",
+    description="The events of one grant's stream, in order, paged like /v1/events.",
+    responses=NOT_FOUND,
+)
+def list_grant_events(
+    request: Request,
+    grant_id: Annotated[str, Path(pattern=r"^[a-z0-9][a-z0-9-]{0,63}$")],
+    _: Auditor,
+    container: ContainerDep,
+    after: After = 0,
+    limit: Limit = 100,
+) -> EventPageOut:
+    container.queries.stream_version(grant_id)  # 404 for an unknown grant
+    events = container.queries.events(after=after, limit=limit, stream_id=grant_stream(grant_id))
+    return _page(request, [EventOut.of(e) for e in events], limit)
+
+
+@router.get(
+    "/v1/audit/verify",
+    response_model=VerifyOut,
+    operation_id="verifyChain",
+    summary="Verify the hash chain",
+    description="Walks every event from position 1, recomputing each hash from the previous "
+    "one and the event's content; answers the first position where an edit, deletion or "
+    "insertion breaks it.",
+)
+def verify(_: Auditor, container: ContainerDep) -> VerifyOut:
+    return VerifyOut.of(container.store.verify(container.engine))

@@ -1,0 +1,1 @@
+"""HTTP shapes: request bodies that build commands, and answers built from read models."""

@@ -1,0 +1,143 @@
+"""Request bodies beyond the grant and activity shapes shared with plan files."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from pydantic import ConfigDict, Field
+
+from api.schemas import examples
+from ledger.domain import commands as cmd
+from ledger.inputs import ActivityIn, DecisionIn, GrantIn, Input
+from ledger.service import ClassifyTransaction, LineInput, PostSpend, ReverseTransaction
+from ledger.types import Code, CostObject, LongText, Money, Text
+
+
+class GrantBody(GrantIn):
+    model_config = ConfigDict(json_schema_extra={"examples": [examples.GRANT]})
+
+
+class ActivityBody(ActivityIn):
+    model_config = ConfigDict(json_schema_extra={"examples": [examples.ACTIVITY]})
+
+
+class ReallocationBody(Input):
+    model_config = ConfigDict(json_schema_extra={"examples": [examples.REALLOCATION]})
+
+    from_activity: Code
+    to_activity: Code
+    amount: Money
+    reason: LongText
+    decision: DecisionIn | None = None
+
+    def to_command(self, grant_id: str) -> cmd.Reallocate:
+        return cmd.Reallocate(
+            grant_id,
+            self.from_activity,
+            self.to_activity,
+            self.amount,
+            self.reason,
+            self.decision.to_domain() if self.decision else None,
+        )
+
+
+class AmendmentBody(Input):
+    area: Code
+    awarded: Money
+    decision: DecisionIn | None = None
+    reason: LongText
+
+    def to_command(self, grant_id: str) -> cmd.AmendAward:
+        return cmd.AmendAward(
+            grant_id,
+            self.area,
+            self.awarded,
+            self.decision.to_domain() if self.decision else None,
+            self.reason,
+        )
+
+
+class ReceiptBody(Input):
+    amount: Money
+    received_on: date
+    reference: Text
+
+    def to_command(self, grant_id: str) -> cmd.RecordReceipt:
+        return cmd.RecordReceipt(grant_id, self.amount, self.received_on, self.reference)
+
+
+class RepaymentBody(Input):
+    area: Code
+    amount: Money
+    paid_on: date
+    reference: Text | None = Field(
+        default=None, description="Defaults to the grant's repayment reference (diarienummer)."
+    )
+
+    def to_command(self, grant_id: str) -> cmd.RepayUnspent:
+        return cmd.RepayUnspent(grant_id, self.area, self.amount, self.paid_on, self.reference)
+
+
+class YearCloseBody(Input):
+    year: int = Field(ge=2000, le=2100)
+    decision: DecisionIn | None = None
+
+    def to_command(self, grant_id: str) -> cmd.CloseYear:
+        return cmd.CloseYear(
+            grant_id, self.year, self.decision.to_domain() if self.decision else None
+        )
+
+
+class SpendLineBody(Input):
+    line_id: Text = Field(max_length=200)
+    voucher: Text | None = None
+    booked_on: date
+    amount: Money
+    cost_object: CostObject
+    activity: Code | None = None
+    account: Text | None = Field(default=None, max_length=64)
+    kind: str = Field(
+        default="expense",
+        max_length=20,
+        description="expense, depreciation or investment (investment is refused: rule 4).",
+    )
+    text: Text | None = Field(default=None, max_length=1000)
+
+    def to_input(self) -> LineInput:
+        return LineInput(
+            self.line_id,
+            self.voucher,
+            self.booked_on,
+            self.amount,
+            self.cost_object,
+            self.activity,
+            self.account,
+            self.kind,
+            self.text,
+        )
+
+
+class SpendBatchBody(Input):
+    model_config = ConfigDict(json_schema_extra={"examples": [examples.SPEND_BATCH]})
+
+    source: Code = Field(description="The posting system; (source, line_id) is a line's key.")
+    lines: list[SpendLineBody] = Field(min_length=1, max_length=10_000)
+
+    def to_command(self) -> PostSpend:
+        return PostSpend(self.source, tuple(line.to_input() for line in self.lines))
+
+
+class ReversalBody(Input):
+    reason: LongText
+    booked_on: date
+
+    def to_command(self, transaction_id: str) -> ReverseTransaction:
+        return ReverseTransaction(transaction_id, self.reason, self.booked_on)
+
+
+class ClassificationBody(Input):
+    activity: Code
+    reason: LongText
+
+    def to_command(self, transaction_id: str) -> ClassifyTransaction:
+        return ClassifyTransaction(transaction_id, self.activity, self.reason)

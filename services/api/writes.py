@@ -1,0 +1,115 @@
+"""The HTTP side of a write: Idempotency-Key, If-Match, the actor, and the stored answer."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Annotated
+
+import orjson
+from fastapi import Depends, Header, Request
+from fastapi.responses import Response
+from pydantic import BaseModel
+
+from api.deps import ContainerDep
+from ledger.auth.tokens import Principal
+from ledger.errors import InvalidInput
+from ledger.service import Actor, Command, Idempotency, Replayed, Result
+from ledger.store.idempotency import StoredAnswer
+
+_ETAG = re.compile(r'^\s*(?:W/)?"?(\d{1,9})"?\s*$')
+
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        min_length=1,
+        max_length=255,
+        description="Retry safely: the same key and body give the first answer again and "
+        "write nothing; the same key with another body is a 422. Scoped per token.",
+    ),
+]
+IfMatch = Annotated[
+    str | None,
+    Header(
+        alias="If-Match",
+        description="The grant's ETag (its stream version) as last read; 409 if it moved on.",
+    ),
+]
+
+
+def etag(version: int) -> str:
+    return f'"{version}"'
+
+
+def parse_if_match(value: str | None) -> int | None:
+    if value is None:
+        return None
+    m = _ETAG.match(value)
+    if m is None:
+        raise InvalidInput(
+            f"If-Match {value!r} is not an ETag of this API (a quoted version number)",
+            field="If-Match",
+        )
+    return int(m.group(1))
+
+
+@dataclass
+class Writer:
+    container: ContainerDep
+    request: Request
+    idempotency_key: IdempotencyKey = None
+
+    def run(
+        self,
+        command: Command,
+        principal: Principal,
+        *,
+        payload: BaseModel | None,
+        render: Callable[[Result], BaseModel],
+        status: int = 201,
+        if_match: str | None = None,
+    ) -> Response:
+        def answer(result: Result) -> StoredAnswer:
+            body = orjson.dumps(render(result).model_dump(mode="json", by_alias=True))
+            return StoredAnswer(status, body)
+
+        idem = None
+        if self.idempotency_key is not None:
+            idem = Idempotency(
+                scope=principal.name,
+                key=self.idempotency_key,
+                request_hash=self._request_hash(payload),
+                render=answer,
+            )
+        actor = Actor(
+            principal.name,
+            principal.role.value,
+            request_id=getattr(self.request.state, "request_id", None),
+        )
+        outcome = self.container.service.execute(
+            command, actor, expected_version=parse_if_match(if_match), idempotency=idem
+        )
+        if isinstance(outcome, Replayed):
+            stored, headers = outcome.answer, {"Idempotent-Replayed": "true"}
+        else:
+            stored, headers = answer(outcome), {}
+            if outcome.version is not None:
+                headers["ETag"] = etag(outcome.version)
+        return Response(
+            stored.body,
+            status_code=stored.status_code,
+            media_type="application/json",
+            headers=headers,
+        )
+
+    def _request_hash(self, payload: BaseModel | None) -> str:
+        h = hashlib.sha256(f"{self.request.method} {self.request.url.path}\n".encode())
+        if payload is not None:
+            h.update(payload.model_dump_json().encode())
+        return h.hexdigest()
+
+
+WriterDep = Annotated[Writer, Depends()]
