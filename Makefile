@@ -21,7 +21,7 @@ $(STAMP): $(BIN)/python requirements.lock pyproject.toml
 install: $(STAMP)
 
 run: install
-	$(BIN)/grantledger serve --database-url "sqlite:///grantledger-demo.db"
+	$(BIN)/grantledger demo --database-url "sqlite:///grantledger-demo.db"
 
 test: install
 	$(BIN)/pytest -n 2 -q -m "not slow"

@@ -121,7 +121,7 @@ class BodyLimit:
         await send({"type": "http.response.body", "body": body})
 
 
-class _TooLarge(Exception):  # noqa: N818 - control flow inside this module only
+class _TooLarge(Exception):  # control flow inside this module only
     pass
 
 

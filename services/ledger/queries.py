@@ -103,6 +103,10 @@ class LedgerQueries:
             ids = self.grant_ids(conn)
         return [self.grant(g) for g in ids]
 
+    def has_grant(self, grant_id: str) -> bool:
+        with read_transaction(self.engine) as conn:
+            return grant_id in self.grant_ids(conn)
+
     def stream_version(self, grant_id: str) -> int:
         with read_transaction(self.engine) as conn:
             v = conn.execute(
@@ -165,9 +169,7 @@ class LedgerQueries:
             where.append(p.c.effective_date <= as_of)
         if known_at is not None:
             where.append(p.c.recorded_at <= known_at)
-        credited = sa.select(p.c.target.label("account"), p.c.amount.label("amount")).where(
-            *where
-        )
+        credited = sa.select(p.c.target.label("account"), p.c.amount.label("amount")).where(*where)
         debited = sa.select(p.c.source.label("account"), (-p.c.amount).label("amount")).where(
             *where
         )
@@ -192,11 +194,15 @@ class LedgerQueries:
 
     def line(self, transaction_id: str) -> LineView:
         with read_transaction(self.engine) as conn:
-            r = conn.execute(
-                sa.select(self.tables.spend_lines).where(
-                    self.tables.spend_lines.c.transaction_id == transaction_id
+            r = (
+                conn.execute(
+                    sa.select(self.tables.spend_lines).where(
+                        self.tables.spend_lines.c.transaction_id == transaction_id
+                    )
                 )
-            ).mappings().first()
+                .mappings()
+                .first()
+            )
         if r is None:
             raise UnknownTransaction(transaction_id)
         return LineView(**{k: r[k] for k in LineView.__dataclass_fields__})

@@ -73,9 +73,7 @@ def replay(
                 progress(count)
             diffs = tuple(
                 d
-                for d in (
-                    _diff(conn, a, b) for a, b in zip(live.all(), scratch.all(), strict=True)
-                )
+                for d in (_diff(conn, a, b) for a, b in zip(live.all(), scratch.all(), strict=True))
                 if d is not None
             )
         return ReplayReport(count, position, diffs)
@@ -112,10 +110,8 @@ def _diff(conn: Connection, live: sa.Table, replayed: sa.Table) -> TableDiff | N
     if not n_live and not n_replayed:
         return None
     examples = [
-        f"live only: {dict(r._mapping)}"
-        for r in conn.execute(sa.select(only_live).limit(3))
+        f"live only: {dict(r._mapping)}" for r in conn.execute(sa.select(only_live).limit(3))
     ] + [
-        f"replay only: {dict(r._mapping)}"
-        for r in conn.execute(sa.select(only_replayed).limit(3))
+        f"replay only: {dict(r._mapping)}" for r in conn.execute(sa.select(only_replayed).limit(3))
     ]
     return TableDiff(live.name, n_live, n_replayed, tuple(examples))

@@ -185,6 +185,12 @@ class LedgerService:
                 )
             return result
 
+    def execute_all(self, commands: Sequence[Command], actor: Actor) -> list[Result]:
+        """Several commands in one transaction: all of them or none (plan files)."""
+        with write_transaction(self.engine) as conn:
+            self.store.lock(conn)
+            return [self._dispatch(conn, c, actor, None) for c in commands]
+
     def _dispatch(
         self, conn: Connection, command: Command, actor: Actor, expected: int | None
     ) -> Result:

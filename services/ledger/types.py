@@ -58,7 +58,7 @@ CostObject = Annotated[
 
 def _printable(value: str) -> str:
     """Names and texts end up in reports and audit files: no control characters, no blanks."""
-    if any(ord(ch) < 32 and ch not in "\t" or ord(ch) == 127 for ch in value):
+    if any((ord(ch) < 32 and ch != "\t") or ord(ch) == 127 for ch in value):
         raise ValueError("control characters are not allowed")
     if not value.strip():
         raise ValueError("must not be blank")

@@ -102,10 +102,13 @@ def apply(conn: Connection, tables: ProjectionTables, applied: Sequence[Applied]
                 }
             )
         if isinstance(event, ev.SpendRecorded):
-            # The hot path: batched below rather than one statement per line.
+            # The hot path: batched rather than one statement per line ...
             lines.append(_line_row(event, stored.position))
-        else:
-            _apply_one(conn, tables, stored, event)
+            continue
+        if lines:  # ... but written before any later event can touch those lines.
+            conn.execute(tables.spend_lines.insert(), lines)
+            lines = []
+        _apply_one(conn, tables, stored, event)
     if lines:
         conn.execute(tables.spend_lines.insert(), lines)
     if postings:
@@ -209,10 +212,13 @@ def _apply_one(conn: Connection, t: ProjectionTables, stored: StoredEvent, e: ev
             )
         case ev.SpendReversed():
             lines = t.spend_lines
-            conn.execute(
-                lines.update()
-                .where(lines.c.transaction_id == e.reversal_of)
-                .values(status="reversed", reversed_by=e.transaction_id)
+            _exactly_one(
+                conn.execute(
+                    lines.update()
+                    .where(lines.c.transaction_id == e.reversal_of)
+                    .values(status="reversed", reversed_by=e.transaction_id)
+                ),
+                stored,
             )
             conn.execute(
                 lines.insert().values(
@@ -238,10 +244,13 @@ def _apply_one(conn: Connection, t: ProjectionTables, stored: StoredEvent, e: ev
             )
         case ev.SpendClassified():
             lines = t.spend_lines
-            conn.execute(
-                lines.update()
-                .where(lines.c.transaction_id == e.transaction_id)
-                .values(activity=e.activity, area=e.area)
+            _exactly_one(
+                conn.execute(
+                    lines.update()
+                    .where(lines.c.transaction_id == e.transaction_id)
+                    .values(activity=e.activity, area=e.area)
+                ),
+                stored,
             )
         case ev.YearClosed():
             years = conn.execute(
@@ -258,6 +267,18 @@ def _apply_one(conn: Connection, t: ProjectionTables, stored: StoredEvent, e: ev
             )
         case _:
             pass  # money only: its postings and balances are written by ``apply``
+
+
+class ProjectionError(RuntimeError):
+    """An event the projection cannot apply: a bug or a corrupted log, never to be skipped."""
+
+
+def _exactly_one(result: sa.CursorResult[Any], stored: StoredEvent) -> None:
+    if result.rowcount != 1:
+        raise ProjectionError(
+            f"event {stored.position} ({stored.event_type}) changed {result.rowcount} "
+            "projection rows instead of 1"
+        )
 
 
 def _add_to_balances(

@@ -1,0 +1,35 @@
+"""The ``grantledger`` command line: one entry point, a sub-command per job."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+from pydantic import ValidationError
+
+from api.cli import audit, demo, planning, server, tokens
+from api.cli.common import err
+from ledger.errors import LedgerError
+
+app = typer.Typer(
+    help="grantledger: the ledger of earmarked state grants.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+server.register(app)
+audit.register(app)
+app.add_typer(tokens.app, name="token")
+app.add_typer(planning.app, name="plan")
+demo.register(app)
+
+
+def main() -> None:
+    try:
+        app()
+    except LedgerError as e:
+        err.print(f"[red]error[/]: {e.detail}")
+        sys.exit(2)
+    except ValidationError as e:  # settings from the environment
+        for problem in e.errors():
+            err.print(f"[red]configuration error[/]: {problem['loc']}: {problem['msg']}")
+        sys.exit(2)

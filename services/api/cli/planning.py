@@ -1,0 +1,65 @@
+"""plan check / plan load: a grant and its activities from a YAML file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from api.cli.common import DatabaseOpt, container, err, out
+from ledger import migrate, plan
+from ledger.domain.balances import figures
+from ledger.domain.commands import CostObjectRoute
+from ledger.domain.money import format_kronor
+from ledger.projections import loader
+from ledger.service import Actor
+
+app = typer.Typer(help="Plan files: a grant and its activities as data.", no_args_is_help=True)
+
+PlanPath = Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="A plan (YAML).")]
+
+
+@app.command()
+def check(
+    path: PlanPath,
+    database_url: Annotated[
+        str | None,
+        typer.Option(
+            "--database-url", help="Check routing against this ledger too (nothing is written)."
+        ),
+    ] = None,
+) -> None:
+    """Report, without writing, every rule the plan would violate."""
+    parsed = plan.read(path)
+    routes: tuple[CostObjectRoute, ...] = ()
+    if database_url:
+        c = container(database_url)
+        with c.engine.connect() as conn:
+            routes = loader.load_routes(conn, c.service.tables)
+    state, problems = plan.check(parsed, routes)
+    for p in problems:
+        err.print(f"[red]refused[/] ({p.fields.get('rule', p.code)}): {p.detail}")
+    if state is not None:
+        f = figures(state.balances, state.areas, state.activities)
+        table = Table("area", "awarded", "allocated", "unallocated", title=state.grant_id)
+        for a in f.areas:
+            table.add_row(
+                a.code, *(format_kronor(x) for x in (a.awarded, a.allocated, a.unallocated))
+            )
+        table.add_row("total", *(format_kronor(x) for x in (f.awarded, f.allocated, f.unallocated)))
+        out.print(table)
+    if problems:
+        raise typer.Exit(1)
+    out.print("plan is valid")
+
+
+@app.command()
+def load(path: PlanPath, database_url: DatabaseOpt = None) -> None:
+    """Register the grant and allocate its activities, all in one transaction."""
+    c = container(database_url)
+    migrate.upgrade(c.engine)
+    commands = plan.commands(plan.read(path))
+    results = c.service.execute_all(commands, Actor("plan-load", "planner"))
+    out.print(f"loaded {path}: {sum(len(r.events) for r in results)} events")

@@ -1,0 +1,303 @@
+"""Properties over random histories: what no sequence of accepted commands can break.
+
+A history is a list of abstract steps (allocate, reallocate, amend, spend, classify, reverse,
+repay, close the year) drawn by hypothesis and applied to the seed grant of 003; each step is
+decided, refused steps are dropped, and accepted events are folded in, as the service would.
+After every accepted step:
+
+* the sum of all account balances is 0 (double entry);
+* planning never lowers an area's unallocated below zero.  Spend may (rule 4: unclassified
+  spend on an area draws on its unallocated and is never refused for budget), so the precise
+  invariant is: after an accepted planning command, unallocated >= min(0, unallocated before);
+* a ring-fenced activity's budget changes only through its own allocation, spend, reversal,
+  classification or the year close, never through reallocation, amendment or repayment;
+* the balance figures keep their identities.
+
+At the end, the history decoded from its stored form folds to the same state.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from datetime import date
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from ledger.domain import accounts
+from ledger.domain.balances import figures
+from ledger.domain.commands import (
+    AllocateActivity,
+    AmendAward,
+    ClassifySpend,
+    CloseYear,
+    Decision,
+    GrantCommand,
+    Reallocate,
+    RecordedLine,
+    RecordSpend,
+    RepayUnspent,
+    ReverseSpend,
+    SpendLine,
+)
+from ledger.domain.decide import decide
+from ledger.domain.events import (
+    GrantEvent,
+    SpendClassified,
+    SpendRecorded,
+    SpendReversed,
+    decode,
+    encode,
+)
+from ledger.domain.state import GrantState, evolve, fold
+from ledger.errors import LedgerError
+
+KR = 100  # öre per krona
+DECISION = Decision("RS/498/2022", date(2022, 5, 4), "Regionstyrelsen")
+COST_OBJECTS = ("9916", "9917", "9942", "4711")
+PLANNING = {"allocate", "reallocate", "amend", "repay", "close-year"}
+
+amounts = st.one_of(
+    st.integers(min_value=-10 * KR, max_value=10 * KR),
+    st.integers(min_value=0, max_value=6_000_000 * KR),
+)
+# Mostly inside the spend period, sometimes just outside it.
+days = st.one_of(
+    st.dates(min_value=date(2022, 1, 1), max_value=date(2022, 12, 31)),
+    st.dates(min_value=date(2021, 12, 1), max_value=date(2023, 1, 31)),
+)
+index = st.integers(min_value=0, max_value=50)
+
+step = st.one_of(
+    st.tuples(st.just("allocate"), index, amounts, st.booleans()),
+    st.tuples(st.just("reallocate"), index, index, amounts),
+    st.tuples(st.just("amend"), index, st.integers(min_value=0, max_value=40_000_000 * KR)),
+    st.tuples(st.just("spend"), index, st.none() | index, amounts, days),
+    st.tuples(st.just("classify"), index, index),
+    st.tuples(st.just("reverse"), index, days),
+    st.tuples(st.just("repay"), index, amounts),
+)
+# The year close ends most planning, so it comes at most once, somewhere in the history.
+steps = st.tuples(st.lists(step, max_size=40), st.none() | st.integers(min_value=0, max_value=40))
+
+
+def with_year_close(drawn: tuple[list[tuple[Any, ...]], int | None]) -> list[tuple[Any, ...]]:
+    history, close_at = drawn
+    if close_at is None:
+        return history
+    return [*history[:close_at], ("close-year",), *history[close_at:]]
+
+
+@dataclass
+class Ledger:
+    """The seed grant plus the line store the service would keep beside the stream."""
+
+    state: GrantState
+    history: list[GrantEvent]
+    lines: list[RecordedLine] = field(default_factory=list)
+    serial: int = 0
+
+    def next_id(self, prefix: str) -> str:
+        self.serial += 1
+        return f"{prefix}-{self.serial}"
+
+    def command(self, step: tuple[Any, ...]) -> GrantCommand | None:
+        kind, *args = step
+        areas = list(self.state.areas)
+        # Newest first: hypothesis favours small indices, and new activities are the interesting
+        # ones (those in ring-fenced areas, those with spend).
+        activities = list(reversed(self.state.activities))
+
+        def pick(items: list[Any], i: int) -> Any:
+            return items[i % len(items)] if items else None
+
+        if kind == "allocate":
+            i, amount, new = args
+            code = self.next_id("act") if i % 7 else pick(activities, i) or "act-0"
+            exit_plan = "finansieras i ordinarie budget" if i % 3 else None
+            return AllocateActivity(
+                "gnv-2022", code, pick(areas, i), code, amount, "x", DECISION, new, exit_plan
+            )
+        if kind == "reallocate" and activities:
+            i, j, amount = args
+            source, target = pick(activities, i), pick(activities, j)
+            return Reallocate("gnv-2022", source, target, amount, "behov", DECISION)
+        if kind == "amend":
+            i, awarded = args
+            return AmendAward("gnv-2022", pick(areas, i), awarded, DECISION, "ändring")
+        if kind == "spend":
+            i, j, amount, day = args
+            activity = None if j is None or j % 3 == 0 else pick(activities, j)
+            # Mostly the activity's own cost object, so that most lines can be placed.
+            if activity is not None and i % 5:
+                cost_object = self.state.areas[self.state.activities[activity].area].cost_object
+            else:
+                cost_object = pick(list(COST_OBJECTS), i)
+            line_id = self.next_id("line")
+            line = SpendLine(
+                transaction_id=line_id,
+                source="erp",
+                line_id=line_id,
+                voucher=None,
+                booked_on=day,
+                amount=amount,
+                cost_object=cost_object,
+                activity=activity,
+                account=None,
+                kind="expense",
+                text=None,
+            )
+            return RecordSpend("gnv-2022", (line,))
+        if kind == "classify" and self.lines and activities:
+            i, j = args
+            # Mostly a line that can be classified, to an activity that fits it.
+            candidates = [x for x in self.lines if x.activity is None and x.status == "recorded"]
+            line = pick(candidates if candidates and i % 5 else self.lines, i)
+            fitting = [code for code in activities if self.fits(line, code)]
+            activity = pick(fitting if fitting and j % 5 else activities, j)
+            return ClassifySpend("gnv-2022", line, activity, "omklassificering")
+        if kind == "reverse" and self.lines:
+            i, day = args
+            return ReverseSpend("gnv-2022", self.next_id("rev"), pick(self.lines, i), "fel", day)
+        if kind == "repay":
+            i, amount = args
+            return RepayUnspent("gnv-2022", pick(areas, i), amount, date(2022, 12, 30))
+        if kind == "close-year":
+            return CloseYear("gnv-2022", 2022, DECISION)
+        return None
+
+    def fits(self, line: RecordedLine, activity: str) -> bool:
+        area = self.state.activities[activity].area
+        return self.state.areas[area].cost_object == line.cost_object and line.area in (None, area)
+
+    def record(self, events: list[GrantEvent]) -> None:
+        """Apply accepted events to the state and to the line store."""
+        for event in events:
+            self.state = evolve(self.state, event)
+            self.history.append(event)
+            if isinstance(event, SpendRecorded):
+                self.lines.append(
+                    RecordedLine(
+                        transaction_id=event.transaction_id,
+                        source=event.source,
+                        line_id=event.line_id,
+                        booked_on=event.booked_on,
+                        amount=event.amount,
+                        cost_object=event.cost_object,
+                        area=event.area,
+                        activity=event.activity,
+                        status="recorded",
+                    )
+                )
+            elif isinstance(event, SpendReversed):
+                # The reversed line keeps its place; the reversal entry is a line of its own.
+                self.update(event.reversal_of, status="reversed")
+                self.lines.append(
+                    RecordedLine(
+                        transaction_id=event.transaction_id,
+                        source=event.source,
+                        line_id=event.line_id,
+                        booked_on=event.booked_on,
+                        amount=-event.amount,
+                        cost_object=event.cost_object,
+                        area=event.area,
+                        activity=event.activity,
+                        status="reversal",
+                        reversal_of=event.reversal_of,
+                    )
+                )
+            elif isinstance(event, SpendClassified):
+                self.update(event.transaction_id, area=event.area, activity=event.activity)
+
+    def update(self, transaction_id: str, **changes: Any) -> None:
+        self.lines = [
+            replace(line, **changes) if line.transaction_id == transaction_id else line
+            for line in self.lines
+        ]
+
+
+def ring_fenced_budgets(state: GrantState) -> dict[str, int]:
+    return {
+        a.code: state.balance(accounts.budget(a.code))
+        for a in state.activities.values()
+        if state.areas[a.area].ring_fenced
+    }
+
+
+def check_invariants(kind: str, before: GrantState, after: GrantState) -> None:
+    assert sum(after.balances.values()) == 0
+    if kind in PLANNING:
+        for area in after.areas:
+            assert after.unallocated(area) >= min(0, before.unallocated(area)), area
+    if kind in {"reallocate", "amend", "repay"}:
+        assert ring_fenced_budgets(after) == ring_fenced_budgets(before)
+    result = figures(after.balances, after.areas, after.activities)
+    for a in result.areas:
+        assert a.awarded == a.allocated + a.unallocated + a.unclassified_spent + a.repaid
+        assert a.remaining == sum(x.remaining for x in a.activities) + a.unallocated
+
+
+@pytest.fixture
+def ledger(
+    gnv: GrantState, gnv_history: list[GrantEvent], allocate: Callable[..., AllocateActivity]
+) -> Callable[[], Ledger]:
+    """A fresh ledger per example: the seed plan, an activity in each ring-fenced area, and
+    February 2022 closed."""
+
+    def start() -> Ledger:
+        ledger = Ledger(gnv.with_closed_periods(frozenset({"2022-02"})), list(gnv_history))
+        for command in (
+            allocate("vidareutbildning-ssk", "vidareutbildning", 5_000_000 * KR),
+            allocate("karriartjanster", "karriartjanster", 1_263_000 * KR),
+        ):
+            ledger.record(decide(ledger.state, command))
+        return ledger
+
+    return start
+
+
+@settings(max_examples=300)
+@given(history=steps)
+def test_no_accepted_history_breaks_the_ledger(
+    ledger: Callable[[], Ledger], history: tuple[list[tuple[Any, ...]], int | None]
+) -> None:
+    book = ledger()
+    for step in with_year_close(history):
+        command = book.command(step)
+        if command is None:
+            continue
+        before = book.state
+        try:
+            events = decide(before, command)
+        except LedgerError:
+            continue  # refused, with a typed error: nothing else may escape
+        book.record(events)
+        check_invariants(step[0], before, book.state)
+
+    stored = [encode(e) for e in book.history]
+    replayed = fold(None, [decode(*row) for row in stored])
+    assert replayed == replace(book.state, closed_periods=frozenset())
+
+
+@settings(max_examples=100)
+@given(history=steps)
+def test_rule2_no_accepted_reallocation_touches_a_ring_fenced_activity(
+    ledger: Callable[[], Ledger], history: tuple[list[tuple[Any, ...]], int | None]
+) -> None:
+    book = ledger()
+    for step in with_year_close(history):
+        command = book.command(step)
+        if command is None:
+            continue
+        try:
+            events = decide(book.state, command)
+        except LedgerError:
+            continue
+        if isinstance(command, Reallocate):
+            fenced = ring_fenced_budgets(book.state)
+            assert command.from_activity not in fenced
+            assert command.to_activity not in fenced
+        book.record(events)
