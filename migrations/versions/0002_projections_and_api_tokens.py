@@ -116,7 +116,7 @@ def upgrade() -> None:
     sa.Column('content_hash', sa.String(length=64), nullable=True),
     sa.Column('position', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.PrimaryKeyConstraint('transaction_id', name=op.f('pk_spend_lines')),
-    sa.UniqueConstraint('source', 'line_id', name='uq_spend_lines_natural_key')
+    sa.UniqueConstraint('line_id', 'source', name='uq_spend_lines_natural_key')
     )
     with op.batch_alter_table('spend_lines', schema=None) as batch_op:
         batch_op.create_index('ix_spend_lines_cost_object', ['cost_object'], unique=False)

@@ -3,18 +3,19 @@
 Every command goes through ``LedgerService.execute``.  The append lock is taken first, so the
 state a decision reads cannot change before its events commit: decisions are serialized exactly
 like the chain they extend, and the optimistic version check is a second line of defence (and
-what ``If-Match`` compares against).
+what ``If-Match`` compares against).  Concurrent callers in one process share a transaction
+(``group_commit``); state is read and events are written through a ``UnitOfWork``.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Any
 
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Engine
 
 from ledger.db import write_transaction
 from ledger.domain import commands as cmd
@@ -22,19 +23,15 @@ from ledger.domain import events as ev
 from ledger.domain.decide import decide, decide_period, index_routes, route_batch
 from ledger.domain.errors import UnknownGrant, UnknownTransaction, UnplaceableSpend
 from ledger.errors import ConcurrencyError, Conflict
-from ledger.projections import loader
-from ledger.projections.projector import Applied, apply, line_digest
+from ledger.group_commit import GroupCommit
+from ledger.projections.loader import LineRecord
+from ledger.projections.projector import line_digest
 from ledger.projections.tables import LIVE, ProjectionTables
-from ledger.store import EventStore, NewEvent, StoredEvent
+from ledger.store import EventStore, StoredEvent
 from ledger.store import idempotency as idem
-from ledger.store.eventstore import StreamAppend
+from ledger.unit_of_work import PERIODS_STREAM, Recorded, UnitOfWork, grant_stream
 
-PERIODS_STREAM = "periods"
-
-
-def grant_stream(grant_id: str) -> str:
-    return f"grant-{grant_id}"
-
+__all__ = ["PERIODS_STREAM", "LedgerService", "grant_stream"]
 
 # --- what the service is asked -------------------------------------------------------------
 
@@ -158,6 +155,9 @@ class LedgerService:
     store: EventStore = field(default_factory=EventStore)
     tables: ProjectionTables = LIVE
 
+    def __post_init__(self) -> None:
+        self._group = GroupCommit(self.engine, self.store, self.tables)
+
     def execute(
         self,
         command: Command,
@@ -166,99 +166,81 @@ class LedgerService:
         expected_version: int | None = None,
         idempotency: Idempotency | None = None,
     ) -> Result | Replayed:
-        with write_transaction(self.engine) as conn:
-            self.store.lock(conn)
+        """Run one command; concurrent callers of this process share a commit (group commit)."""
+
+        def work(uow: UnitOfWork) -> Callable[[], Result | Replayed]:
             if idempotency is not None:
-                known = idem.lookup(
-                    conn, idempotency.scope, idempotency.key, idempotency.request_hash
-                )
+                known = uow.answer_for(idempotency.scope, idempotency.key, idempotency.request_hash)
                 if known is not None:
-                    return Replayed(known)
-            result = self._dispatch(conn, command, actor, expected_version)
-            if idempotency is not None:
-                idem.remember(
-                    conn,
-                    idempotency.scope,
-                    idempotency.key,
-                    idempotency.request_hash,
-                    idempotency.render(result),
-                )
-            return result
+                    replayed = Replayed(known)
+                    return lambda: replayed
+            pending = self._dispatch(uow, command, actor, expected_version)
+
+            def answer() -> Result:
+                result = pending.resolve(uow)
+                if idempotency is not None:
+                    uow.remember(
+                        idempotency.scope,
+                        idempotency.key,
+                        idempotency.request_hash,
+                        idempotency.render(result),
+                    )
+                return result
+
+            return answer
+
+        return self._group.run(work)
 
     def execute_all(self, commands: Sequence[Command], actor: Actor) -> list[Result]:
-        """Several commands in one transaction: all of them or none (plan files)."""
+        """Several commands in one transaction: all of them or none (plan files, imports)."""
         with write_transaction(self.engine) as conn:
             self.store.lock(conn)
-            return [self._dispatch(conn, c, actor, None) for c in commands]
+            uow = UnitOfWork(conn, self.store, self.tables)
+            pending = [self._dispatch(uow, c, actor, None) for c in commands]
+            uow.flush()
+            return [p.resolve(uow) for p in pending]
 
     def _dispatch(
-        self, conn: Connection, command: Command, actor: Actor, expected: int | None
-    ) -> Result:
+        self, uow: UnitOfWork, command: Command, actor: Actor, expected: int | None
+    ) -> _Pending:
         match command:
             case PostSpend():
-                return self._post_spend(conn, command, actor)
+                return self._post_spend(uow, command, actor)
             case ReverseTransaction():
-                return self._reverse(conn, command, actor)
+                return self._reverse(uow, command, actor)
             case ClassifyTransaction():
-                return self._classify(conn, command, actor)
+                return self._classify(uow, command, actor)
             case cmd.ClosePeriod():
-                return self._close_period(conn, command, actor)
+                state = uow.periods()
+                new = decide_period(state, command)
+                recorded = uow.record([(PERIODS_STREAM, state.version, new)], _meta(actor, command))
+                return _Pending(recorded, period=command.period)
             case cmd.RegisterGrant():
-                routes = loader.load_routes(conn, self.tables)
-                return self._grant_command(
-                    conn, replace(command, existing_routes=routes), actor, expected
-                )
+                with_routes = replace(command, existing_routes=uow.routes())
+                return self._grant_command(uow, with_routes, actor, expected)
             case _:
-                return self._grant_command(conn, command, actor, expected)
-
-    # --- grants ----------------------------------------------------------------------------
-
-    def _state(self, conn: Connection, grant_id: str) -> Any:
-        closed = loader.load_periods(conn, self.tables).closed
-        return loader.load_grant(conn, self.tables, grant_id, closed)
+                return self._grant_command(uow, command, actor, expected)
 
     def _grant_command(
         self,
-        conn: Connection,
+        uow: UnitOfWork,
         command: PlanningCommand | cmd.ReverseSpend | cmd.ClassifySpend,
         actor: Actor,
         expected: int | None,
-    ) -> Result:
-        state = self._state(conn, command.grant_id)
+    ) -> _Pending:
+        state = uow.grant(command.grant_id)
         version = 0 if state is None else state.version
+        stream = grant_stream(command.grant_id)
         if expected is not None and expected != version:
-            raise ConcurrencyError(grant_stream(command.grant_id), expected, version)
+            raise ConcurrencyError(stream, expected, version)
         new = decide(state, command)
-        stored = self._append(
-            conn, [(grant_stream(command.grant_id), version, new)], _meta(actor, command)
-        )
-        return Result(tuple(stored), command.grant_id, version + len(new))
-
-    def _append(
-        self,
-        conn: Connection,
-        appends: Sequence[tuple[str, int, Sequence[ev.Event]]],
-        meta: Mapping[str, Any],
-    ) -> list[StoredEvent]:
-        encoded = [
-            StreamAppend(stream, version, [_to_new(e) for e in new])
-            for stream, version, new in appends
-        ]
-        stored = self.store.append_many(conn, encoded, meta)
-        domain_events = [e for _, _, new in appends for e in new]
-        apply(
-            conn,
-            self.tables,
-            [Applied(s, e) for s, e in zip(stored, domain_events, strict=True)],
-        )
-        return stored
+        recorded = uow.record([(stream, version, new)], _meta(actor, command))
+        return _Pending(recorded, command.grant_id, version + len(new))
 
     # --- spend -----------------------------------------------------------------------------
 
-    def _post_spend(self, conn: Connection, command: PostSpend, actor: Actor) -> Result:
-        known = loader.find_lines(
-            conn, self.tables, command.source, (line.line_id for line in command.lines)
-        )
+    def _post_spend(self, uow: UnitOfWork, command: PostSpend, actor: Actor) -> _Pending:
+        known = uow.known_lines(command.source, (line.line_id for line in command.lines))
         outcomes: dict[str, LineOutcome] = {}
         conflicts: list[str] = []
         fresh: list[cmd.SpendLine] = []
@@ -288,12 +270,10 @@ class LedgerService:
         if conflicts:
             raise NaturalKeyConflict(command.source, conflicts)
 
-        routes = loader.load_routes(conn, self.tables, (s.cost_object for s in fresh))
-        by_grant, errors = route_batch(index_routes(routes), fresh)
-        closed = loader.load_periods(conn, self.tables).closed
+        by_grant, errors = route_batch(index_routes(uow.routes()), fresh)
         appends: list[tuple[str, int, Sequence[ev.Event]]] = []
         for grant_id, lines in by_grant.items():
-            state = loader.load_grant(conn, self.tables, grant_id, closed)
+            state = uow.grant(grant_id)
             if state is None:  # a route always names a registered grant
                 raise UnknownGrant(grant_id)
             try:
@@ -309,23 +289,20 @@ class LedgerService:
         if errors:
             # Atomic: one bad line refuses the batch, and the answer lists every bad line.
             raise UnplaceableSpend(errors)
-        stored = self._append(conn, appends, _meta(actor, command))
-        return Result(
-            tuple(stored),
-            lines=tuple(outcomes[line.line_id] for line in command.lines),
-        )
+        recorded = uow.record(appends, _meta(actor, command))
+        return _Pending(recorded, lines=tuple(outcomes[line.line_id] for line in command.lines))
 
-    def _line(self, conn: Connection, transaction_id: str) -> loader.LineRecord:
-        record = loader.load_line(conn, self.tables, transaction_id)
+    def _line(self, uow: UnitOfWork, transaction_id: str) -> LineRecord:
+        record = uow.line(transaction_id)
         if record is None:
             raise UnknownTransaction(transaction_id)
         return record
 
-    def _reverse(self, conn: Connection, command: ReverseTransaction, actor: Actor) -> Result:
-        record = self._line(conn, command.transaction_id)
+    def _reverse(self, uow: UnitOfWork, command: ReverseTransaction, actor: Actor) -> _Pending:
+        record = self._line(uow, command.transaction_id)
         reversal_id = str(uuid.uuid4())
-        result = self._grant_command(
-            conn,
+        pending = self._grant_command(
+            uow,
             cmd.ReverseSpend(
                 record.grant_id, reversal_id, record.line, command.reason, command.booked_on
             ),
@@ -333,12 +310,12 @@ class LedgerService:
             None,
         )
         outcome = LineOutcome(record.line.line_id, reversal_id, record.grant_id, "reversal")
-        return replace(result, lines=(outcome,))
+        return replace(pending, lines=(outcome,))
 
-    def _classify(self, conn: Connection, command: ClassifyTransaction, actor: Actor) -> Result:
-        record = self._line(conn, command.transaction_id)
-        result = self._grant_command(
-            conn,
+    def _classify(self, uow: UnitOfWork, command: ClassifyTransaction, actor: Actor) -> _Pending:
+        record = self._line(uow, command.transaction_id)
+        pending = self._grant_command(
+            uow,
             cmd.ClassifySpend(record.grant_id, record.line, command.activity, command.reason),
             actor,
             None,
@@ -346,20 +323,23 @@ class LedgerService:
         outcome = LineOutcome(
             record.line.line_id, command.transaction_id, record.grant_id, "classified"
         )
-        return replace(result, lines=(outcome,))
-
-    # --- periods ---------------------------------------------------------------------------
-
-    def _close_period(self, conn: Connection, command: cmd.ClosePeriod, actor: Actor) -> Result:
-        state = loader.load_periods(conn, self.tables)
-        new = decide_period(state, command)
-        stored = self._append(conn, [(PERIODS_STREAM, state.version, new)], _meta(actor, command))
-        return Result(tuple(stored), period=command.period)
+        return replace(pending, lines=(outcome,))
 
 
-def _to_new(e: ev.Event) -> NewEvent:
-    event_type, schema_version, data = ev.encode(e)
-    return NewEvent(event_type, data, schema_version, e.effective_date)
+@dataclass(frozen=True, slots=True)
+class _Pending:
+    """A decided command whose events get their positions when the unit of work flushes."""
+
+    recorded: Recorded
+    grant_id: str | None = None
+    version: int | None = None
+    lines: tuple[LineOutcome, ...] = ()
+    period: str | None = None
+
+    def resolve(self, uow: UnitOfWork) -> Result:
+        return Result(
+            uow.stored(self.recorded), self.grant_id, self.version, self.lines, self.period
+        )
 
 
 def _meta(actor: Actor, command: object) -> dict[str, Any]:

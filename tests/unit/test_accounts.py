@@ -13,6 +13,7 @@ from ledger.domain.events import (
     ActivityAllocated,
     AwardAmended,
     BudgetReallocated,
+    Event,
     GrantRegistered,
     PeriodClosed,
     ReceiptRecorded,
@@ -216,7 +217,7 @@ def test_period_close_moves_no_money() -> None:
 
 
 def test_every_transfer_is_positive_and_balanced() -> None:
-    events = [
+    events: list[Event] = [
         recorded(-5, None, None),
         reversed_(-7, "e-halsa", None),
         classified(-3, None),

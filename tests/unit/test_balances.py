@@ -77,7 +77,6 @@ def active(
 ) -> GrantState:
     """gnv after some of everything: spend of each placement, overspend, receipt, repayment."""
     state = fold(gnv, decide(gnv, allocate("mobi", "ambulans", 1_000_000 * KR)))
-    assert state is not None
     for command in (
         RecordSpend(
             "gnv-2022",
@@ -93,7 +92,6 @@ def active(
         RepayUnspent("gnv-2022", "medarbetare", 96_007 * KR, date(2022, 12, 30), None),
     ):
         state = fold(state, decide(state, command))
-        assert state is not None
     return state
 
 

@@ -105,7 +105,7 @@ def spent(gnv: GrantState, spend: Callable[..., SpendLine]) -> GrantState:
         spend(4_700_000 * KR, "9917", activity="cambio"),
         spend(23_000_000 * KR, "9916", activity="lokalt-arbete"),
     )
-    return fold(gnv, decide(gnv, RecordSpend("gnv-2022", lines)))  # type: ignore[return-value]
+    return fold(gnv, decide(gnv, RecordSpend("gnv-2022", lines)))
 
 
 def test_year_close_releases_each_positive_remaining_budget_to_its_area(
@@ -129,7 +129,7 @@ def test_year_close_is_refused_while_spend_is_on_no_area(
 ) -> None:
     state = fold(gnv, decide(gnv, RecordSpend("gnv-2022", (spend(9 * KR, "9942"),))))
     with pytest.raises(errors.UnclassifiedSpendOpen) as refused:
-        decide(state, CloseYear("gnv-2022", 2022, decision))  # type: ignore[arg-type]
+        decide(state, CloseYear("gnv-2022", 2022, decision))
     assert refused.value.fields["rule"] == "classify-before-close"
     assert refused.value.fields["unclassified"] == 9 * KR
 
@@ -138,7 +138,7 @@ def test_year_close_accepts_unclassified_spend_that_is_on_an_area(
     gnv: GrantState, spend: Callable[..., SpendLine], decision: Decision
 ) -> None:
     state = fold(gnv, decide(gnv, RecordSpend("gnv-2022", (spend(9 * KR, "9916"),))))
-    assert decide(state, CloseYear("gnv-2022", 2022, decision))  # type: ignore[arg-type]
+    assert decide(state, CloseYear("gnv-2022", 2022, decision))
 
 
 def test_year_close_twice_is_a_conflict(gnv: GrantState, decision: Decision) -> None:

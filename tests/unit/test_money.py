@@ -67,6 +67,8 @@ def test_rule8_parses_exact_amounts_to_ore(value: str | int | float | Decimal, o
         (1e16, "exceeds"),
         (1e300, "exceeds"),
         ("9" * 41, "too many digits"),
+        (Decimal("1." + "0" * 30 + "1"), "more than two decimals"),  # 28-digit rounding hides it
+        (Decimal("1e100000"), "exceeds"),
         ([1], "must be a number"),
     ],
 )
@@ -77,6 +79,13 @@ def test_rule8_refuses_what_is_not_exact_kronor_and_ore(value: object, reason: s
     assert refused.value.fields["field"] == "lines[3].amount"
     assert isinstance(refused.value, InvalidInput)
     assert refused.value.code == "invalid-amount"
+
+
+def test_rule8_a_huge_integer_is_refused_without_printing_it() -> None:
+    with pytest.raises(InvalidAmount) as refused:
+        parse_money(-(10**5000))  # str() of it would raise ValueError
+    assert refused.value.fields["reason"] == "exceeds 10 000 000 000 000 kr"
+    assert refused.value.fields["value"].startswith("<an integer of")
 
 
 def test_rule8_error_quotes_the_value_as_sent() -> None:

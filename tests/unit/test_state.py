@@ -103,6 +103,8 @@ def test_a_stream_must_start_with_its_registration(gnv_history: list[GrantEvent]
         fold(None, gnv_history[1:])
     with pytest.raises(CorruptStreamError, match="registered twice"):
         fold(None, [gnv_history[0], gnv_history[0]])
+    with pytest.raises(CorruptStreamError, match="periods stream"):
+        fold(None, [gnv_history[0], PeriodClosed("2022-03")])
 
 
 def test_no_events_no_state() -> None:

@@ -91,8 +91,8 @@ def decide(state: GrantState | None, command: GrantCommand) -> list[GrantEvent]:
 
 def decide_period(state: PeriodsState, command: ClosePeriod) -> list[PeriodClosed]:
     """Close a month for every grant: no dated entry may be booked in it afterwards."""
-    match = _PERIOD.fullmatch(command.period)
-    if match is None or int(match.group(1)) == 0:
+    month = _PERIOD.fullmatch(command.period)
+    if month is None or int(month.group(1)) == 0:
         raise errors.InvalidPeriod(command.period)
     if command.period in state.closed:
         raise errors.PeriodAlreadyClosed(command.period)
@@ -116,13 +116,17 @@ def _register_grant(state: GrantState | None, c: RegisterGrant) -> list[GrantEve
             grant_id=c.grant_id,
         )
     if not c.areas:
-        raise errors.InvalidPlan("a grant needs at least one area", field="areas")
+        raise errors.InvalidPlan(
+            "a grant needs at least one area", field="areas", grant_id=c.grant_id
+        )
     seen: set[str] = set()
     for i, area in enumerate(c.areas):
         _check_code(area.code, f"areas[{i}].code", c.grant_id)
         if area.code in seen:
             raise errors.InvalidPlan(
-                f"area code {area.code!r} appears twice", field=f"areas[{i}].code"
+                f"area code {area.code!r} appears twice",
+                field=f"areas[{i}].code",
+                grant_id=c.grant_id,
             )
         seen.add(area.code)
         _check_text(area.name, f"areas[{i}].name", c.grant_id)
@@ -177,7 +181,8 @@ def _amend_award(grant: GrantState, c: AmendAward) -> list[GrantEvent]:
     previous = grant.awarded(area.code)
     cut = previous - c.awarded
     available = grant.unallocated(area.code)
-    # Rule 1 seen from the other side: a cut may only take money no activity or spend holds.
+    # Rule 1 seen from the other side: a cut may only take money that no activity, spend or
+    # repayment holds, i.e. at most the unallocated amount.
     if cut > 0 and cut > available:
         raise errors.AmendmentBelowAllocated(
             grant_id=grant.grant_id,
@@ -475,30 +480,20 @@ def _classify_spend(grant: GrantState, c: ClassifySpend) -> list[GrantEvent]:
     activity = _activity(grant, c.activity)
     cost_object = grant.areas[activity.area].cost_object
     if cost_object != line.cost_object:
-        raise errors.UnplaceableSpend(
-            [
-                LineError(
-                    line_id=line.line_id,
-                    field="activity",
-                    reason=f"activity {activity.code!r} is booked on cost object "
-                    f"{cost_object!r}, not {line.cost_object!r}",
-                    code="activity-not-on-cost-object",
-                )
-            ],
-            grant_id=grant.grant_id,
+        raise _unplaceable(
+            grant,
+            line.line_id,
+            "activity-not-on-cost-object",
+            f"activity {activity.code!r} is booked on cost object {cost_object!r}, "
+            f"not {line.cost_object!r}",
         )
     if line.area is not None and line.area != activity.area:
-        raise errors.UnplaceableSpend(
-            [
-                LineError(
-                    line_id=line.line_id,
-                    field="activity",
-                    reason=f"the line is spend of area {line.area!r}; activity "
-                    f"{activity.code!r} is in area {activity.area!r}",
-                    code="activity-not-in-area",
-                )
-            ],
-            grant_id=grant.grant_id,
+        raise _unplaceable(
+            grant,
+            line.line_id,
+            "activity-not-in-area",
+            f"the line is spend of area {line.area!r}; activity {activity.code!r} is in area "
+            f"{activity.area!r}",
         )
     # Classification is allowed in a closed month (it books nothing new in the ERP, it says which
     # activity a booked cost was for) but not once the year's budgets are released.
@@ -517,6 +512,13 @@ def _classify_spend(grant: GrantState, c: ClassifySpend) -> list[GrantEvent]:
             reason=c.reason,
         )
     ]
+
+
+def _unplaceable(
+    grant: GrantState, line_id: str, code: str, reason: str
+) -> errors.UnplaceableSpend:
+    error = LineError(line_id=line_id, field="activity", reason=reason, code=code)
+    return errors.UnplaceableSpend([error], grant_id=grant.grant_id)
 
 
 # --- routing (rule 5) -------------------------------------------------------------------------

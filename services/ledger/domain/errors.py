@@ -122,7 +122,7 @@ class OverAllocation(RuleViolation):
 
 
 class AmendmentBelowAllocated(RuleViolation):
-    """Rule 1 again: an award cut may not take money that activities or spend already hold."""
+    """Rule 1 again: an award cut may not take money activities, spend or repayments hold."""
 
     code = "amendment-below-allocated"
     title = "Award cut below what the area has allocated"
@@ -134,7 +134,7 @@ class AmendmentBelowAllocated(RuleViolation):
             f"the award of area {area!r} of grant {grant_id!r} can be cut by at most "
             f"{format_kronor(available)} (its unallocated amount); a cut of "
             f"{format_kronor(requested)} was requested, leaving less than the "
-            f"{format_kronor(awarded - available)} its activities and spend hold",
+            f"{format_kronor(awarded - available)} its activities, spend and repayments hold",
             rule="no-over-allocation",
             grant_id=grant_id,
             area=area,
@@ -280,8 +280,8 @@ class DecisionRequired(RuleViolation):
 
     def __init__(self, *, grant_id: str, missing: str) -> None:
         super().__init__(
-            f"a planning entry on grant {grant_id!r} needs a decision reference with a "
-            f"reference, a date and a deciding body; {missing} is missing",
+            f"a planning entry on grant {grant_id!r} needs the decision that authorises it "
+            f"(reference, date and deciding body); {missing} is missing",
             rule="decision-reference-required",
             grant_id=grant_id,
             missing=missing,

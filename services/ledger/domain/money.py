@@ -22,6 +22,7 @@ MAX_ORE = MAX_KRONOR * ORE_PER_KRONA
 _AMOUNT = re.compile(r"(-?)([0-9]+)(?:\.([0-9]{1,2}))?")
 # Long enough for any leading zeros a sane exporter writes; short enough that int() stays cheap.
 _MAX_TEXT = 40
+_CENT = Decimal("0.01")
 
 
 class InvalidAmount(InvalidInput):
@@ -89,13 +90,14 @@ def _from_text(text: str, field: str) -> int:
 
 
 def _from_decimal(amount: Decimal, field: str, original: float | Decimal) -> int:
-    ore = amount * ORE_PER_KRONA
-    if ore != ore.to_integral_value():
-        raise _invalid(field, original, "has more than two decimals")
-    if abs(ore) > MAX_ORE:
-        # Checked before int() so that 1e300 never becomes a 300-digit integer.
+    # Comparisons of Decimals are exact, arithmetic is rounded to 28 digits: bound the size
+    # first, so that what follows has at most 16 digits and cannot be rounded.
+    if abs(amount) > MAX_KRONOR:
         raise _too_large(field, original)
-    return int(ore)
+    cents = amount.quantize(_CENT)
+    if cents != amount:
+        raise _invalid(field, original, "has more than two decimals")
+    return int(cents * ORE_PER_KRONA)
 
 
 def _checked(ore: int, field: str, original: object) -> int:
@@ -109,4 +111,9 @@ def _too_large(field: str, original: object) -> InvalidAmount:
 
 
 def _invalid(field: str, original: object, reason: str) -> InvalidAmount:
-    return InvalidAmount(field=field, value=str(original)[:_MAX_TEXT], reason=reason)
+    # str() of an int beyond 4300 digits raises: quote such a number by its size instead.
+    if isinstance(original, int) and abs(original) >= 10**_MAX_TEXT:
+        text = f"<an integer of {len(hex(original))} hex digits>"
+    else:
+        text = str(original)[:_MAX_TEXT]
+    return InvalidAmount(field=field, value=text, reason=reason)

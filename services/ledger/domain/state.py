@@ -16,11 +16,13 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date
 from types import MappingProxyType
+from typing import overload
 
 from ledger.domain import accounts
 from ledger.domain.commands import Decision, ReportingObligation
 from ledger.domain.events import (
     ActivityAllocated,
+    Event,
     GrantEvent,
     GrantRegistered,
     PeriodClosed,
@@ -94,13 +96,24 @@ class GrantState:
         return tuple(a.code for a in self.areas.values() if a.cost_object == cost_object)
 
 
-def evolve(state: GrantState | None, event: GrantEvent) -> GrantState:
-    """The state after ``event``."""
+def evolve(state: GrantState | None, event: Event) -> GrantState:
+    """The state after ``event``.
+
+    Takes any ``Event`` because a stream's content is known only when it is read: an event that
+    cannot belong to a grant's stream (``PeriodClosed``) raises ``CorruptStreamError``.
+    """
     return _apply(_Draft.of(state), event).freeze()
 
 
-def fold(state: GrantState | None, events: Iterable[GrantEvent]) -> GrantState | None:
-    """``evolve`` over ``events`` in order, copying the maps once instead of once per event."""
+@overload
+def fold(state: GrantState, events: Iterable[Event]) -> GrantState: ...
+@overload
+def fold(state: None, events: Iterable[Event]) -> GrantState | None: ...
+def fold(state: GrantState | None, events: Iterable[Event]) -> GrantState | None:
+    """``evolve`` over ``events`` in order, copying the maps once instead of once per event.
+
+    ``None`` only when there was no state and there are no events.
+    """
     draft = _Draft.of(state)
     for event in events:
         draft = _apply(draft, event)
@@ -200,7 +213,9 @@ class _Draft:
                     balances.pop(account, None)
 
 
-def _apply(draft: _Draft | None, event: GrantEvent) -> _Draft:
+def _apply(draft: _Draft | None, event: Event) -> _Draft:
+    if isinstance(event, PeriodClosed):
+        raise CorruptStreamError("PeriodClosed belongs to the periods stream, not a grant's")
     if isinstance(event, GrantRegistered):
         if draft is not None:
             raise CorruptStreamError(f"grant {draft.grant_id!r} is registered twice")

@@ -19,6 +19,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
+from ledger.db import bulk_insert
 from ledger.domain import events as ev
 from ledger.domain.accounts import transfers
 from ledger.projections.tables import ProjectionTables
@@ -106,13 +107,11 @@ def apply(conn: Connection, tables: ProjectionTables, applied: Sequence[Applied]
             lines.append(_line_row(event, stored.position))
             continue
         if lines:  # ... but written before any later event can touch those lines.
-            conn.execute(tables.spend_lines.insert(), lines)
+            bulk_insert(conn, tables.spend_lines, lines)
             lines = []
         _apply_one(conn, tables, stored, event)
-    if lines:
-        conn.execute(tables.spend_lines.insert(), lines)
-    if postings:
-        conn.execute(tables.postings.insert(), postings)
+    bulk_insert(conn, tables.spend_lines, lines)
+    bulk_insert(conn, tables.postings, postings)
     _add_to_balances(conn, tables, deltas)
     for grant_id, version in versions.items():
         conn.execute(

@@ -102,7 +102,8 @@ def _define(md: sa.MetaData, prefix: str = "") -> dict[str, sa.Table]:
         sa.Column("content_hash", sa.String(64), nullable=True),
         sa.Column("position", Position, nullable=False),
         # The natural key of a line from a finance system (DESIGN §2).
-        sa.UniqueConstraint("source", "line_id", name=name("uq_spend_lines_natural_key")),
+        # line_id first: lookups of a batch are "line_id IN (…) AND source = …".
+        sa.UniqueConstraint("line_id", "source", name=name("uq_spend_lines_natural_key")),
         sa.Index(name("ix_spend_lines_grant"), "grant_id", "position"),
         sa.Index(name("ix_spend_lines_cost_object"), "cost_object"),
     )

@@ -38,8 +38,9 @@ def hashed_body(
     data: Any,
     meta: Any,
     effective_date: date | None,
-    recorded_at: datetime,
+    recorded_at: str,
 ) -> dict[str, Any]:
+    """The hashed form of an event; ``recorded_at`` as ``format_recorded_at`` spells it."""
     return {
         "position": position,
         "stream_id": stream_id,
@@ -49,7 +50,7 @@ def hashed_body(
         "data": data,
         "meta": meta,
         "effective_date": effective_date.isoformat() if effective_date else None,
-        "recorded_at": format_recorded_at(recorded_at),
+        "recorded_at": recorded_at,
     }
 
 

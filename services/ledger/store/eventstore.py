@@ -16,8 +16,9 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from ledger.db import bulk_insert
 from ledger.errors import ConcurrencyError, InvalidInput
-from ledger.store.chain import GENESIS_HASH, event_hash, hashed_body
+from ledger.store.chain import GENESIS_HASH, event_hash, format_recorded_at, hashed_body
 from ledger.store.schema import events
 
 # Any constant works; it only has to be the same for every writer of this database.
@@ -55,6 +56,7 @@ class StreamAppend:
     stream_id: str
     expected_version: int
     events: Sequence[NewEvent]
+    meta: Mapping[str, Any] | None = None  # this append's own meta, else the call's
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,22 +161,24 @@ class EventStore:
         self,
         conn: Connection,
         appends: Sequence[StreamAppend],
-        meta: Mapping[str, Any],
+        meta: Mapping[str, Any] | None = None,
     ) -> list[StoredEvent]:
         """Append to several streams in the caller's transaction, all or nothing."""
         if not any(a.events for a in appends):
             return []
         self.lock(conn)
         actual = self.stream_versions(conn, [a.stream_id for a in appends])
-        for a in appends:
+        for a in appends:  # a stream may come back in a later append of the same call
             if actual[a.stream_id] != a.expected_version:
                 raise ConcurrencyError(a.stream_id, a.expected_version, actual[a.stream_id])
+            actual[a.stream_id] += len(a.events)
         position, prev, now = self._head(conn)
-        meta = dict(meta)
+        recorded_at = format_recorded_at(now)
         rows: list[dict[str, Any]] = []
         stored: list[StoredEvent] = []
         for a in appends:
             version = a.expected_version
+            event_meta = dict(a.meta if a.meta is not None else meta or {})
             for e in a.events:
                 position += 1
                 version += 1
@@ -186,9 +190,9 @@ class EventStore:
                     event_type=e.event_type,
                     schema_version=e.schema_version,
                     data=data,
-                    meta=meta,
+                    meta=event_meta,
                     effective_date=e.effective_date,
-                    recorded_at=now,
+                    recorded_at=recorded_at,
                 )
                 digest = event_hash(prev, body)
                 row: dict[str, Any] = {
@@ -198,7 +202,7 @@ class EventStore:
                     "event_type": e.event_type,
                     "schema_version": e.schema_version,
                     "data": data,
-                    "meta": meta,
+                    "meta": event_meta,
                     "effective_date": e.effective_date,
                     "recorded_at": now,
                     "prev_hash": prev,
@@ -207,7 +211,7 @@ class EventStore:
                 rows.append(row)
                 stored.append(StoredEvent(**row))
                 prev = digest
-        conn.execute(events.insert(), rows)
+        bulk_insert(conn, events, rows)
         return stored
 
     # --- reading ---------------------------------------------------------------------------
@@ -310,7 +314,7 @@ def _check(e: StoredEvent, expected_position: int, prev: str) -> tuple[int, str]
         data=e.data,
         meta=e.meta,
         effective_date=e.effective_date,
-        recorded_at=e.recorded_at,
+        recorded_at=format_recorded_at(e.recorded_at),
     )
     if event_hash(prev, body) != e.hash:
         return e.position, f"position {e.position} was altered: its hash does not match"
