@@ -43,16 +43,16 @@ class Config:
     latency_requests: int  # balance reads per latency phase
     asof_requests: int
     latency_seconds: float  # time bound of each latency phase
-    peer_batch_events: int
-    peer_single_events: int
-    peer_seconds: float  # time bound of each peer phase
+    peer_batch_events: int  # interleaved with the ingest batches, spread over the whole run
+    peer_single_events: int  # bounded by http_seconds too, just before the HTTP single phase
     max_seconds: float  # bound of the in-process ingest (a full run must finish)
     keep_database: bool
+    warmup_batches: int  # first in-process batches left out of the timing (caches, plans)
 
     @classmethod
     def from_env(cls) -> Config:
         smoke = _flag("BENCH_SMOKE")
-        events = max(_int("BENCH_EVENTS", 1_000_000), 2 * BATCH)
+        events = max(_int("BENCH_EVENTS", 1_000_000), 100)
         big = events > 100_000
         return cls(
             events=events,
@@ -74,9 +74,11 @@ class Config:
             latency_requests=_int("BENCH_LATENCY_REQUESTS", 30 if smoke else 1000 if big else 400),
             asof_requests=_int("BENCH_ASOF_REQUESTS", 10 if smoke else 300 if big else 150),
             latency_seconds=_float("BENCH_LATENCY_SECONDS", 2.0 if smoke else 30.0 if big else 5.0),
-            peer_batch_events=_int("BENCH_PEER_BATCH_EVENTS", 500 if smoke else 20_000),
-            peer_single_events=_int("BENCH_PEER_SINGLE_EVENTS", 50 if smoke else 2_000),
-            peer_seconds=_float("BENCH_PEER_SECONDS", 1.0 if smoke else 5.0),
+            peer_batch_events=_int(
+                "BENCH_PEER_BATCH_EVENTS", 500 if smoke else min(events, 100_000)
+            ),
+            peer_single_events=_int("BENCH_PEER_SINGLE_EVENTS", 50 if smoke else 20_000),
             max_seconds=_float("BENCH_MAX_SECONDS", 4 * 3600.0),
             keep_database=_flag("BENCH_KEEP_DB"),
+            warmup_batches=2 if events >= 20 * BATCH else 0,
         )

@@ -15,12 +15,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
-from ledger.service import Actor, LedgerService, PostSpend, Result
-from ledger.store.schema import events
 from sqlalchemy.engine import Engine
 
 from bench.config import BATCH
+from bench.peer import Peer
 from bench.workload import Workload
+from ledger.service import Actor, LedgerService, PostSpend, Result
+from ledger.store.schema import events
 
 RAW_SCHEMA = "bench_raw"
 _FIELDS = (
@@ -36,7 +37,6 @@ _FIELDS = (
     "prev_hash",
     "hash",
 )
-WARMUP_BATCHES = 2  # not timed: statement caches, prepared plans
 
 
 def create_raw_table(engine: Engine) -> sa.Table:
@@ -77,9 +77,17 @@ def ingest_until(
     target: int,
     deadline: float,
     stats: IngestStats,
+    peer: Peer | None = None,
+    peer_stride: int = 1,
+    peer_max_events: int = 0,
     progress: Any = None,
+    warmup_batches: int = 0,
 ) -> int:
-    """Post batches until the store holds ``target`` events (or the deadline); the new head."""
+    """Post batches until the store holds ``target`` events (or the deadline); the new head.
+
+    Every ``peer_stride``-th batch the peer saves as many events too (100 per save), until it
+    has saved ``peer_max_events``: the three figures share the same minutes of the machine.
+    """
     engine = service.engine
     while head < target and time.monotonic() < deadline:
         lines = workload.batch(min(BATCH, target - head))
@@ -95,13 +103,19 @@ def ingest_until(
             conn.execute(raw.insert(), rows)
         t3 = time.perf_counter()
         stats.batches += 1
-        if stats.batches > WARMUP_BATCHES:
+        if stats.batches > warmup_batches:
             stats.ingest_events += n
             stats.ingest_seconds += t1 - t0
             stats.raw_rows += len(rows)
             stats.raw_seconds += t3 - t2
             stats.batch_seconds.append(t1 - t0)
             stats.raw_batch_seconds.append(t3 - t2)
+            if (
+                peer is not None
+                and (stats.batches - 1) % peer_stride == 0
+                and peer.batch_events < peer_max_events
+            ):
+                peer.save_batches(BATCH)
         if progress is not None:
             progress(head)
     return head

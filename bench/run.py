@@ -16,17 +16,11 @@ import random
 import sys
 import time
 from collections.abc import Callable
+from contextlib import closing
 from datetime import date, timedelta
 from typing import Any
 
 import orjson
-from ledger import migrate
-from ledger import plan as plans
-from ledger.auth.tokens import TokenRegistry
-from ledger.db import create_engine
-from ledger.replay import replay
-from ledger.service import Actor, LedgerService
-from ledger.store import EventStore
 from rich.console import Console
 from rich.table import Table
 
@@ -35,8 +29,16 @@ from bench.config import BATCH, PLAN, Config
 from bench.database import scratch_database, server_version
 from bench.ingest import IngestStats, create_raw_table, ingest_until
 from bench.load import LoadResult, get_latencies, percentile, post_load
+from bench.peer import Peer
 from bench.server import Server
 from bench.workload import Workload, batch_json, line_json
+from ledger import migrate
+from ledger import plan as plans
+from ledger.auth.tokens import TokenRegistry
+from ledger.db import create_engine
+from ledger.replay import replay
+from ledger.service import Actor, LedgerService
+from ledger.store import EventStore
 
 REQUIRED_KEYS = (
     "raw_rows_per_s",
@@ -71,7 +73,7 @@ TARGETS: dict[str, tuple[str, float]] = {
 }
 
 BALANCES = "/v1/balances?grant_id={grant}"
-console = Console(stderr=False)
+console = Console(width=None if sys.stdout.isatty() else 120)
 
 
 def log(msg: str) -> None:
@@ -84,7 +86,9 @@ def ms(seconds: float) -> float:
 
 def _check(result: LoadResult, what: str) -> None:
     if result.errors:
-        raise RuntimeError(f"{what}: {len(result.errors)} failed request(s), first: {result.errors[0]}")
+        raise RuntimeError(
+            f"{what}: {len(result.errors)} failed request(s), first: {result.errors[0]}"
+        )
     if not result.requests:
         raise RuntimeError(f"{what}: no request completed")
 
@@ -124,8 +128,7 @@ def run(cfg: Config) -> dict[str, float]:
     out: dict[str, float] = {}
     log(
         f"grantledger bench: {cfg.events:,} events, PostgreSQL {server_version(cfg.admin_url)}, "
-        f"{os.cpu_count()} CPUs, eventsourcing {peer_version}"
-        + (" [smoke]" if cfg.smoke else "")
+        f"{os.cpu_count()} CPUs, eventsourcing {peer_version}" + (" [smoke]" if cfg.smoke else "")
     )
     with scratch_database(cfg.admin_url, "gl_bench", keep=cfg.keep_database) as url:
         if cfg.keep_database:
@@ -155,32 +158,28 @@ def _run_in(cfg: Config, url: str, engine: Any) -> dict[str, float]:
     deadline = time.monotonic() + cfg.max_seconds
     stats = IngestStats()
 
-    with Server(url, cfg.server_workers) as server:
+    with (
+        Server(url, cfg.server_workers) as server,
+        scratch_database(cfg.admin_url, "gl_bench_peer") as peer_url,
+        closing(Peer(peer_url, _peer_payloads(1000))) as peer,
+    ):
+        batches = math.ceil(cfg.events / BATCH)
+        interleave = {
+            "peer": peer,
+            "peer_stride": max(1, math.ceil(batches / max(1, cfg.peer_batch_events // BATCH))),
+            "peer_max_events": cfg.peer_batch_events,
+            "warmup_batches": cfg.warmup_batches,
+        }
         server.wait_ready()
         out["server_rss_mb_idle"] = round(server.rss_kb() / 1024, 1)
-
-        # --- the peer, on its own database of the same server ---------------------------------
-        log("peer: eventsourcing on PostgreSQL, 100 events per save, then 1 per save")
-        with scratch_database(cfg.admin_url, "gl_bench_peer") as peer_url:
-            pf = peer.run_peer(
-                peer_url,
-                _peer_payloads(1000),
-                batch_events=cfg.peer_batch_events,
-                single_events=cfg.peer_single_events,
-                seconds=cfg.peer_seconds,
-            )
-        out["peer_batch_events_per_s"] = round(pf.batch_per_s, 1)
-        out["peer_single_events_per_s"] = round(pf.single_per_s, 1)
-        out["peer_batch_events"] = float(pf.batch_events)
-        out["peer_single_events"] = float(pf.single_events)
 
         # --- in-process ingest (and the raw ceiling, batch by batch) up to the small size ------
         with engine.connect() as conn:
             head = EventStore().head_position(conn)
-        log(f"ingest + raw: batches of {BATCH} up to {cfg.small_events:,} events")
+        log(f"ingest + raw + peer: batches of {BATCH} up to {cfg.small_events:,} events")
         head = ingest_until(
             service, raw, workload, actor, head=head, target=cfg.small_events,
-            deadline=deadline, stats=stats,
+            deadline=deadline, stats=stats, **interleave,
         )  # fmt: skip
         out["events_small"] = float(head)
 
@@ -215,6 +214,9 @@ def _run_in(cfg: Config, url: str, engine: Any) -> dict[str, float]:
         del bodies
 
         # --- HTTP single: one line per request, 16 clients, 2 workers --------------------------
+        # (the peer's one-event saves just before, for as long: the nearest comparison we have)
+        log(f"peer: eventsourcing 1 event per save (≤ {cfg.http_seconds:g} s)")
+        peer.save_singles(cfg.peer_single_events, cfg.http_seconds)
         wl = Workload("bench-http-single", seed=13)
         singles = _bodies(wl, 1, cfg.http_single_max_requests)
         log(
@@ -238,12 +240,18 @@ def _run_in(cfg: Config, url: str, engine: Any) -> dict[str, float]:
         # --- the rest of the ingest, up to BENCH_EVENTS ----------------------------------------
         with engine.connect() as conn:
             head = EventStore().head_position(conn)
-        log(f"ingest + raw: from {head:,} up to {cfg.events:,} events")
+        log(f"ingest + raw + peer: from {head:,} up to {cfg.events:,} events")
         head = ingest_until(
             service, raw, workload, actor, head=head, target=cfg.events, deadline=deadline,
-            stats=stats, progress=_progress(cfg.events),
+            stats=stats, progress=_progress(cfg.events), **interleave,
         )  # fmt: skip
         out["events_total"] = float(head)
+        if not peer.batch_events:  # too few in-process batches to interleave with
+            peer.save_batches(BATCH)
+        out["peer_batch_events_per_s"] = round(peer.batch_per_s, 1)
+        out["peer_single_events_per_s"] = round(peer.single_per_s, 1)
+        out["peer_batch_events"] = float(peer.batch_events)
+        out["peer_single_events"] = float(peer.single_events)
         out["ingest_events_per_s"] = round(stats.ingest_per_s, 1)
         out["raw_rows_per_s"] = round(stats.raw_per_s, 1)
         out["ingest_ratio_to_raw"] = round(stats.ingest_per_s / stats.raw_per_s, 4)
@@ -259,7 +267,7 @@ def _run_in(cfg: Config, url: str, engine: Any) -> dict[str, float]:
         out["balance_p50_ms_large"], out["balance_p99_ms_large"] = _latency(large, "balance large")
         out["balance_p50_ms"] = out["balance_p50_ms_large"]
         out["balance_p99_ms"] = out["balance_p99_ms_large"]
-        rng = random.Random(5)  # noqa: S311
+        rng = random.Random(5)
         dates = [date(2022, 1, 1) + timedelta(days=rng.randrange(365)) for _ in range(4096)]
         asof = get_latencies(
             server.base_url, reader, lambda i: f"{balance}&as_of={dates[i % len(dates)]}",

@@ -114,7 +114,7 @@ class Server:
             str(self.workers),
             "--no-migrate",
         ]
-        self.proc = subprocess.Popen(  # noqa: S603 - our own entry point
+        self.proc = subprocess.Popen(
             argv, env=env, stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True
         )
         self._monitor = threading.Thread(target=self._sample, name="rss", daemon=True)
@@ -127,10 +127,10 @@ class Server:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"grantledger serve exited early:\n{self.log_tail()}")
             try:
-                if httpx.get(f"{self.base_url}/healthz", timeout=1.0).status_code == 200:
-                    # Every worker must be up, not just the first one to bind.
-                    if len(self.pids()) >= 1 + self.workers:
-                        return
+                up = httpx.get(f"{self.base_url}/healthz", timeout=1.0).status_code == 200
+                # Every worker must be up, not just the first one to bind.
+                if up and len(self.pids()) >= 1 + self.workers:
+                    return
             except httpx.HTTPError:
                 pass
             time.sleep(0.1)

@@ -13,10 +13,9 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
+from bench.config import PLAN
 from ledger import plan as plans
 from ledger.service import LineInput
-
-from bench.config import PLAN
 
 ACCOUNTS = ("4010", "4090", "5420", "6550", "7010", "7699")
 TEXTS = (
@@ -54,7 +53,7 @@ class Workload:
         self.grant_id, self._targets = targets()
         self._classified = [t for t in self._targets if t.activity is not None]
         self._unclassified = [t for t in self._targets if t.activity is None]
-        self._rng = random.Random(seed)  # noqa: S311 - bench data, not secrets
+        self._rng = random.Random(seed)
         self._serial = 0
 
     def _target(self) -> Target:

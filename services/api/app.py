@@ -11,11 +11,20 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import Response
 from fastapi.routing import APIRoute
 
-from api import problems
+from api import observability, problems
 from api.auth import ForbiddenError, UnauthenticatedError
 from api.container import Container
 from api.middleware import BodyLimit, RequestContext
-from api.routers import audit, balances, grants, health, periods, transactions
+from api.routers import (
+    audit,
+    balances,
+    grants,
+    health,
+    imports,
+    periods,
+    reports,
+    transactions,
+)
 from api.settings import Settings, get_settings
 
 DESCRIPTION = """\
@@ -47,8 +56,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     problems.install(app)
     app.add_exception_handler(UnauthenticatedError, _unauthenticated)
     app.add_exception_handler(ForbiddenError, _forbidden)
-    for module in (health, grants, transactions, balances, audit, periods):
+    for module in (health, grants, transactions, balances, audit, periods, imports, reports):
         app.include_router(module.router)
+    observability.install(app, settings)
     if settings.cors_origins:  # closed unless configured
         app.add_middleware(
             CORSMiddleware,
@@ -58,6 +68,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             expose_headers=["ETag", "X-Request-ID"],
         )
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(observability.AccessLog)  # inside RequestContext: has the request id
     app.add_middleware(RequestContext)
     return app
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -168,7 +168,13 @@ class LedgerQueries:
         if as_of is not None:
             where.append(p.c.effective_date <= as_of)
         if known_at is not None:
-            where.append(p.c.recorded_at <= known_at)
+            # One instant whatever the caller's offset; SQLite compares the UTC text we store.
+            utc = (
+                known_at.replace(tzinfo=UTC) if known_at.tzinfo is None else known_at
+            ).astimezone(UTC)
+            if conn.dialect.name == "sqlite":
+                utc = utc.replace(tzinfo=None)
+            where.append(p.c.recorded_at <= utc)
         credited = sa.select(p.c.target.label("account"), p.c.amount.label("amount")).where(*where)
         debited = sa.select(p.c.source.label("account"), (-p.c.amount).label("amount")).where(
             *where

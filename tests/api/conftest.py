@@ -2,7 +2,9 @@
 a planned grant, and a real ``grantledger serve`` process on loopback."""
 
 from tests.support.api import (  # noqa: F401 - fixtures are found by name
+    _api_postgres,
     api,
+    api_database_url,
     api_factory,
     live_server,
     module_database_url,

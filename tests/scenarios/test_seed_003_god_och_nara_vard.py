@@ -468,18 +468,8 @@ def test_cost_object_9942_balances_show_its_unclassified_spend(gnv: Ledger) -> N
 # --- as known at a time, asked in Swedish local time --------------------------------------------
 
 
-def test_known_at_in_swedish_summer_time_is_the_same_instant_as_in_utc(
-    request: pytest.FixtureRequest, gnv: Ledger, engine: Engine
-) -> None:
-    if engine.dialect.name == "sqlite":
-        request.applymarker(
-            pytest.mark.xfail(
-                strict=True,
-                reason="BUG queries.py _balances_at() (l.171) compares postings.recorded_at with "
-                "an aware known_at; SQLite stores both as naive text, so a +02:00 known_at is "
-                "read as UTC wall time and sees two hours of later postings",
-            )
-        )
+def test_known_at_in_swedish_summer_time_is_the_same_instant_as_in_utc(gnv: Ledger) -> None:
+    """Found here: SQLite compared a +02:00 known_at as UTC wall time (two hours too late)."""
     first = gnv.spend(line("9916", kr(10_000), date(2022, 3, 1), activity="lokalt-arbete"))
     time.sleep(0.01)
     gnv.spend(line("9916", kr(5_000), date(2022, 3, 2), activity="lokalt-arbete"))

@@ -9,6 +9,7 @@ event carries who asked and on which decision (rule 7).
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from datetime import date
 
@@ -327,6 +328,39 @@ def test_a_refused_request_does_not_burn_its_idempotency_key(ledger: Ledger) -> 
     good = PostSpend("raindance", (line("9916", kr(1), date(2022, 5, 2)),))
     assert isinstance(ledger.service.execute(good, POSTER, idempotency=key), Result)
     assert isinstance(ledger.service.execute(good, POSTER, idempotency=key), Replayed)
+
+
+def test_concurrent_writers_in_one_process_each_get_their_own_answer(ledger: Ledger) -> None:
+    """Callers sharing a commit (group commit): a refusal is rolled back alone."""
+    good = [
+        PostSpend("raindance", (line("9916", kr(100 + i), date(2022, 5, 2), activity="a1"),))
+        for i in range(12)
+    ]
+    bad = [PostSpend("raindance", (line("9999", kr(1), date(2022, 5, 2)),)) for _ in range(4)]
+    over = cmd.AllocateActivity(G, "stor", "nara", "x", kr(300_001), "x", decision())
+    fits = cmd.AllocateActivity(G, "liten", "nara", "x", kr(300_000), "x", decision())
+    commands: list[Command] = [*good, *bad, over, fits]
+    count = ledger.event_count()
+
+    def attempt(c: Command) -> Result | Exception:
+        try:
+            result = ledger.service.execute(c, ADMIN)
+        except LedgerError as e:
+            return e
+        assert isinstance(result, Result)
+        return result
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        answers = list(pool.map(attempt, commands))
+    assert all(isinstance(a, Result) for a in answers[:12])
+    assert all(isinstance(a, errors.UnplaceableSpend) for a in answers[12:16])
+    # Whichever came first took the last 300 000 kr of the area; the other is refused.
+    assert sorted(type(a).__name__ for a in answers[16:]) == ["OverAllocation", "Result"]
+    recorded = [e for a in answers if isinstance(a, Result) for e in a.events]
+    assert ledger.event_count() == count + len(recorded) == count + 13
+    assert ledger.activity(G, "a1").spent == sum(kr(100 + i) for i in range(12))
+    assert ledger.area(G, "nara").unallocated == 0
+    assert_books_balance(ledger.engine)
 
 
 # --- rule 5: routing by cost object --------------------------------------------------------

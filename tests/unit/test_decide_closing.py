@@ -79,7 +79,28 @@ def test_repayment_beyond_unallocated_is_refused(gnv: GrantState) -> None:
         "area": "medarbetare",
         "available": 1_596_007 * KR,
         "requested": 1_596_007 * KR + 1,
+        "unallocated": 1_596_007 * KR,
+        "unspent": 24_796_007 * KR,
     }
+
+
+def test_repayment_cannot_return_what_an_overspent_activity_used(
+    gnv: GrantState, spend: Callable[..., SpendLine], decision: Decision
+) -> None:
+    # cambio (4 600 000) spends 5 600 000; the year close returns every other medarbetare budget
+    # to unallocated (20 196 007), but 1 000 000 of that was spent by cambio.
+    line = spend(5_600_000 * KR, "9917", activity="cambio")
+    state = fold(gnv, decide(gnv, RecordSpend("gnv-2022", (line,))))
+    state = fold(state, decide(state, CloseYear("gnv-2022", 2022, decision)))
+    assert state.unallocated("medarbetare") == 20_196_007 * KR
+
+    def repay(kronor: int) -> RepayUnspent:
+        return RepayUnspent("gnv-2022", "medarbetare", kronor * KR, date(2023, 3, 31))
+
+    with pytest.raises(errors.RepaymentExceedsUnallocated) as refused:
+        decide(state, repay(19_196_008))
+    assert refused.value.fields["available"] == refused.value.fields["unspent"] == 19_196_007 * KR
+    assert decide(state, repay(19_196_007))
 
 
 def test_repayment_in_a_closed_month_is_refused(gnv: GrantState) -> None:

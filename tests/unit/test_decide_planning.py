@@ -13,15 +13,18 @@ from typing import Any
 import pytest
 
 from ledger.domain import errors
+from ledger.domain.balances import GrantFigures, figures
 from ledger.domain.commands import (
     AllocateActivity,
     AmendAward,
     AreaSpec,
+    ClassifySpend,
     CloseYear,
     CostObjectRoute,
     Decision,
     GrantCommand,
     Reallocate,
+    RecordedLine,
     RecordSpend,
     RegisterGrant,
     SpendLine,
@@ -33,12 +36,17 @@ from ledger.domain.events import (
     BudgetReallocated,
     GrantEvent,
     GrantRegistered,
+    SpendRecorded,
     YearClosed,
 )
 from ledger.domain.state import GrantState, evolve, fold
 from ledger.errors import Conflict, InvalidInput, NotFound, RuleViolation
 
 KR = 100  # öre per krona
+
+
+def _figures(state: GrantState) -> GrantFigures:
+    return figures(state.balances, state.areas, state.activities)
 
 
 # --- registration -----------------------------------------------------------------------------
@@ -276,6 +284,33 @@ def test_rule1_unallocated_taken_by_unclassified_spend_cannot_be_allocated(
     with pytest.raises(errors.OverAllocation) as refused:
         decide(spent, allocate("extra", "nara-vard", 954 * KR))
     assert refused.value.fields["available"] == 953 * KR
+
+
+def test_rule1_an_area_level_credit_does_not_make_room_beyond_the_award(
+    gnv: GrantState,
+    allocate: Callable[..., AllocateActivity],
+    spend: Callable[..., SpendLine],
+    stored: Callable[[SpendRecorded], RecordedLine],
+    decision: Decision,
+) -> None:
+    # A credit note on 9916 without activity raises nara-vard's unallocated until it is
+    # classified to the activity it belongs to; planning must not spend that money first.
+    (credit,) = decide(gnv, RecordSpend("gnv-2022", (spend(-100_000 * KR, "9916"),)))
+    assert isinstance(credit, SpendRecorded)
+    state = evolve(gnv, credit)
+    assert state.unallocated("nara-vard") == 3_093_953 * KR
+    with pytest.raises(errors.OverAllocation) as refused:
+        decide(state, allocate("extra", "nara-vard", 2_993_953 * KR + 1))
+    assert refused.value.fields["available"] == 2_993_953 * KR
+    cut = AmendAward("gnv-2022", "nara-vard", 27_600_000 * KR - 1, decision, "sänkning")
+    with pytest.raises(errors.AmendmentBelowAllocated):
+        decide(state, cut)
+    state = fold(state, decide(state, allocate("extra", "nara-vard", 2_993_953 * KR)))
+    classified = evolve(
+        state, *decide(state, ClassifySpend("gnv-2022", stored(credit), "lokalt-arbete", "kredit"))
+    )
+    nara_vard = next(a for a in _figures(classified).areas if a.code == "nara-vard")
+    assert nara_vard.allocated == nara_vard.awarded
 
 
 @pytest.mark.parametrize("amount", [0, -1])

@@ -7,7 +7,7 @@ import sys
 import typer
 from pydantic import ValidationError
 
-from api.cli import audit, demo, planning, server, tokens
+from api.cli import audit, backup, demo, integrations, planning, server, tokens
 from api.cli.common import err
 from ledger.errors import LedgerError
 
@@ -21,6 +21,8 @@ audit.register(app)
 app.add_typer(tokens.app, name="token")
 app.add_typer(planning.app, name="plan")
 demo.register(app)
+backup.register(app)
+integrations.register(app)
 
 
 def main() -> None:

@@ -180,9 +180,9 @@ def _amend_award(grant: GrantState, c: AmendAward) -> list[GrantEvent]:
     _require_open_year(grant, decision.date)
     previous = grant.awarded(area.code)
     cut = previous - c.awarded
-    available = grant.unallocated(area.code)
+    available = _unplanned(grant, area.code)
     # Rule 1 seen from the other side: a cut may only take money that no activity, spend or
-    # repayment holds, i.e. at most the unallocated amount.
+    # repayment holds.
     if cut > 0 and cut > available:
         raise errors.AmendmentBelowAllocated(
             grant_id=grant.grant_id,
@@ -217,7 +217,7 @@ def _allocate(grant: GrantState, c: AllocateActivity) -> list[GrantEvent]:
         raise errors.ExitPlanRequired(grant_id=grant.grant_id, activity=c.code)
     _require_open_year(grant, decision.date)
     # Rule 1: an area's activities may not together exceed its award.
-    available = grant.unallocated(area.code)
+    available = _unplanned(grant, area.code)
     if c.amount > available:
         raise errors.OverAllocation(
             grant_id=grant.grant_id, area=area.code, available=available, requested=c.amount
@@ -326,10 +326,19 @@ def _repay(grant: GrantState, c: RepayUnspent) -> list[GrantEvent]:
     area = _area(grant, c.area)
     _require_positive(c.amount, "amount")
     _require_open_period(grant, c.paid_on)
-    available = grant.unallocated(area.code)
+    # Only money neither planned nor spent goes back: an overspent activity has used part of
+    # what its area shows as unallocated.
+    unallocated = _unplanned(grant, area.code)
+    unspent = _unspent(grant, area.code)
+    available = min(unallocated, unspent)
     if c.amount > available:
         raise errors.RepaymentExceedsUnallocated(
-            grant_id=grant.grant_id, area=area.code, available=available, requested=c.amount
+            grant_id=grant.grant_id,
+            area=area.code,
+            available=available,
+            requested=c.amount,
+            unallocated=unallocated,
+            unspent=unspent,
         )
     reference = c.reference if c.reference and c.reference.strip() else grant.repayment_reference
     return [
@@ -645,6 +654,22 @@ def _activity(grant: GrantState, code: str) -> ActivityInfo:
     if activity is None:
         raise errors.UnknownActivity(grant_id=grant.grant_id, activity=code)
     return activity
+
+
+def _unplanned(grant: GrantState, area: str) -> int:
+    """What planning may still take from an area under rule 1.
+
+    That is its unallocated amount, except that a net credit of unclassified spend on the area
+    does not count: the credit raises unallocated only until it is classified to an activity,
+    and money allocated on the strength of it would then exceed the award.
+    """
+    return grant.unallocated(area) + min(0, grant.unclassified(area))
+
+
+def _unspent(grant: GrantState, area: str) -> int:
+    """What the area has left: awarded − spent − repaid (overspent activities count negative)."""
+    budgets = sum(grant.remaining(a.code) for a in grant.activities.values() if a.area == area)
+    return budgets + grant.unallocated(area)
 
 
 def _require_decision(grant_id: str, decision: Decision | None) -> Decision:

@@ -355,20 +355,32 @@ class UnclassifiedSpendOpen(RuleViolation):
 
 
 class RepaymentExceedsUnallocated(RuleViolation):
-    """Only money no activity holds can be repaid."""
+    """Only money that is neither planned nor spent can be repaid."""
 
     code = "repayment-exceeds-unallocated"
-    title = "Repayment exceeds the unallocated amount"
+    title = "Repayment exceeds what the area has unallocated and unspent"
 
-    def __init__(self, *, grant_id: str, area: str, available: int, requested: int) -> None:
+    def __init__(
+        self,
+        *,
+        grant_id: str,
+        area: str,
+        available: int,
+        requested: int,
+        unallocated: int,
+        unspent: int,
+    ) -> None:
         super().__init__(
-            f"area {area!r} of grant {grant_id!r} has {format_kronor(available)} unallocated; "
-            f"a repayment of {format_kronor(requested)} was requested",
+            f"area {area!r} of grant {grant_id!r} can repay at most {format_kronor(available)} "
+            f"({format_kronor(unallocated)} unallocated, {format_kronor(unspent)} unspent); "
+            f"{format_kronor(requested)} requested",
             rule="repayment-within-unallocated",
             grant_id=grant_id,
             area=area,
             available=available,
             requested=requested,
+            unallocated=unallocated,
+            unspent=unspent,
         )
         self.available = available
         self.requested = requested

@@ -147,6 +147,8 @@ def plan_import(
     (optional) maps each to the spend periods of its grants, so that a line dated outside all
     of them is skipped with a reason instead of refusing the whole file.
     """
+    if sie.flag is None and sie.sie_type is None and not sie.vouchers:
+        raise SieImportRefused("this is not a SIE file: no #FLAGGA, #SIETYP or #VER", line=1)
     if activity_dim is not None and activity_dim == cost_object_dim:
         raise InvalidInput(
             f"the cost object and the activity cannot both be dimension {cost_object_dim}",

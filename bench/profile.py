@@ -1,0 +1,243 @@
+"""Profile the hot paths with py-spy (wall clock, idle time included) and print the top frames.
+
+    PYTHONPATH=services .venv/bin/python -m bench.profile            # 50 000 events
+    BENCH_PROFILE_EVENTS=100000 BENCH_PROFILE_DIR=/tmp/p ... -m bench.profile
+
+Makes its own database, then records, each into ``BENCH_PROFILE_DIR`` (raw collapsed stacks,
+one file per path, readable by any flamegraph tool):
+
+- ``ingest``: ``LedgerService.execute(PostSpend)`` of 500 lines, in process, up to N events;
+- ``http-batch`` / ``http-single``: a real ``grantledger serve --workers 2`` under 4 clients
+  posting 500 lines / 16 clients posting 1 line, py-spy attached to each worker;
+- ``replay`` and ``verify`` over the N events.
+
+and prints, per path, the functions with the largest share of samples, inclusive and self.
+``python -m bench.profile summarize FILE [FILTER]`` summarizes one file again.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Iterable
+from pathlib import Path
+
+import orjson
+
+from bench.config import BATCH, PLAN
+from bench.database import scratch_database
+from bench.load import post_load
+from bench.server import Server
+from bench.workload import Workload, batch_json
+
+PY_SPY = Path(sys.executable).parent / "py-spy"
+RATE = 250  # samples per second
+
+
+# --- reading py-spy's raw (collapsed) output ----------------------------------------------------
+
+_FRAME = re.compile(r"^(?P<fn>.*?) \((?P<file>[^()]*?)(?::\d+)?\)$")
+
+
+def _short(path: str) -> str:
+    for marker in ("site-packages/", "/services/", "/bench/", "/lib/python3.11/"):
+        if marker in path:
+            rest = path.split(marker, 1)[1]
+            return ("bench/" if marker == "/bench/" else "") + rest
+    return path
+
+
+def frame_name(frame: str) -> str:
+    m = _FRAME.match(frame)
+    if not m:
+        return frame
+    return f"{m['fn']} ({_short(m['file'])})"
+
+
+def read_stacks(path: Path, only: str | None = None) -> Counter[tuple[str, ...]]:
+    stacks: Counter[tuple[str, ...]] = Counter()
+    for line in path.read_text().splitlines():
+        stack, _, count = line.rpartition(" ")
+        if not stack or not count.isdigit():
+            continue
+        if only is not None and only not in stack:
+            continue
+        frames = tuple(frame_name(f) for f in stack.split(";") if not f.startswith("process "))
+        stacks[frames] += int(count)
+    return stacks
+
+
+def summarize(
+    stacks: Counter[tuple[str, ...]], top: int = 20
+) -> tuple[int, list[tuple[str, float]], list[tuple[str, float]]]:
+    """(samples, [(function, inclusive %)], [(function, self %)]), largest first."""
+    total = sum(stacks.values())
+    inclusive: Counter[str] = Counter()
+    own: Counter[str] = Counter()
+    for frames, n in stacks.items():
+        for f in set(frames):
+            inclusive[f] += n
+        if frames:
+            own[frames[-1]] += n
+    pct = 100.0 / total if total else 0.0
+    return (
+        total,
+        [(f, n * pct) for f, n in inclusive.most_common(top)],
+        [(f, n * pct) for f, n in own.most_common(top)],
+    )
+
+
+def report(title: str, path: Path, only: str | None = None, top: int = 20) -> str:
+    total, inclusive, own = summarize(read_stacks(path, only), top)
+    out = [f"### {title}  ({total} samples{f', stacks through {only}' if only else ''})", ""]
+    out += ["| inclusive % | function |", "|---:|---|"]
+    out += [f"| {p:.1f} | `{f}` |" for f, p in inclusive]
+    out += ["", "| self % | function |", "|---:|---|"]
+    out += [f"| {p:.1f} | `{f}` |" for f, p in own]
+    return "\n".join(out) + "\n"
+
+
+# --- recording ------------------------------------------------------------------------------
+
+
+def _record(output: Path, argv: list[str], *, pid: int | None = None, seconds: float = 0) -> None:
+    cmd = [str(PY_SPY), "record", "--idle", "--rate", str(RATE), "-f", "raw", "-o", str(output)]
+    if pid is not None:
+        cmd += ["--pid", str(pid), "--duration", str(max(1, round(seconds)))]
+        subprocess.run(cmd, check=True, capture_output=True)
+    else:
+        subprocess.run([*cmd, "--", *argv], check=True)
+
+
+def _child_env() -> dict[str, str]:
+    repo = Path(__file__).resolve().parents[1]
+    return {**os.environ, "PYTHONPATH": os.pathsep.join([str(repo / "services"), str(repo)])}
+
+
+def child(job: str, url: str, events: int) -> None:
+    """What py-spy watches: one job, in a fresh interpreter."""
+    from ledger.db import create_engine
+    from ledger.replay import replay
+    from ledger.service import Actor, LedgerService, PostSpend
+    from ledger.store import EventStore
+
+    engine = create_engine(url)
+    t0 = time.perf_counter()
+    if job == "ingest":
+        service = LedgerService(engine)
+        workload = Workload("bench-erp")
+        actor = Actor("bench-erp", "poster", source_system="bench")
+        with engine.connect() as conn:
+            head = EventStore().head_position(conn)
+        n = 0
+        while head < events:
+            lines = workload.batch(min(BATCH, events - head))
+            service.execute(PostSpend(workload.source, lines), actor)
+            head += len(lines)
+            n += len(lines)
+    elif job == "replay":
+        n = replay(engine).events
+    elif job == "verify":
+        n = EventStore().verify(engine).checked
+    else:
+        raise SystemExit(f"unknown job {job}")
+    elapsed = time.perf_counter() - t0
+    print(f"{job}: {n} events in {elapsed:.1f} s = {n / elapsed:,.0f}/s (under py-spy)")
+
+
+def profile(events: int, directory: Path, admin_url: str) -> list[str]:
+    from ledger import migrate
+    from ledger import plan as plans
+    from ledger.auth.tokens import TokenRegistry
+    from ledger.db import create_engine
+    from ledger.service import Actor, LedgerService
+
+    directory.mkdir(parents=True, exist_ok=True)
+    reports: list[str] = []
+    me = [sys.executable, "-m", "bench.profile"]
+    with scratch_database(admin_url, "gl_profile") as url:
+        engine = create_engine(url)
+        migrate.upgrade(engine)
+        LedgerService(engine).execute_all(
+            plans.commands(plans.read(PLAN)), Actor("bench-plan", "planner")
+        )
+        poster = TokenRegistry(engine).create("profile-poster", "poster")
+        engine.dispose()
+        os.environ.update(_child_env())
+
+        out = directory / "ingest.txt"
+        _record(out, [*me, "_child", "ingest", url, str(events)])
+        reports.append(report(f"in-process ingest to {events:,} events", out))
+
+        with Server(url, workers=2) as server:
+            server.wait_ready()
+            for name, clients, per_body, n_bodies, seconds in (
+                ("http-batch", 4, BATCH, 200, 12.0),
+                ("http-single", 16, 1, 50_000, 12.0),
+            ):
+                wl = Workload(f"profile-{name}", seed=len(name))
+                bodies = [
+                    orjson.dumps(batch_json(wl.source, wl.batch(per_body))) for _ in range(n_bodies)
+                ]
+                spies = []
+                files = []
+                for pid in server.worker_pids():
+                    f = directory / f"{name}-{pid}.txt"
+                    cmd = [
+                        str(PY_SPY), "record", "--idle", "--rate", str(RATE), "-f", "raw",
+                        "-o", str(f), "--pid", str(pid), "--duration", str(int(seconds)),
+                    ]  # fmt: skip
+                    spies.append(subprocess.Popen(cmd, stdout=subprocess.DEVNULL))
+                    files.append(f)
+                time.sleep(1.0)
+                result = post_load(
+                    server.base_url, poster, "/v1/transactions", bodies, per_body,
+                    clients=clients, seconds=seconds - 2,
+                )  # fmt: skip
+                for spy in spies:
+                    spy.wait(timeout=60)
+                print(
+                    f"{name}: {result.per_s:,.0f} lines/s under py-spy, {len(result.errors)} errors"
+                )
+                merged = directory / f"{name}.txt"
+                merged.write_text("".join(f.read_text() for f in files if f.exists()))
+                reports.append(
+                    report(f"{name} (both workers, request threads)", merged, "post_transactions")
+                )
+
+        for job in ("replay", "verify"):
+            out = directory / f"{job}.txt"
+            _record(out, [*me, "_child", job, url, str(events)])
+            reports.append(report(f"{job} of ~{events:,} events", out))
+    return reports
+
+
+def main(argv: Iterable[str]) -> None:
+    args = list(argv)
+    if args and args[0] == "_child":
+        child(args[1], args[2], int(args[3]))
+        return
+    if args and args[0] == "summarize":
+        print(report(args[1], Path(args[1]), args[2] if len(args) > 2 else None, top=25))
+        return
+    from bench.config import DEFAULT_ADMIN_URL
+
+    events = int(os.environ.get("BENCH_PROFILE_EVENTS", "50000"))
+    directory = Path(
+        os.environ.get("BENCH_PROFILE_DIR", Path(tempfile.gettempdir()) / "grantledger-profiles")
+    )
+    admin = os.environ.get("GRANTLEDGER_BENCH_POSTGRES_URL", DEFAULT_ADMIN_URL)
+    reports = profile(events, directory, admin)
+    text = "\n".join(reports)
+    (directory / "summary.md").write_text(text)
+    print(text)
+    print(f"raw stacks and summary.md in {directory}")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

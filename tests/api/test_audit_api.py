@@ -1,0 +1,170 @@
+"""The audit trail over HTTP (DESIGN §2, §3, rule 7): every change in commit order with who made
+it, on which decision, under which request; cursor paging that covers every event once; and a
+hash chain that verifies, and names the first position where it was tampered with.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+
+from tests.support.api import (
+    DECISION,
+    GRANT_ID,
+    Api,
+    activity_body,
+    assert_problem,
+    grant_body,
+    line,
+    reversal_body,
+)
+
+
+def all_events(api: Api, **params: Any) -> list[dict[str, Any]]:
+    answer = api.get("/v1/events", "auditor", params={"limit": 1000, **params})
+    assert answer.status_code == 200, answer.text
+    events: list[dict[str, Any]] = answer.json()["events"]
+    return events
+
+
+def test_events_are_in_commit_order_with_stream_versions_and_dates(planned: Api) -> None:
+    [o] = planned.spend(line(booked_on="2022-03-15"))
+    planned.ok(f"/v1/transactions/{o['transaction_id']}/reversal", reversal_body("2022-04-05"), "poster")  # fmt: skip
+    events = all_events(planned)
+    assert [e["position"] for e in events] == list(range(1, len(events) + 1))
+    assert [e["event_type"] for e in events] == [
+        "GrantRegistered", *["ActivityAllocated"] * 5, "SpendRecorded", "SpendReversed",
+    ]  # fmt: skip
+    assert [e["stream_version"] for e in events] == list(range(1, 9))
+    assert {e["stream_id"] for e in events} == {f"grant-{GRANT_ID}"}
+    assert (events[-2]["effective_date"], events[-1]["effective_date"]) == ("2022-03-15", "2022-04-05")  # fmt: skip
+    recorded = [e["recorded_at"] for e in events]
+    assert all(r is not None for r in recorded)
+
+
+def test_every_event_names_its_actor_role_and_request_and_planning_its_decision(
+    api: Api,
+) -> None:
+    api.ok("/v1/grants", grant_body(), "planner", headers={"X-Request-ID": "erp-req-0001"})
+    api.ok(f"/v1/grants/{GRANT_ID}/activities", activity_body("a", "nara-vard", "1.00"), "admin")
+    api.spend(line(activity="a"))
+    registered, allocated, spent = all_events(api)
+    assert registered["meta"]["actor"] == "planner-token"
+    assert registered["meta"]["role"] == "planner"
+    assert registered["meta"]["request_id"] == "erp-req-0001"
+    assert registered["meta"]["decision"] == DECISION
+    assert (allocated["meta"]["actor"], allocated["meta"]["role"]) == ("admin-token", "admin")
+    assert allocated["meta"]["decision"] == DECISION
+    assert (spent["meta"]["actor"], spent["meta"]["source"]) == ("poster-token", "raindance")
+    assert spent["meta"]["request_id"]  # one is made up when the caller sends none
+
+
+def test_the_request_id_is_echoed_and_a_made_up_one_is_given_when_missing(api: Api) -> None:
+    mine = api.get("/v1/grants", headers={"X-Request-ID": "abc-123"})
+    assert mine.headers["x-request-id"] == "abc-123"
+    made_up = api.get("/v1/grants")
+    assert len(made_up.headers["x-request-id"]) >= 16
+    unsafe = api.get("/v1/grants", headers={"X-Request-ID": "bad id\twith spaces"})
+    assert unsafe.headers["x-request-id"] != "bad id\twith spaces"
+
+
+def test_paging_with_next_after_covers_every_event_exactly_once(planned: Api) -> None:
+    planned.spend(*[line(amount=f"{i}.00") for i in range(1, 8)])
+    everything = all_events(planned)
+    seen: list[int] = []
+    after, pages = 0, 0
+    while True:
+        page = planned.get("/v1/events", "auditor", params={"after": after, "limit": 4}).json()
+        seen.extend(e["position"] for e in page["events"])
+        pages += 1
+        if page["next_after"] is None:
+            assert page["next"] is None
+            break
+        assert page["next_after"] == page["events"][-1]["position"]
+        after = page["next_after"]
+    assert seen == [e["position"] for e in everything]
+    assert pages == len(everything) // 4 + 1
+
+
+def test_the_next_link_fetches_the_following_page(planned: Api) -> None:
+    first = planned.get("/v1/events", "auditor", params={"limit": 5}).json()
+    assert first["next"] is not None
+    second = planned.client.get(first["next"], headers=planned.headers("auditor")).json()
+    assert second["events"][0]["position"] == first["next_after"] + 1
+
+
+def test_events_filter_by_stream_and_type(planned: Api) -> None:
+    planned.spend(line())
+    planned.ok("/v1/periods/2022-01/close", None, "admin")
+    only_periods = all_events(planned, stream="periods")
+    assert [(e["event_type"], e["data"]) for e in only_periods] == [
+        ("PeriodClosed", {"period": "2022-01"})
+    ]
+    allocated = all_events(planned, type="ActivityAllocated")
+    assert [e["data"]["code"] for e in allocated] == [
+        "lokalt-arbete", "barnhalsovard", "webbplatser", "vardlots", "vidareutbildning-ssk",
+    ]  # fmt: skip
+    both = all_events(planned, type=["GrantRegistered", "PeriodClosed"])
+    assert [e["event_type"] for e in both] == ["GrantRegistered", "PeriodClosed"]
+
+
+def test_a_grants_own_history_holds_only_its_stream(planned: Api) -> None:
+    planned.ok("/v1/periods/2022-01/close", None, "admin")
+    answer = planned.get(f"/v1/grants/{GRANT_ID}/events", "auditor")
+    assert answer.status_code == 200
+    events = answer.json()["events"]
+    assert len(events) == 6
+    assert {e["stream_id"] for e in events} == {f"grant-{GRANT_ID}"}
+    assert_problem(planned.get("/v1/grants/finns-inte/events", "auditor"), 404, "unknown-grant")
+
+
+def test_events_page_parameters_are_validated(planned: Api) -> None:
+    for params in ({"limit": 0}, {"limit": 1001}, {"after": -1}, {"after": "x"}):
+        assert_problem(planned.get("/v1/events", "auditor", params=params), 422, "validation-error")
+
+
+def test_the_chain_verifies_and_names_its_head(planned: Api) -> None:
+    planned.spend(line())
+    events = all_events(planned)
+    for prev, event in zip(events, events[1:], strict=False):
+        assert event["prev_hash"] == prev["hash"]
+    answer = planned.get("/v1/audit/verify", "auditor")
+    assert answer.status_code == 200
+    assert answer.json() == {
+        "ok": True,
+        "checked": len(events),
+        "head_position": events[-1]["position"],
+        "head_hash": events[-1]["hash"],
+        "first_bad_position": None,
+        "reason": None,
+    }
+
+
+def test_verify_of_an_empty_ledger_is_ok(api: Api) -> None:
+    body = api.get("/v1/audit/verify", "auditor").json()
+    assert (body["ok"], body["checked"], body["first_bad_position"]) == (True, 0, None)
+
+
+def test_verify_names_the_first_position_an_edit_behind_the_apis_back_broke(
+    planned: Api, backend: str
+) -> None:
+    # A superuser can get past the append-only triggers; the chain still tells.
+    with planned.engine.begin() as conn:
+        if backend == "postgresql":
+            conn.execute(sa.text("ALTER TABLE events DISABLE TRIGGER USER"))
+            conn.execute(
+                sa.text(
+                    "UPDATE events SET data = jsonb_set(data, '{amount}', '1') WHERE position = 3"
+                )
+            )
+            conn.execute(sa.text("ALTER TABLE events ENABLE TRIGGER USER"))
+        else:
+            conn.execute(sa.text("DROP TRIGGER events_no_update"))
+            conn.execute(
+                sa.text("UPDATE events SET data = json_set(data, '$.amount', 1) WHERE position = 3")
+            )
+    body = planned.get("/v1/audit/verify", "auditor").json()
+    assert body["ok"] is False
+    assert body["first_bad_position"] == 3
+    assert body["reason"]

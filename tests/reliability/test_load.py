@@ -1,0 +1,79 @@
+"""Concurrent load across processes (issue 6 §1): two servers, one PostgreSQL, 16 clients.
+
+Every client posts spend batches, receipts, reversals, reallocations and allocations with an
+Idempotency-Key and retries 503s and broken connections with the same key.  Afterwards the audit
+of ``workload.audit`` holds: every acknowledged entry exactly once, positions gap-free, chain and
+replay good, no over-allocation, no 5xx but a 503 with Retry-After.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.reliability.conftest import SoakSummary
+from tests.reliability.workload import (
+    Workload,
+    audit,
+    resend_acknowledged,
+    setup_grants,
+    verify_over_api,
+)
+from tests.support.servers import make_tokens, servers
+
+CLIENTS = 16
+
+
+def _run(pg_url: str, tmp_path: Path, *, processes: int, duration: float, seed: int) -> dict:
+    grants = setup_grants(pg_url)
+    tokens = make_tokens(pg_url)
+    with servers(pg_url, tmp_path, processes) as running:
+        urls = [s.url for s in running]
+        workload = Workload(lambda: urls, tokens, grants, seed=seed)
+        workload.run(CLIENTS, duration)
+        figures = audit(workload, urls[0], pg_url)
+        verified = verify_over_api(urls[1], tokens["auditor"])
+        assert verified["checked"] == figures.events
+        resent = resend_acknowledged(workload, urls[-1])
+        assert verify_over_api(urls[0], tokens["auditor"])["checked"] == figures.events
+    rate = workload.stats.requests / workload.elapsed
+    result = {
+        "clients": CLIENTS,
+        "processes": processes,
+        "seconds": round(workload.elapsed, 1),
+        "requests": workload.stats.requests,
+        "requests_per_second": round(rate, 1),
+        "statuses": dict(workload.stats.statuses),
+        "acknowledged": len(workload.acked),
+        "acknowledged_lines": figures.acked_lines,
+        "events": figures.events,
+        "resent_with_same_key": resent,
+        "entries_lost": figures.lost,
+    }
+    print(f"\nload: {result}")
+    assert workload.stats.requests > 0 and len(workload.acked) > CLIENTS
+    return result
+
+
+def test_two_processes_sixteen_clients_nothing_lost_nothing_twice(
+    pg_url: str, tmp_path: Path
+) -> None:
+    _run(pg_url, tmp_path, processes=2, duration=5.0, seed=11)
+
+
+@pytest.mark.slow
+def test_soak_three_processes_sixteen_clients(
+    pg_url: str, tmp_path: Path, soak_summary: SoakSummary
+) -> None:
+    result = _run(pg_url, tmp_path, processes=3, duration=90.0, seed=12)
+    soak_summary.add(
+        "load",
+        slow=True,
+        requests=result["requests"],
+        entries_acknowledged=result["acknowledged_lines"],
+        entries_lost=result["entries_lost"],
+        requests_per_second=result["requests_per_second"],
+        processes=3,
+        clients=CLIENTS,
+    )
