@@ -24,14 +24,14 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import orjson
 
 from bench.config import BATCH, PLAN
 from bench.database import scratch_database
-from bench.load import post_load
+from bench.load import get_latencies, post_load
 from bench.server import Server
 from bench.workload import Workload, batch_json
 
@@ -59,13 +59,17 @@ def frame_name(frame: str) -> str:
     return f"{m['fn']} ({_short(m['file'])})"
 
 
-def read_stacks(path: Path, only: str | None = None) -> Counter[tuple[str, ...]]:
+def read_stacks(
+    path: Path, only: str | None = None, skip: str | None = None
+) -> Counter[tuple[str, ...]]:
     stacks: Counter[tuple[str, ...]] = Counter()
     for line in path.read_text().splitlines():
         stack, _, count = line.rpartition(" ")
         if not stack or not count.isdigit():
             continue
         if only is not None and only not in stack:
+            continue
+        if skip is not None and skip in stack:
             continue
         frames = tuple(frame_name(f) for f in stack.split(";") if not f.startswith("process "))
         stacks[frames] += int(count)
@@ -92,8 +96,10 @@ def summarize(
     )
 
 
-def report(title: str, path: Path, only: str | None = None, top: int = 20) -> str:
-    total, inclusive, own = summarize(read_stacks(path, only), top)
+def report(
+    title: str, path: Path, only: str | None = None, top: int = 25, skip: str | None = None
+) -> str:
+    total, inclusive, own = summarize(read_stacks(path, only, skip), top)
     out = [f"### {title}  ({total} samples{f', stacks through {only}' if only else ''})", ""]
     out += ["| inclusive % | function |", "|---:|---|"]
     out += [f"| {p:.1f} | `{f}` |" for f, p in inclusive]
@@ -105,13 +111,46 @@ def report(title: str, path: Path, only: str | None = None, top: int = 20) -> st
 # --- recording ------------------------------------------------------------------------------
 
 
-def _record(output: Path, argv: list[str], *, pid: int | None = None, seconds: float = 0) -> None:
-    cmd = [str(PY_SPY), "record", "--idle", "--rate", str(RATE), "-f", "raw", "-o", str(output)]
-    if pid is not None:
-        cmd += ["--pid", str(pid), "--duration", str(max(1, round(seconds)))]
-        subprocess.run(cmd, check=True, capture_output=True)
-    else:
-        subprocess.run([*cmd, "--", *argv], check=True)
+def _spy(output: Path) -> list[str]:
+    # --nonblocking: never pause the target (pausing 40 threads 250 times a second distorts a
+    # lock-bound path badly); --idle: count time blocked on the database too (wall clock).
+    return [
+        str(PY_SPY), "record", "--idle", "--nonblocking", "--rate", str(RATE),
+        "-f", "raw", "-o", str(output),
+    ]  # fmt: skip
+
+
+def _record(output: Path, argv: list[str]) -> None:
+    subprocess.run([*_spy(output), "--", *argv], check=True)
+
+
+def _spy_server(
+    server: Server, directory: Path, name: str, drive: Callable[[float], None], seconds: int = 12
+) -> list[str]:
+    """Attach two spies to each worker while ``drive`` loads it: wall clock and CPU only."""
+    spies: list[subprocess.Popen[bytes]] = []
+    files: dict[str, list[Path]] = {"wall": [], "cpu": []}
+    for pid in server.worker_pids():
+        for kind in ("wall", "cpu"):
+            f = directory / f"{name}-{kind}-{pid}.txt"
+            cmd = [*_spy(f), "--pid", str(pid), "--duration", str(seconds)]
+            if kind == "cpu":
+                cmd.remove("--idle")
+            spies.append(subprocess.Popen(cmd, stdout=subprocess.DEVNULL))
+            files[kind].append(f)
+    time.sleep(1.0)
+    drive(seconds - 2.5)
+    for spy in spies:
+        spy.wait(timeout=60)
+    reports = []
+    for kind, what, only, skip in (
+        ("wall", "request threads, wall clock", "WorkerThread.run", "Queue.get (queue.py)"),
+        ("cpu", "every thread, on CPU", None, None),
+    ):
+        merged = directory / f"{name}-{kind}.txt"
+        merged.write_text("".join(f.read_text() for f in files[kind] if f.exists()))
+        reports.append(report(f"{name}: both workers, {what}", merged, only, skip=skip))
+    return reports
 
 
 def _child_env() -> dict[str, str]:
@@ -167,6 +206,7 @@ def profile(events: int, directory: Path, admin_url: str) -> list[str]:
             plans.commands(plans.read(PLAN)), Actor("bench-plan", "planner")
         )
         poster = TokenRegistry(engine).create("profile-poster", "poster")
+        reader = TokenRegistry(engine).create("profile-reader", "reader")
         engine.dispose()
         os.environ.update(_child_env())
 
@@ -176,39 +216,34 @@ def profile(events: int, directory: Path, admin_url: str) -> list[str]:
 
         with Server(url, workers=2) as server:
             server.wait_ready()
-            for name, clients, per_body, n_bodies, seconds in (
-                ("http-batch", 4, BATCH, 200, 12.0),
-                ("http-single", 16, 1, 50_000, 12.0),
+            for name, clients, per_body, n_bodies in (
+                ("http-batch", 4, BATCH, 200),
+                ("http-single", 16, 1, 50_000),
             ):
                 wl = Workload(f"profile-{name}", seed=len(name))
                 bodies = [
                     orjson.dumps(batch_json(wl.source, wl.batch(per_body))) for _ in range(n_bodies)
                 ]
-                spies = []
-                files = []
-                for pid in server.worker_pids():
-                    f = directory / f"{name}-{pid}.txt"
-                    cmd = [
-                        str(PY_SPY), "record", "--idle", "--rate", str(RATE), "-f", "raw",
-                        "-o", str(f), "--pid", str(pid), "--duration", str(int(seconds)),
-                    ]  # fmt: skip
-                    spies.append(subprocess.Popen(cmd, stdout=subprocess.DEVNULL))
-                    files.append(f)
-                time.sleep(1.0)
-                result = post_load(
-                    server.base_url, poster, "/v1/transactions", bodies, per_body,
-                    clients=clients, seconds=seconds - 2,
+
+                def drive(seconds: float, bodies: list[bytes] = bodies, clients: int = clients,
+                          per_body: int = per_body, name: str = name) -> None:  # fmt: skip
+                    r = post_load(
+                        server.base_url, poster, "/v1/transactions", bodies, per_body,
+                        clients=clients, seconds=seconds,
+                    )  # fmt: skip
+                    print(f"{name}: {r.per_s:,.0f} lines/s under py-spy, {len(r.errors)} errors")
+
+                reports += _spy_server(server, directory, name, drive)
+
+            def read(seconds: float) -> None:
+                r = get_latencies(
+                    server.base_url, reader, lambda _i: "/v1/balances?grant_id=gnv-2022",
+                    requests=100_000, seconds=seconds,
                 )  # fmt: skip
-                for spy in spies:
-                    spy.wait(timeout=60)
-                print(
-                    f"{name}: {result.per_s:,.0f} lines/s under py-spy, {len(result.errors)} errors"
-                )
-                merged = directory / f"{name}.txt"
-                merged.write_text("".join(f.read_text() for f in files if f.exists()))
-                reports.append(
-                    report(f"{name} (both workers, request threads)", merged, "post_transactions")
-                )
+                p50 = sorted(r.latencies)[len(r.latencies) // 2] * 1000
+                print(f"http-balance: {r.requests} reads, p50 {p50:.1f} ms under py-spy")
+
+            reports += _spy_server(server, directory, "http-balance", read)
 
         for job in ("replay", "verify"):
             out = directory / f"{job}.txt"

@@ -99,9 +99,7 @@ class UnreadableLine(ImportRefused):
     title = "A line of the file is not an event"
 
     def __init__(self, line: int, reason: str) -> None:
-        super().__init__(
-            f"line {line}: {reason}; nothing was imported", line=line, reason=reason
-        )
+        super().__init__(f"line {line}: {reason}; nothing was imported", line=line, reason=reason)
         self.line = line
         self.reason = reason
 

@@ -267,8 +267,14 @@ def _narrow(
                 continue
             a = replace(a, activities=acts)
         areas.append(a)
+    # Spend on a shared cost object that no area has yet still belongs to that cost object.
+    unplaced = {
+        co: amount
+        for co, amount in f.unplaced.items()
+        if area is None and activity is None and cost_object in (None, co)
+    }
     awarded = sum(a.awarded for a in areas)
-    spent = sum(a.spent for a in areas)
+    spent = sum(a.spent for a in areas) + sum(unplaced.values())
     repaid = sum(a.repaid for a in areas)
     return replace(
         f,
@@ -277,7 +283,8 @@ def _narrow(
         unallocated=sum(a.unallocated for a in areas),
         spent=spent,
         remaining=awarded - spent - repaid,
-        unclassified_spent=sum(a.unclassified_spent for a in areas),
+        unclassified_spent=sum(a.unclassified_spent for a in areas) + sum(unplaced.values()),
         repaid=repaid,
         areas=tuple(areas),
+        unplaced=unplaced,
     )

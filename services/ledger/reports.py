@@ -629,9 +629,20 @@ def _summary(ws: Worksheet, r: GrantReport) -> None:
         _write_row(
             ws,
             row,
-            ("(ej på område)", "Förbrukat på objekt med flera områden, ej klassat")
-            + (None,) * 6
-            + (_Kr(r.unplaced_spent), _Kr(r.unplaced_spent), None, _Kr(-r.unplaced_spent)),
+            (
+                "(ej på område)",
+                "Förbrukat på objekt med flera områden, ännu inte klassat",
+                None,
+                None,
+                None,
+                _Kr(0),
+                _Kr(0),
+                _Kr(0),
+                _Kr(r.unplaced_spent),
+                _Kr(r.unplaced_spent),
+                _Kr(0),
+                _Kr(-r.unplaced_spent),
+            ),
         )
         row += 1
     t = r.totals

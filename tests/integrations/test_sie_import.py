@@ -14,7 +14,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-from sqlalchemy.engine import Engine
 from typer.testing import CliRunner
 
 from api.cli import app as cli

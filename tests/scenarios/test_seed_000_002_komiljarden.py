@@ -52,13 +52,23 @@ def komiljard(engine: Engine) -> Ledger:
 
 def allocate_the_proposal(ledger: Ledger) -> None:
     ledger.allocate(
-        GRANT, "vantetidssamordnare", "forberedelsearbete", FUNKTION, on=PROPOSAL,
-        name="Väntetidssamordnande funktion 100 %", responsible="Hälso- och sjukvårdsdirektör",
-    )  # fmt: skip
+        GRANT,
+        "vantetidssamordnare",
+        "forberedelsearbete",
+        FUNKTION,
+        on=PROPOSAL,
+        name="Väntetidssamordnande funktion 100 %",
+        responsible="Hälso- och sjukvårdsdirektör",
+    )
     ledger.allocate(
-        GRANT, "it-stod", "forberedelsearbete", IT_STOD, on=PROPOSAL,
-        name="Utveckling av IT-stöd", responsible="IT-chef",
-    )  # fmt: skip
+        GRANT,
+        "it-stod",
+        "forberedelsearbete",
+        IT_STOD,
+        on=PROPOSAL,
+        name="Utveckling av IT-stöd",
+        responsible="IT-chef",
+    )
 
 
 def test_award_is_4_075_153_kr(komiljard: Ledger) -> None:
@@ -138,7 +148,9 @@ def test_the_award_spent_in_full_leaves_nothing_to_release_or_repay(komiljard: L
     ]
     komiljard.spend(
         *salaries,
-        line("9801", FUNKTION - kr("191666.66"), date(2019, 12, 31), activity="vantetidssamordnare"),
+        line(
+            "9801", FUNKTION - kr("191666.66"), date(2019, 12, 31), activity="vantetidssamordnare"
+        ),
         line("9801", kr(2_000_000), date(2019, 11, 15), activity="it-stod"),
         line("9801", kr(925_153), date(2019, 12, 20), activity="it-stod"),
     )

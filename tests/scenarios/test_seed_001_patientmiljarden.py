@@ -23,7 +23,9 @@ from ledger.domain import errors
 from tests.support.ledger import PLANNER, Ledger, assert_books_balance, kr, line
 
 GRANT = "patientmiljarden-2018"
-HANDLINGSPLAN = cmd.Decision("RS handlingsplan Patientmiljarden", date(2018, 4, 25), "Regionstyrelsen")
+HANDLINGSPLAN = cmd.Decision(
+    "RS handlingsplan Patientmiljarden", date(2018, 4, 25), "Regionstyrelsen"
+)
 TILLAGG = cmd.Decision("RS/2771/2017", date(2018, 10, 11), "Regionstyrelsen")
 BASE = kr(12_600_000)  # "12,6 miljoner"
 KOER = kr(5_135_000)
@@ -100,7 +102,7 @@ def test_supplementary_agreement_adds_7_735_000_kr_to_its_two_areas(
         "tillganglighet-koer": kr(5_135_000),
         "personal-65-plus": kr(2_600_000),
     }
-    assert KOER + PERSONAL_65 == kr(7_735_000)  # "ytterligare 7,7 miljoner"
+    assert kr(7_735_000) == KOER + PERSONAL_65  # "ytterligare 7,7 miljoner"
     assert f.awarded == kr(12_600_000) + kr(7_735_000) == kr(20_335_000)
     assert f.unallocated == f.remaining == kr(20_335_000)
     amended = [e for e in patientmiljarden.events() if e.event_type == "AwardAmended"]
@@ -143,8 +145,12 @@ def test_the_directors_distribute_within_the_amended_awards_and_not_beyond(
     amend_with_the_supplementary_agreement(patientmiljarden)
     hos = cmd.Decision("RS/2771/2017 p.3, HoS-direktör", date(2018, 10, 20), "HoS-direktör")
     hr = cmd.Decision("RS/2771/2017 p.3, personaldirektör", date(2018, 10, 20), "Personaldirektör")
-    patientmiljarden.allocate(GRANT, "kortare-koer-ortopedi", "tillganglighet-koer", kr(3_000_000), on=hos)
-    patientmiljarden.allocate(GRANT, "kortare-koer-ogon", "tillganglighet-koer", kr(2_135_000), on=hos)
+    patientmiljarden.allocate(
+        GRANT, "kortare-koer-ortopedi", "tillganglighet-koer", kr(3_000_000), on=hos
+    )
+    patientmiljarden.allocate(
+        GRANT, "kortare-koer-ogon", "tillganglighet-koer", kr(2_135_000), on=hos
+    )
     patientmiljarden.allocate(GRANT, "behalla-65-plus", "personal-65-plus", kr(2_600_000), on=hr)
     with pytest.raises(errors.OverAllocation) as refused:
         patientmiljarden.allocate(GRANT, "ytterligare", "personal-65-plus", kr("0.01"), on=hr)
@@ -168,9 +174,12 @@ def test_the_directors_distribute_within_the_amended_awards_and_not_beyond(
 def test_supplementary_money_spent_and_the_books_balance(patientmiljarden: Ledger) -> None:
     amend_with_the_supplementary_agreement(patientmiljarden)
     patientmiljarden.allocate(
-        GRANT, "behalla-65-plus", "personal-65-plus", kr(2_600_000),
+        GRANT,
+        "behalla-65-plus",
+        "personal-65-plus",
+        kr(2_600_000),
         on=cmd.Decision("RS/2771/2017 p.3", date(2018, 10, 20), "Personaldirektör"),
-    )  # fmt: skip
+    )
     patientmiljarden.run(cmd.RecordReceipt(GRANT, kr(12_600_000), date(2018, 6, 20), "SKL"))
     patientmiljarden.run(cmd.RecordReceipt(GRANT, kr(7_735_000), date(2018, 6, 29), "SKL tillägg"))
     patientmiljarden.spend(

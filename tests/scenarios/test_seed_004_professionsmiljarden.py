@@ -117,9 +117,14 @@ def test_leftover_money_goes_to_other_activities_that_fit_the_purpose(
     """ "Vid eventuellt läge av 'överblivna' pengar finns en plan för omfördelning"."""
     ledger = professionsmiljarden
     ledger.allocate(
-        GRANT, "utbildning-ai", AREA, kr(3_999_999), on=DELEGATION, new_activity=True,
+        GRANT,
+        "utbildning-ai",
+        AREA,
+        kr(3_999_999),
+        on=DELEGATION,
+        new_activity=True,
         exit_plan="Engångsinsats 2016; inga löpande kostnader efter satsningen",
-    )  # fmt: skip
+    )
     assert ledger.figures(GRANT).unallocated == kr(1)
     with pytest.raises(errors.OverAllocation) as refused:
         ledger.allocate(GRANT, "ytterligare", AREA, kr("1.01"), on=DELEGATION)
@@ -131,14 +136,22 @@ def test_equipment_for_virtual_on_call_rooms_is_booked_as_depreciation_only(
 ) -> None:
     """ "Utrustning till virtuella jourrum": an investment line is refused (rule 4)."""
     ledger = professionsmiljarden
-    equipment = line("9820", kr(900_000), date(2016, 6, 1), activity="virtuella-jourrum", kind="investment")
+    equipment = line(
+        "9820", kr(900_000), date(2016, 6, 1), activity="virtuella-jourrum", kind="investment"
+    )
     with pytest.raises(errors.UnplaceableSpend) as refused:
         ledger.spend(equipment)
     assert [(e.line_id, e.field, e.code) for e in refused.value.errors] == [
         (equipment.line_id, "kind", "investment-not-allowed")
     ]
     ledger.spend(
-        line("9820", kr(105_000), date(2016, 12, 31), activity="virtuella-jourrum", kind="depreciation")
+        line(
+            "9820",
+            kr(105_000),
+            date(2016, 12, 31),
+            activity="virtuella-jourrum",
+            kind="depreciation",
+        )
     )
     assert ledger.activity(GRANT, "virtuella-jourrum").spent == kr(105_000)
 

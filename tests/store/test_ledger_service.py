@@ -96,7 +96,10 @@ REFUSED: dict[str, tuple[Callable[[], Command], type[LedgerError]]] = {
         lambda: cmd.AllocateActivity(G, "a3", "nara", "x", 1, "x", None),
         errors.DecisionRequired,
     ),
-    "unknown-grant": (lambda: cmd.RecordReceipt("x-2022", 1, date(2022, 5, 1), "x"), errors.UnknownGrant),
+    "unknown-grant": (
+        lambda: cmd.RecordReceipt("x-2022", 1, date(2022, 5, 1), "x"),
+        errors.UnknownGrant,
+    ),
     "unknown-area": (lambda: cmd.RepayUnspent(G, "nope", 1, date(2022, 5, 1)), errors.UnknownArea),
     "repayment-exceeds": (
         lambda: cmd.RepayUnspent(G, "nara", kr("300000.01"), date(2022, 5, 1)),
@@ -104,11 +107,16 @@ REFUSED: dict[str, tuple[Callable[[], Command], type[LedgerError]]] = {
     ),
     "grant-exists": (
         lambda: cmd.RegisterGrant(
-            H, "x", "x", decision(), date(2024, 1, 1), date(2024, 12, 31),
+            H,
+            "x",
+            "x",
+            decision(),
+            date(2024, 1, 1),
+            date(2024, 12, 31),
             (cmd.AreaSpec("x", "x", 1, "7777", "x"),),
         ),
         errors.GrantExists,
-    ),  # fmt: skip
+    ),
     "unplaceable-spend": (
         lambda: PostSpend("erp", (line("9999", kr(1), date(2022, 5, 1)),)),
         errors.UnplaceableSpend,
@@ -437,7 +445,11 @@ def test_every_event_carries_actor_and_role_and_planning_its_decision(ledger: Le
     }
     assert by_type["SpendClassified"]["actor"] == "controller-anna"
     assert by_type["SpendReversed"]["role"] == "poster"
-    assert by_type["PeriodClosed"] == {"actor": "test-admin", "role": "admin", "request_id": "req-test"}
+    assert by_type["PeriodClosed"] == {
+        "actor": "test-admin",
+        "role": "admin",
+        "request_id": "req-test",
+    }
     assert "decision" not in by_type["SpendRecorded"]
     assert all(e.recorded_at.tzinfo is not None for e in events)
 

@@ -144,7 +144,7 @@ def test_reallocation_moves_budget_between_activities() -> None:
     [
         ("e-halsa", "standarder", Transfer("budget:standarder", "spent:standarder", 900)),
         ("nara-vard", None, Transfer("unallocated:nara-vard", "unclassified:nara-vard", 900)),
-        (None, None, Transfer("suspense", "unclassified", 900)),
+        (None, None, Transfer("suspense:9942", "unplaced:9942", 900)),
     ],
 )
 def test_spend_is_placed_on_activity_else_area_else_grant(
@@ -190,7 +190,7 @@ def test_classifying_area_spend_returns_it_to_unallocated_and_spends_the_activit
 def test_classifying_grant_spend_clears_suspense() -> None:
     before = net(*transfers(recorded(900, None, None)))
     after = net(*transfers(recorded(900, None, None)), *transfers(classified(900, None)))
-    assert before == Counter({"suspense": -900, "unclassified": 900})
+    assert before == Counter({"suspense:9942": -900, "unplaced:9942": 900})
     assert after == Counter({"budget:standarder": -900, "spent:standarder": 900})
 
 

@@ -69,7 +69,7 @@ def test_accessors_read_the_accounts(gnv: GrantState) -> None:
     assert gnv.unallocated("medarbetare") == 1_596_007 * KR
     assert gnv.allocated("cambio") == gnv.remaining("cambio") == 4_600_000 * KR
     assert gnv.spent("cambio") == 0
-    assert gnv.unclassified(None) == gnv.unclassified("e-halsa") == 0
+    assert gnv.unplaced() == gnv.unclassified("e-halsa") == 0
     assert gnv.areas_on("9917") == ("medarbetare", "vidareutbildning", "karriartjanster")
     assert gnv.areas_on("9999") == ()
 

@@ -34,10 +34,11 @@ class Transfer:
     amount: int  # always > 0: a movement the other way is a transfer the other way
 
 
-# Grant-level spend on a cost object that serves several areas (9942) sits on ``UNCLASSIFIED``
-# until classified; ``SUSPENSE`` is its counter-entry, so no area's money moves until then.
+# Spend on a cost object that serves several areas (9942) and names no activity sits on
+# ``unplaced:{cost_object}`` until classified; ``suspense:{cost_object}`` is its counter-entry, so
+# no area's money moves until then.  Per cost object, so each object's figures stay exact.
 SUSPENSE = "suspense"
-UNCLASSIFIED = "unclassified"
+UNPLACED = "unplaced"
 CASH_FUNDER = "cash:funder"  # minus what the funder has paid out
 CASH_BANK = "cash:bank"  # grant money held by the region
 CASH_REPAID = "cash:repaid"  # returned to the funder
@@ -62,9 +63,18 @@ def spent(activity: str) -> str:
     return f"spent:{activity}"
 
 
-def unclassified(area: str | None) -> str:
-    """Unclassified spend of an area, or of the grant when the area is unknown (``None``)."""
-    return UNCLASSIFIED if area is None else f"unclassified:{area}"
+def unclassified(area: str) -> str:
+    """Spend booked on the area's own cost object without an activity."""
+    return f"unclassified:{area}"
+
+
+def unplaced(cost_object: str) -> str:
+    """Spend on a shared cost object with no activity: no area can be told yet."""
+    return f"{UNPLACED}:{cost_object}"
+
+
+def suspense(cost_object: str) -> str:
+    return f"{SUSPENSE}:{cost_object}"
 
 
 def repaid(area: str) -> str:
@@ -75,14 +85,14 @@ def transfers(event: Event) -> tuple[Transfer, ...]:
     """The postings of ``event``, derived from the event alone."""
     match event:
         # Spend first: it is by far the most frequent event in a replay.
-        case SpendRecorded(area=area, activity=activity, amount=amount):
-            return _move(*_placement(area, activity), amount)
-        case SpendReversed(area=area, activity=activity, amount=amount):
-            source, target = _placement(area, activity)
+        case SpendRecorded(area=area, activity=activity, amount=amount, cost_object=co):
+            return _move(*_placement(area, activity, co), amount)
+        case SpendReversed(area=area, activity=activity, amount=amount, cost_object=co):
+            source, target = _placement(area, activity, co)
             return _move(target, source, amount)
-        case SpendClassified(from_area=from_area, activity=activity, amount=amount):
-            source, target = _placement(from_area, None)
-            return _move(target, source, amount) + _move(*_placement(None, activity), amount)
+        case SpendClassified(from_area=from_area, activity=activity, amount=amount, cost_object=co):
+            source, target = _placement(from_area, None, co)
+            return _move(target, source, amount) + _move(*_placement(None, activity, co), amount)
         case GrantRegistered(areas=areas):
             return tuple(
                 t
@@ -113,13 +123,13 @@ def transfers(event: Event) -> tuple[Transfer, ...]:
             assert_never(event)
 
 
-def _placement(area: str | None, activity: str | None) -> tuple[str, str]:
-    """Where spend comes from and goes to: activity, else area, else grant-level suspense."""
+def _placement(area: str | None, activity: str | None, cost_object: str) -> tuple[str, str]:
+    """Where spend comes from and goes to: activity, else area, else the cost object's suspense."""
     if activity is not None:
         return budget(activity), spent(activity)
     if area is not None:
         return unallocated(area), unclassified(area)
-    return SUSPENSE, UNCLASSIFIED
+    return suspense(cost_object), unplaced(cost_object)
 
 
 def _move(source: str, target: str, amount: int) -> tuple[Transfer, ...]:

@@ -293,7 +293,7 @@ def _close_year(grant: GrantState, c: CloseYear) -> list[GrantEvent]:
             spend_to=grant.spend_to,
         )
     # Spend on no area cannot be released or reported per area: it must be classified first.
-    open_spend = grant.unclassified(None)
+    open_spend = grant.unplaced()
     if open_spend:
         raise errors.UnclassifiedSpendOpen(
             grant_id=grant.grant_id, year=c.year, unclassified=open_spend

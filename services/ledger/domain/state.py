@@ -87,9 +87,14 @@ class GrantState:
     def allocated(self, activity: str) -> int:
         return self.remaining(activity) + self.spent(activity)
 
-    def unclassified(self, area: str | None) -> int:
-        """Unclassified spend of ``area``, or of the grant (no area known) for ``None``."""
+    def unclassified(self, area: str) -> int:
+        """Spend booked on the area's cost object without an activity."""
         return self.balance(accounts.unclassified(area))
+
+    def unplaced(self) -> int:
+        """Spend on shared cost objects that no area can take until it is classified."""
+        prefix = accounts.UNPLACED + ":"
+        return sum(b for a, b in self.balances.items() if a.startswith(prefix))
 
     def areas_on(self, cost_object: str) -> tuple[str, ...]:
         """The areas whose spend is booked on ``cost_object`` (9942 serves two)."""

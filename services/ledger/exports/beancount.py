@@ -17,8 +17,8 @@ Account names (per grant ``G``; codes become components by ``component``: ``nara
     budget:{activity}       Assets:G:Budget:{Activity}       remaining (negative: overspent)
     spent:{activity}        Expenses:G:Spent:{Activity}      spent
     unclassified:{area}     Expenses:G:Unclassified:{Area}   the area's unclassified spend
-    unclassified            Expenses:G:Unplaced              spend on no area yet (9942)
-    suspense                Liabilities:G:Suspense           −unplaced spend (its counter-entry)
+    unplaced:{cost object}  Expenses:G:Unplaced:{CostObject} spend on no area yet (9942)
+    suspense:{cost object}  Liabilities:G:Suspense:{CO}      −unplaced spend (its counter-entry)
     repaid:{area}           Expenses:G:Repaid:{Area}         repaid to the funder
     cash:funder             Income:G:Cash:Received           −received
     cash:bank               Assets:G:Cash:Bank               grant cash held
@@ -50,6 +50,9 @@ from ledger.projections.tables import LIVE, ProjectionTables
 from ledger.store.schema import events
 
 CURRENCY = "SEK"
+_SUSPENSE = "suspense"
+_UNPLACED = "unplaced"
+_UNCLASSIFIED_GRANT = "unclassified"  # grant-level unplaced spend, as older ledgers name it
 _ALLOWED = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-")
 
 
@@ -88,10 +91,12 @@ def account_name(grant_id: str, account: str) -> str:
     g = component(grant_id)
     kind, _, code = account.partition(":")
     c = component(code) if code else ""
-    if account == accounts.SUSPENSE:
-        return f"Liabilities:{g}:Suspense"
-    if account == accounts.UNCLASSIFIED:
-        return f"Expenses:{g}:Unplaced"
+    if kind in (_SUSPENSE, _UNPLACED) or account == _UNCLASSIFIED_GRANT:
+        # Spend on a shared cost object (9942) not yet on an area, per cost object when the
+        # ledger keeps it so (``unplaced:9942``), and its counter-entry.
+        leaf = "Suspense" if kind == _SUSPENSE else "Unplaced"
+        root = "Liabilities" if kind == _SUSPENSE else "Expenses"
+        return f"{root}:{g}:{leaf}:{c}" if code else f"{root}:{g}:{leaf}"
     if account == accounts.CASH_FUNDER:
         return f"Income:{g}:Cash:Received"
     if account == accounts.CASH_BANK:
@@ -341,8 +346,8 @@ _HEADER = """\
 ;   budget:{activity}   -> Assets:{Grant}:Budget:{Activity}     (remaining)
 ;   spent:{activity}    -> Expenses:{Grant}:Spent:{Activity}
 ;   unclassified:{area} -> Expenses:{Grant}:Unclassified:{Area}
-;   unclassified        -> Expenses:{Grant}:Unplaced            (spend on no area yet)
-;   suspense            -> Liabilities:{Grant}:Suspense
+;   unplaced:{object}   -> Expenses:{Grant}:Unplaced:{Object}   (spend on no area yet)
+;   suspense:{object}   -> Liabilities:{Grant}:Suspense:{Object}
 ;   repaid:{area}       -> Expenses:{Grant}:Repaid:{Area}
 ;   cash:funder / cash:bank / cash:repaid -> Income:{Grant}:Cash:Received /
 ;                          Assets:{Grant}:Cash:Bank / Expenses:{Grant}:Cash:Repaid
