@@ -44,7 +44,8 @@ class Config:
     asof_requests: int
     latency_seconds: float  # time bound of each latency phase
     peer_batch_events: int  # interleaved with the ingest batches, spread over the whole run
-    peer_single_events: int  # bounded by http_seconds too, just before the HTTP single phase
+    peer_single_events: int  # just before the HTTP single phase
+    peer_single_seconds: float
     max_seconds: float  # bound of the in-process ingest (a full run must finish)
     keep_database: bool
     warmup_batches: int  # first in-process batches left out of the timing (caches, plans)
@@ -60,7 +61,7 @@ class Config:
             results=Path(os.environ.get("BENCH_RESULTS", str(HERE / "results.json"))),
             smoke=smoke,
             small_events=_int("BENCH_SMALL_EVENTS", min(10_000, events // 2)),
-            http_seconds=_float("BENCH_HTTP_SECONDS", 1.5 if smoke else 20.0 if big else 5.0),
+            http_seconds=_float("BENCH_HTTP_SECONDS", 1.5 if smoke else 20.0 if big else 4.0),
             http_batch_max_lines=_int(
                 "BENCH_HTTP_BATCH_MAX_LINES",
                 4 * BATCH if smoke else max(10_000, min(events // 5, 500_000)),
@@ -71,13 +72,16 @@ class Config:
             http_batch_clients=_int("BENCH_HTTP_BATCH_CLIENTS", 4),
             http_single_clients=_int("BENCH_HTTP_SINGLE_CLIENTS", 16),
             server_workers=_int("BENCH_SERVER_WORKERS", 2),
-            latency_requests=_int("BENCH_LATENCY_REQUESTS", 30 if smoke else 1000 if big else 400),
-            asof_requests=_int("BENCH_ASOF_REQUESTS", 10 if smoke else 300 if big else 150),
-            latency_seconds=_float("BENCH_LATENCY_SECONDS", 2.0 if smoke else 30.0 if big else 5.0),
+            latency_requests=_int("BENCH_LATENCY_REQUESTS", 30 if smoke else 1000 if big else 300),
+            asof_requests=_int("BENCH_ASOF_REQUESTS", 10 if smoke else 300 if big else 100),
+            latency_seconds=_float("BENCH_LATENCY_SECONDS", 2.0 if smoke else 30.0 if big else 3.0),
             peer_batch_events=_int(
                 "BENCH_PEER_BATCH_EVENTS", 500 if smoke else min(events, 100_000)
             ),
             peer_single_events=_int("BENCH_PEER_SINGLE_EVENTS", 50 if smoke else 20_000),
+            peer_single_seconds=_float(
+                "BENCH_PEER_SINGLE_SECONDS", 1.0 if smoke else 10.0 if big else 3.0
+            ),
             max_seconds=_float("BENCH_MAX_SECONDS", 4 * 3600.0),
             keep_database=_flag("BENCH_KEEP_DB"),
             warmup_batches=2 if events >= 20 * BATCH else 0,

@@ -62,30 +62,38 @@ def frame_name(frame: str) -> str:
 def read_stacks(
     path: Path, only: str | None = None, skip: str | None = None
 ) -> Counter[tuple[str, ...]]:
+    """Stacks (outermost first) with their sample counts; ``only``/``skip`` match frame names."""
     stacks: Counter[tuple[str, ...]] = Counter()
     for line in path.read_text().splitlines():
         stack, _, count = line.rpartition(" ")
         if not stack or not count.isdigit():
             continue
-        if only is not None and only not in stack:
-            continue
-        if skip is not None and skip in stack:
-            continue
         frames = tuple(frame_name(f) for f in stack.split(";") if not f.startswith("process "))
+        joined = ";".join(frames)
+        if only is not None and only not in joined:
+            continue
+        if skip is not None and skip in joined:
+            continue
         stacks[frames] += int(count)
     return stacks
 
 
+FIRST_PARTY = ("(ledger/", "(api/")
+DB_WAIT = "Connection.wait (psycopg/connection.py)"
+THREAD_WAIT = "Condition.wait (threading.py)"
+
+
 def summarize(
-    stacks: Counter[tuple[str, ...]], top: int = 20
+    stacks: Counter[tuple[str, ...]], top: int = 25
 ) -> tuple[int, list[tuple[str, float]], list[tuple[str, float]]]:
-    """(samples, [(function, inclusive %)], [(function, self %)]), largest first."""
+    """(samples, [(first-party function, inclusive %)], [(function, self %)]), largest first."""
     total = sum(stacks.values())
     inclusive: Counter[str] = Counter()
     own: Counter[str] = Counter()
     for frames, n in stacks.items():
         for f in set(frames):
-            inclusive[f] += n
+            if any(m in f for m in FIRST_PARTY):
+                inclusive[f] += n
         if frames:
             own[frames[-1]] += n
     pct = 100.0 / total if total else 0.0
@@ -100,11 +108,21 @@ def report(
     title: str, path: Path, only: str | None = None, top: int = 25, skip: str | None = None
 ) -> str:
     total, inclusive, own = summarize(read_stacks(path, only, skip), top)
-    out = [f"### {title}  ({total} samples{f', stacks through {only}' if only else ''})", ""]
-    out += ["| inclusive % | function |", "|---:|---|"]
+    selfs = dict(own)
+    scope = f", stacks through `{only}`" if only else ""
+    out = [
+        f"### {title}  ({total} samples{scope})",
+        "",
+        f"Waiting on PostgreSQL (`{DB_WAIT}`, self): **{selfs.get(DB_WAIT, 0.0):.1f}%**; "
+        f"waiting on another thread (`{THREAD_WAIT}`, e.g. group-commit followers): "
+        f"**{selfs.get(THREAD_WAIT, 0.0):.1f}%**.",
+        "",
+        "| inclusive % | our function (ledger/, api/) |",
+        "|---:|---|",
+    ]
     out += [f"| {p:.1f} | `{f}` |" for f, p in inclusive]
-    out += ["", "| self % | function |", "|---:|---|"]
-    out += [f"| {p:.1f} | `{f}` |" for f, p in own]
+    out += ["", "| self % | function (any) |", "|---:|---|"]
+    out += [f"| {p:.1f} | `{f}` |" for f, p in own[:15]]
     return "\n".join(out) + "\n"
 
 
@@ -212,7 +230,13 @@ def profile(events: int, directory: Path, admin_url: str) -> list[str]:
 
         out = directory / "ingest.txt"
         _record(out, [*me, "_child", "ingest", url, str(events)])
-        reports.append(report(f"in-process ingest to {events:,} events", out))
+        reports.append(
+            report(
+                f"in-process ingest to {events:,} events",
+                out,
+                "LedgerService.execute (ledger/service.py)",
+            )
+        )
 
         with Server(url, workers=2) as server:
             server.wait_ready()
@@ -248,7 +272,8 @@ def profile(events: int, directory: Path, admin_url: str) -> list[str]:
         for job in ("replay", "verify"):
             out = directory / f"{job}.txt"
             _record(out, [*me, "_child", job, url, str(events)])
-            reports.append(report(f"{job} of ~{events:,} events", out))
+            only = {"replay": "replay (ledger/replay.py)", "verify": "EventStore.verify"}[job]
+            reports.append(report(f"{job} of ~{events:,} events", out, only))
     return reports
 
 
@@ -257,8 +282,10 @@ def main(argv: Iterable[str]) -> None:
     if args and args[0] == "_child":
         child(args[1], args[2], int(args[3]))
         return
-    if args and args[0] == "summarize":
-        print(report(args[1], Path(args[1]), args[2] if len(args) > 2 else None, top=25))
+    if args and args[0] == "summarize":  # FILE [ONLY [SKIP]]
+        only = args[2] if len(args) > 2 else None
+        skip = args[3] if len(args) > 3 else None
+        print(report(args[1], Path(args[1]), only, skip=skip))
         return
     from bench.config import DEFAULT_ADMIN_URL
 

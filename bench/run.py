@@ -125,7 +125,7 @@ def _progress(total: int) -> Callable[[int], None]:
 def run(cfg: Config) -> dict[str, float]:
     t_run = time.perf_counter()
     peer_version = peer.ensure_installed()
-    out: dict[str, float] = {}
+    out: dict[str, float] = {"load_1m_start": round(os.getloadavg()[0], 2)}
     log(
         f"grantledger bench: {cfg.events:,} events, PostgreSQL {server_version(cfg.admin_url)}, "
         f"{os.cpu_count()} CPUs, eventsourcing {peer_version}" + (" [smoke]" if cfg.smoke else "")
@@ -139,6 +139,7 @@ def run(cfg: Config) -> dict[str, float]:
         finally:
             engine.dispose()
     out["cpu_count"] = float(os.cpu_count() or 0)
+    out["load_1m_end"] = round(os.getloadavg()[0], 2)
     out["elapsed_s"] = round(time.perf_counter() - t_run, 1)
     return out
 
@@ -215,8 +216,8 @@ def _run_in(cfg: Config, url: str, engine: Any) -> dict[str, float]:
 
         # --- HTTP single: one line per request, 16 clients, 2 workers --------------------------
         # (the peer's one-event saves just before, for as long: the nearest comparison we have)
-        log(f"peer: eventsourcing 1 event per save (≤ {cfg.http_seconds:g} s)")
-        peer.save_singles(cfg.peer_single_events, cfg.http_seconds)
+        log(f"peer: eventsourcing 1 event per save (≤ {cfg.peer_single_seconds:g} s)")
+        peer.save_singles(cfg.peer_single_events, cfg.peer_single_seconds)
         wl = Workload("bench-http-single", seed=13)
         singles = _bodies(wl, 1, cfg.http_single_max_requests)
         log(
@@ -257,6 +258,7 @@ def _run_in(cfg: Config, url: str, engine: Any) -> dict[str, float]:
         out["raw_insert_rows_per_s"] = round(stats.insert_per_s, 1)
         out["raw_copy_rows_per_s"] = round(stats.copy_per_s, 1)
         out["ingest_ratio_to_raw"] = round(stats.ingest_per_s / stats.raw_per_s, 4)
+        out["ingest_ratio_to_raw_insert"] = round(stats.ingest_per_s / stats.insert_per_s, 4)
         out["ingest_batch_p50_ms"] = ms(percentile(stats.batch_seconds, 50))
         out["raw_insert_batch_p50_ms"] = ms(percentile(stats.insert_batch_seconds, 50))
         out["raw_copy_batch_p50_ms"] = ms(percentile(stats.copy_batch_seconds, 50))
@@ -278,8 +280,9 @@ def _run_in(cfg: Config, url: str, engine: Any) -> dict[str, float]:
         )  # fmt: skip
         out["asof_p50_ms"], out["asof_p99_ms"] = _latency(asof, "balance as of")
         out["asof_requests"] = float(asof.requests)
-        tree_mb, one_mb = server.peak_mb()
+        tree_mb, pss_mb, one_mb = server.peak_mb()
         out["server_rss_mb"] = round(tree_mb, 1)
+        out["server_pss_mb"] = round(pss_mb, 1)
         out["server_rss_mb_process_max"] = round(one_mb, 1)
         out["server_processes"] = float(len(server.pids()))
 
@@ -346,7 +349,8 @@ ROWS = (
     ("peer_single_events_per_s", "eventsourcing 9.5.6, 1 event/save"),
     ("write path", ""),
     ("ingest_events_per_s", "LedgerService in process, 500 lines/batch"),
-    ("ingest_ratio_to_raw", "ingest / raw (same run, interleaved)"),
+    ("ingest_ratio_to_raw", "ingest / ceiling (same run, interleaved)"),
+    ("ingest_ratio_to_raw_insert", "ingest / raw Core INSERT"),
     ("ingest_ratio_to_peer_batch", "ingest / peer 100-per-save"),
     ("http_batch_lines_per_s", "POST 500 lines, 4 clients"),
     ("http_single_per_s", "POST 1 line, 16 clients, 2 workers"),
@@ -366,6 +370,7 @@ ROWS = (
     ("memory", ""),
     ("server_rss_mb_small", "API server tree RSS after the small reads"),
     ("server_rss_mb", "API server tree peak RSS (supervisor + workers)"),
+    ("server_pss_mb", "the same as PSS (shared pages counted once)"),
     ("server_rss_mb_process_max", "largest single server process's peak"),
 )
 
@@ -373,7 +378,9 @@ ROWS = (
 def print_table(results: dict[str, float], cfg: Config) -> None:
     table = Table(
         title=f"grantledger bench — {int(results.get('events_total', 0)):,} events, "
-        f"{platform.machine()} × {os.cpu_count()} CPUs (shared), {results.get('elapsed_s')} s",
+        f"{platform.machine()} × {os.cpu_count()} CPUs (shared, load "
+        f"{results.get('load_1m_start')} → {results.get('load_1m_end')}), "
+        f"{results.get('elapsed_s')} s",
         show_lines=False,
     )
     table.add_column("figure")

@@ -67,6 +67,17 @@ def _status_kb(pid: int, field: str) -> int:
     return 0
 
 
+def _pss_kb(pid: int) -> int:
+    """Proportional set size: shared pages split between the processes sharing them."""
+    try:
+        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+            if line.startswith("Pss:"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
 def cpu_seconds(pids: list[int]) -> float:
     ticks = os.sysconf("SC_CLK_TCK")
     total = 0
@@ -95,6 +106,7 @@ class Server:
         self._stop = threading.Event()
         self._lock = threading.Lock()
         self.peak_total_kb = 0  # the largest sum of VmRSS over the tree seen by the sampler
+        self.peak_pss_kb = 0  # the same for PSS (shared pages counted once)
         self.peak_by_pid_kb: dict[int, int] = {}  # VmHWM: each process's own peak (kernel)
 
     def start(self) -> None:
@@ -170,22 +182,25 @@ class Server:
 
     def sample(self) -> None:
         pids = self.pids()
-        total = 0
+        total = pss = 0
         with self._lock:
             for pid in pids:
                 total += _status_kb(pid, "VmRSS")
+                pss += _pss_kb(pid)
                 hwm = _status_kb(pid, "VmHWM")
                 if hwm:
                     self.peak_by_pid_kb[pid] = max(self.peak_by_pid_kb.get(pid, 0), hwm)
             self.peak_total_kb = max(self.peak_total_kb, total)
+            self.peak_pss_kb = max(self.peak_pss_kb, pss)
 
-    def peak_mb(self) -> tuple[float, float]:
-        """(peak of the whole tree, the largest single process's own peak), in MB."""
+    def peak_mb(self) -> tuple[float, float, float]:
+        """Peaks in MB: RSS summed over the tree, PSS summed over it, one process's own RSS."""
         self.sample()
         with self._lock:
-            tree = max(self.peak_total_kb, 0)
+            tree = self.peak_total_kb
+            pss = self.peak_pss_kb
             one = max(self.peak_by_pid_kb.values(), default=0)
-        return tree / PAGE_KB, one / PAGE_KB
+        return tree / PAGE_KB, pss / PAGE_KB, one / PAGE_KB
 
     def stop(self) -> None:
         self._stop.set()

@@ -52,6 +52,18 @@ class World:
 
 
 Request = Callable[[World, str], tuple[str, str, Any]]
+_NTH = {who: n for n, who in enumerate((*ROLES, "none"), 1)}  # a distinct number per caller
+
+
+def sie_file(role: str) -> dict[str, Any]:
+    """A one-voucher SIE 4 upload (multipart field ``file``) with a number of its own per role."""
+    number = 9000 + _NTH[role]
+    text = (
+        '#FLAGGA 0\r\n#FORMAT PC8\r\n#SIETYP 4\r\n#DIM 6 "Projekt"\r\n'
+        f'#VER A {number} 20220415 "Konsult"\r\n{{\r\n'
+        '   #TRANS 4010 {6 "9916"} 100.00\r\n   #TRANS 2440 {} -100.00\r\n}\r\n'
+    )
+    return {"files": {"file": (f"{role}.se", text.encode("cp437"), "application/octet-stream")}}
 
 
 @dataclass(frozen=True)
@@ -66,8 +78,6 @@ class Endpoint:
 def _grant_for(role: str) -> dict[str, Any]:
     return grant_body(f"reg-{role}", areas=[area_body("omrade", "1000.00", f"REG-{role}")])
 
-
-_NTH = {who: n for n, who in enumerate((*ROLES, "none"), 1)}  # a distinct award per caller
 
 ENDPOINTS = [
     Endpoint("GET", "/v1/grants", "reader", lambda w, r: ("GET", "/v1/grants", None), 200),
@@ -129,6 +139,10 @@ ENDPOINTS = [
         lambda w, r: ("POST", "/v1/transactions", batch(line(line_id=f"PERM-{r}"))), 201,
     ),
     Endpoint(
+        "POST", "/v1/imports/sie", "poster",
+        lambda w, r: ("POST", "/v1/imports/sie", sie_file(r)), 200,
+    ),
+    Endpoint(
         "GET", "/v1/transactions/{transaction_id}", "reader",
         lambda w, r: ("GET", f"/v1/transactions/{w.any_transaction}", None), 200,
     ),
@@ -152,6 +166,10 @@ ENDPOINTS = [
     Endpoint(
         "GET", "/v1/cost-objects/{code}", "reader",
         lambda w, r: ("GET", "/v1/cost-objects/9916", None), 200,
+    ),
+    Endpoint(
+        "GET", "/v1/reports/grants/{grant_id}", "reader",
+        lambda w, r: ("GET", f"/v1/reports/grants/{GRANT}", None), 200,
     ),
     Endpoint("GET", "/v1/events", "auditor", lambda w, r: ("GET", "/v1/events", None), 200),
     Endpoint(
@@ -190,6 +208,8 @@ def _call(world: World, role: str | None, endpoint: Endpoint, **headers: str) ->
     h = {**world.api.headers(role), **headers}
     if body is None:
         return world.api.client.request(method, path, headers=h)
+    if "files" in body:  # a multipart upload
+        return world.api.client.request(method, path, headers=h, **body)
     return world.api.client.request(method, path, json=body, headers=h)
 
 

@@ -14,6 +14,7 @@ from tests.support.api import (  # noqa: F401 - fixtures are found by name
     api,
     api_database_url,
     api_factory,
+    planned,
 )
 from tests.support.ledger import EXAMPLES, Ledger
 

@@ -465,11 +465,26 @@ def test_the_year_2022_told_through_the_service(engine: Engine) -> None:
 
 
 def test_cost_object_9942_balances_show_its_unclassified_spend(gnv: Ledger) -> None:
-    gnv.spend(line("9942", kr(15_000), date(2022, 3, 10)))
-    assert gnv.figures(GRANT).unclassified_spent == kr(15_000)
-    [on_9942] = gnv.queries.balances(grant_id=GRANT, cost_object="9942")
-    assert on_9942.figures.spent == kr(15_000)
-    assert on_9942.figures.unclassified_spent == kr(15_000)
+    """Found here: spend on a shared cost object without an activity vanished from that cost
+    object's balances (it sat on the grant, not on an area).
+    """
+    unplaced = gnv.spend(
+        line("9942", kr(15_000), date(2022, 3, 10)),
+        line("9917", kr(20_000), date(2022, 3, 20)),
+    )
+    assert gnv.figures(GRANT).unclassified_spent == kr(35_000)
+
+    def on(cost_object: str) -> GrantFigures:
+        [answer] = gnv.queries.balances(grant_id=GRANT, cost_object=cost_object)
+        return answer.figures
+
+    assert (on("9942").spent, on("9942").unclassified_spent) == (kr(15_000), kr(15_000))
+    assert (on("9917").spent, on("9917").unclassified_spent) == (kr(20_000), kr(20_000))
+    assert (on("9916").spent, on("9916").unclassified_spent) == (0, 0)
+    assert on("9942").awarded == kr(1_263_169) + kr(1_441_061)
+    gnv.classify(unplaced.lines[0].transaction_id, "ambulans-utveckling")
+    assert (on("9942").spent, on("9942").unclassified_spent) == (kr(15_000), 0)
+    assert gnv.area(GRANT, "ambulans").spent == kr(15_000)
 
 
 # --- as known at a time, asked in Swedish local time --------------------------------------------

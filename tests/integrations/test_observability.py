@@ -1,0 +1,115 @@
+"""Operations (issue 7 §5): JSON logs with the request id, an access log, Prometheus metrics."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from api.observability import configure_logging
+from tests.support.api import Api, activity_body, assert_problem
+
+
+def sample(api: Api, name: str, **labels: str) -> float:
+    """The current value of one sample of /metrics (0 when it is not there yet)."""
+    answer = api.client.get("/metrics")
+    assert answer.status_code == 200
+    for family in text_string_to_metric_families(answer.text):
+        for s in family.samples:
+            if s.name == name and all(s.labels.get(k) == v for k, v in labels.items()):
+                return float(s.value)
+    return 0.0
+
+
+def log_lines(text: str) -> list[dict[str, object]]:
+    lines = []
+    for raw in text.splitlines():
+        if raw.startswith("{"):
+            lines.append(json.loads(raw))
+    return lines
+
+
+def test_metrics_count_requests_by_route_template(planned: Api) -> None:
+    labels = {"method": "GET", "route": "/v1/grants/{grant_id}", "status": "200"}
+    before = sample(planned, "grantledger_http_requests_total", **labels)
+    assert planned.get("/v1/grants/test-2022").status_code == 200
+    assert sample(planned, "grantledger_http_requests_total", **labels) == before + 1
+    count = "grantledger_http_request_duration_seconds_count"
+    assert sample(planned, count, method="GET", route="/v1/grants/{grant_id}") >= 1
+    # Unknown paths share one label, so a scanner cannot create a series per path.
+    planned.get("/no/such/path/12345")
+    assert sample(planned, "grantledger_http_requests_total", route="unmatched", status="404") >= 1
+    answer = planned.client.get("/metrics")
+    assert answer.headers["content-type"].startswith("text/plain")
+    assert "/no/such/path/12345" not in answer.text
+
+
+def test_metrics_count_events_appended_by_writes(planned: Api) -> None:
+    before = sample(planned, "grantledger_events_appended_total", event_type="ActivityAllocated")
+    planned.ok(
+        "/v1/grants/test-2022/activities", activity_body("ny", "nara-vard", "1000.00"), "planner"
+    )
+    after = sample(planned, "grantledger_events_appended_total", event_type="ActivityAllocated")
+    assert after == before + 1
+
+
+def test_metrics_count_append_conflicts(planned: Api) -> None:
+    before = sample(planned, "grantledger_append_conflicts_total")
+    stale = planned.post(
+        "/v1/grants/test-2022/activities",
+        activity_body("sent", "nara-vard", "1000.00"),
+        "planner",
+        headers={"If-Match": '"1"'},
+    )
+    assert_problem(stale, 409, "stream-version-conflict")
+    assert sample(planned, "grantledger_append_conflicts_total") == before + 1
+
+
+def test_json_access_log_with_request_id_and_no_token(
+    planned: Api, capsys: pytest.CaptureFixture[str]
+) -> None:
+    configure_logging("info", json=True)
+    capsys.readouterr()
+    answer = planned.get("/v1/balances", params={"grant_id": "test-2022", "x": "y"})
+    assert answer.status_code == 200
+    request_id = answer.headers["X-Request-ID"]
+    logged = capsys.readouterr().err
+    access = [line for line in log_lines(logged) if line.get("event") == "request"]
+    assert len(access) == 1, logged
+    (line,) = access
+    assert line["request_id"] == request_id
+    assert line["method"] == "GET"
+    assert line["path"] == "/v1/balances"  # never the query string
+    assert line["route"] == "/v1/balances"
+    assert line["status"] == 200
+    assert isinstance(line["duration_ms"], float)
+    assert line["level"] == "info"
+    assert "timestamp" in line
+    assert planned.tokens["reader"] not in logged
+    assert "Bearer" not in logged
+    assert "authorization" not in logged.lower()
+
+
+def test_every_line_of_a_request_carries_its_request_id(
+    planned: Api, capsys: pytest.CaptureFixture[str]
+) -> None:
+    configure_logging("info", json=True)
+    capsys.readouterr()
+    answer = planned.get("/v1/grants/finns-inte", headers={"X-Request-ID": "trace-abc.123"})
+    assert answer.status_code == 404
+    assert answer.headers["X-Request-ID"] == "trace-abc.123"
+    # The test client's own httpx lines are the caller's, not the server's.
+    lines = [x for x in log_lines(capsys.readouterr().err) if x.get("logger") != "httpx"]
+    assert lines
+    assert {line.get("request_id") for line in lines} == {"trace-abc.123"}
+    assert any(line.get("status") == 404 for line in lines)
+
+
+def test_metrics_route_is_documented_and_open(api: Api) -> None:
+    answer = api.client.get("/metrics")
+    assert answer.status_code == 200
+    for name in ("http_requests", "events_appended", "append_conflicts"):
+        assert re.search(rf"^# TYPE grantledger_{name}_total counter$", answer.text, re.M), name
+    assert "# TYPE grantledger_http_request_duration_seconds histogram" in answer.text
