@@ -88,6 +88,13 @@ class IngestStats:
     batch_seconds: list[float] = field(default_factory=list)
     insert_batch_seconds: list[float] = field(default_factory=list)
     copy_batch_seconds: list[float] = field(default_factory=list)
+    timeline: list[tuple[int, int, float]] = field(default_factory=list)  # (head, events, s)
+
+    def per_s_between(self, lo: int, hi: int) -> float:
+        """Ingest rate of the timed batches that ended with the head in (lo, hi]."""
+        picked = [(n, t) for head, n, t in self.timeline if lo < head <= hi]
+        seconds = sum(t for _, t in picked)
+        return sum(n for n, _ in picked) / seconds if seconds else 0.0
 
     @property
     def ingest_per_s(self) -> float:
@@ -151,6 +158,7 @@ def ingest_until(
             stats.insert_seconds += t3 - t2
             stats.copy_seconds += t4 - t3
             stats.batch_seconds.append(t1 - t0)
+            stats.timeline.append((head, len(result.events), t1 - t0))
             stats.insert_batch_seconds.append(t3 - t2)
             stats.copy_batch_seconds.append(t4 - t3)
         if (

@@ -263,6 +263,11 @@ def _run_in(cfg: Config, url: str, engine: Any) -> dict[str, float]:
         out["raw_insert_batch_p50_ms"] = ms(percentile(stats.insert_batch_seconds, 50))
         out["raw_copy_batch_p50_ms"] = ms(percentile(stats.copy_batch_seconds, 50))
         out["ingest_events_timed"] = float(stats.ingest_events)
+        # The rate at the start and over the last tenth of the store: is the write path flat?
+        out["ingest_events_per_s_first"] = round(stats.per_s_between(0, cfg.small_events), 1)
+        out["ingest_events_per_s_last"] = round(
+            stats.per_s_between(head - max(cfg.events // 10, BATCH), head), 1
+        )
 
         log(f"balances at {head:,} events: today, then as of random dates of 2022")
         large = get_latencies(
@@ -349,6 +354,8 @@ ROWS = (
     ("peer_single_events_per_s", "eventsourcing 9.5.6, 1 event/save"),
     ("write path", ""),
     ("ingest_events_per_s", "LedgerService in process, 500 lines/batch"),
+    ("ingest_events_per_s_first", "… while the store is below the small size"),
+    ("ingest_events_per_s_last", "… over the last tenth of BENCH_EVENTS"),
     ("ingest_ratio_to_raw", "ingest / ceiling (same run, interleaved)"),
     ("ingest_ratio_to_raw_insert", "ingest / raw Core INSERT"),
     ("ingest_ratio_to_peer_batch", "ingest / peer 100-per-save"),

@@ -566,7 +566,11 @@ def _write_row(ws: Worksheet, row: int, values: Sequence[Cell], *, bold: bool = 
 def _header(ws: Worksheet, columns: Sequence[str]) -> None:
     _write_row(ws, 1, columns, bold=True)
     ws.freeze_panes = "A2"
-    ws.auto_filter.ref = f"A1:{get_column_letter(len(columns))}1"
+
+
+def _filter(ws: Worksheet, columns: Sequence[str], last_row: int) -> None:
+    """Filter buttons on the header, over the table's rows (not the facts below it)."""
+    ws.auto_filter.ref = f"A1:{get_column_letter(len(columns))}{last_row}"
 
 
 def _widths(ws: Worksheet, widths: Iterable[int]) -> None:
@@ -665,6 +669,7 @@ def _summary(ws: Worksheet, r: GrantReport) -> None:
         ),
         bold=True,
     )
+    _filter(ws, SUMMARY_COLUMNS, row)
     row += 2
     facts: list[tuple[str, Cell]] = [
         ("Bidrag", f"{r.name} ({r.grant_id})"),
@@ -766,6 +771,7 @@ def _area_sheet(ws: Worksheet, a: AreaReport) -> None:
         ),
         bold=True,
     )
+    _filter(ws, AREA_COLUMNS, row)
     row += 2
     facts: list[tuple[str, Cell]] = [
         ("Område", f"{a.name} ({a.code})"),

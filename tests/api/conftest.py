@@ -3,8 +3,9 @@ a planned grant, and a real ``grantledger serve`` process on loopback."""
 
 from tests.support.api import (  # noqa: F401 - fixtures are found by name
     _api_postgres,
+    _api_sqlite_template,
     api,
-    api_database_url,
+    api_database,
     api_factory,
     live_server,
     module_database_url,

@@ -10,7 +10,7 @@ prepared for that role alone, so the cases do not depend on each other's order.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -82,112 +82,173 @@ def _grant_for(role: str) -> dict[str, Any]:
 ENDPOINTS = [
     Endpoint("GET", "/v1/grants", "reader", lambda w, r: ("GET", "/v1/grants", None), 200),
     Endpoint(
-        "GET", "/v1/grants/{grant_id}", "reader",
-        lambda w, r: ("GET", f"/v1/grants/{GRANT}", None), 200,
+        "GET",
+        "/v1/grants/{grant_id}",
+        "reader",
+        lambda w, r: ("GET", f"/v1/grants/{GRANT}", None),
+        200,
     ),
     Endpoint(
-        "POST", "/v1/grants", "planner",
-        lambda w, r: ("POST", "/v1/grants", _grant_for(r)), 201,
+        "POST",
+        "/v1/grants",
+        "planner",
+        lambda w, r: ("POST", "/v1/grants", _grant_for(r)),
+        201,
     ),
     Endpoint(
-        "POST", "/v1/grants/{grant_id}/activities", "planner",
+        "POST",
+        "/v1/grants/{grant_id}/activities",
+        "planner",
         lambda w, r: (
-            "POST", f"/v1/grants/{GRANT}/activities", activity_body(f"act-{r}", "nara-vard", "1.00")
+            "POST",
+            f"/v1/grants/{GRANT}/activities",
+            activity_body(f"act-{r}", "nara-vard", "1.00"),
         ),
         201,
     ),
     Endpoint(
-        "POST", "/v1/grants/{grant_id}/reallocations", "planner",
+        "POST",
+        "/v1/grants/{grant_id}/reallocations",
+        "planner",
         lambda w, r: (
-            "POST", f"/v1/grants/{GRANT}/reallocations",
+            "POST",
+            f"/v1/grants/{GRANT}/reallocations",
             reallocation_body("lokalt-arbete", "barnhalsovard", "1.00"),
         ),
         201,
     ),
     Endpoint(
-        "POST", "/v1/grants/{grant_id}/amendments", "planner",
+        "POST",
+        "/v1/grants/{grant_id}/amendments",
+        "planner",
         lambda w, r: (
-            "POST", f"/v1/grants/{GRANT}/amendments",
-            {"area": "medarbetare", "awarded": f"{800000 + _NTH[r]}.00",
-             "reason": "tilläggsöverenskommelse", "decision": DECISION},
+            "POST",
+            f"/v1/grants/{GRANT}/amendments",
+            {
+                "area": "medarbetare",
+                "awarded": f"{800000 + _NTH[r]}.00",
+                "reason": "tilläggsöverenskommelse",
+                "decision": DECISION,
+            },
         ),
         201,
     ),
     Endpoint(
-        "POST", "/v1/grants/{grant_id}/receipts", "poster",
+        "POST",
+        "/v1/grants/{grant_id}/receipts",
+        "poster",
         lambda w, r: (
-            "POST", f"/v1/grants/{GRANT}/receipts",
+            "POST",
+            f"/v1/grants/{GRANT}/receipts",
             {"amount": "100.00", "received_on": "2022-06-15", "reference": f"utbetalning {r}"},
         ),
         201,
     ),
     Endpoint(
-        "POST", "/v1/grants/{grant_id}/repayments", "planner",
+        "POST",
+        "/v1/grants/{grant_id}/repayments",
+        "planner",
         lambda w, r: (
-            "POST", f"/v1/grants/{GRANT}/repayments",
+            "POST",
+            f"/v1/grants/{GRANT}/repayments",
             {"area": "nara-vard", "amount": "1.00", "paid_on": "2022-12-30"},
         ),
         201,
     ),
     Endpoint(
-        "POST", "/v1/grants/{grant_id}/year-close", "planner",
-        lambda w, r: ("POST", f"/v1/grants/yc-{r}/year-close", {"year": 2022, "decision": DECISION}),
+        "POST",
+        "/v1/grants/{grant_id}/year-close",
+        "planner",
+        lambda w, r: (
+            "POST",
+            f"/v1/grants/yc-{r}/year-close",
+            {"year": 2022, "decision": DECISION},
+        ),
         201,
     ),
     Endpoint(
-        "POST", "/v1/transactions", "poster",
-        lambda w, r: ("POST", "/v1/transactions", batch(line(line_id=f"PERM-{r}"))), 201,
+        "POST",
+        "/v1/transactions",
+        "poster",
+        lambda w, r: ("POST", "/v1/transactions", batch(line(line_id=f"PERM-{r}"))),
+        201,
     ),
     Endpoint(
-        "POST", "/v1/imports/sie", "poster",
-        lambda w, r: ("POST", "/v1/imports/sie", sie_file(r)), 200,
+        "POST",
+        "/v1/imports/sie",
+        "poster",
+        lambda w, r: ("POST", "/v1/imports/sie", sie_file(r)),
+        200,
     ),
     Endpoint(
-        "GET", "/v1/transactions/{transaction_id}", "reader",
-        lambda w, r: ("GET", f"/v1/transactions/{w.any_transaction}", None), 200,
+        "GET",
+        "/v1/transactions/{transaction_id}",
+        "reader",
+        lambda w, r: ("GET", f"/v1/transactions/{w.any_transaction}", None),
+        200,
     ),
     Endpoint(
-        "POST", "/v1/transactions/{transaction_id}/reversal", "poster",
+        "POST",
+        "/v1/transactions/{transaction_id}/reversal",
+        "poster",
         lambda w, r: ("POST", f"/v1/transactions/{w.to_reverse[r]}/reversal", reversal_body()),
         201,
     ),
     Endpoint(
-        "POST", "/v1/transactions/{transaction_id}/classification", "planner",
+        "POST",
+        "/v1/transactions/{transaction_id}/classification",
+        "planner",
         lambda w, r: (
-            "POST", f"/v1/transactions/{w.to_classify[r]}/classification",
+            "POST",
+            f"/v1/transactions/{w.to_classify[r]}/classification",
             {"activity": "webbplatser", "reason": "klassning"},
         ),
         201,
     ),
     Endpoint(
-        "GET", "/v1/balances", "reader",
-        lambda w, r: ("GET", f"/v1/balances?grant_id={GRANT}", None), 200,
+        "GET",
+        "/v1/balances",
+        "reader",
+        lambda w, r: ("GET", f"/v1/balances?grant_id={GRANT}", None),
+        200,
     ),
     Endpoint(
-        "GET", "/v1/cost-objects/{code}", "reader",
-        lambda w, r: ("GET", "/v1/cost-objects/9916", None), 200,
+        "GET",
+        "/v1/cost-objects/{code}",
+        "reader",
+        lambda w, r: ("GET", "/v1/cost-objects/9916", None),
+        200,
     ),
     Endpoint(
-        "GET", "/v1/reports/grants/{grant_id}", "reader",
-        lambda w, r: ("GET", f"/v1/reports/grants/{GRANT}", None), 200,
+        "GET",
+        "/v1/reports/grants/{grant_id}",
+        "reader",
+        lambda w, r: ("GET", f"/v1/reports/grants/{GRANT}", None),
+        200,
     ),
     Endpoint("GET", "/v1/events", "auditor", lambda w, r: ("GET", "/v1/events", None), 200),
     Endpoint(
-        "GET", "/v1/grants/{grant_id}/events", "auditor",
-        lambda w, r: ("GET", f"/v1/grants/{GRANT}/events", None), 200,
+        "GET",
+        "/v1/grants/{grant_id}/events",
+        "auditor",
+        lambda w, r: ("GET", f"/v1/grants/{GRANT}/events", None),
+        200,
     ),
     Endpoint(
         "GET", "/v1/audit/verify", "auditor", lambda w, r: ("GET", "/v1/audit/verify", None), 200
     ),
     Endpoint(
-        "POST", "/v1/periods/{YYYY-MM}/close", "admin",
-        lambda w, r: ("POST", "/v1/periods/2030-01/close", None), 201,
+        "POST",
+        "/v1/periods/{YYYY-MM}/close",
+        "admin",
+        lambda w, r: ("POST", "/v1/periods/2030-01/close", None),
+        201,
     ),
-]  # fmt: skip
+]
 
 
 @pytest.fixture(scope="module")
-def world(shared_api: Api) -> Iterator[World]:
+def world(shared_api: Api) -> World:
     api = shared_api
     api.register_planned_grant(GRANT)
     to_reverse, to_classify = {}, {}
@@ -200,7 +261,7 @@ def world(shared_api: Api) -> Iterator[World]:
         to_reverse[role], to_classify[role] = rev["transaction_id"], cls["transaction_id"]
     # Refused callers name these too: a line that must still be there, untouched, afterwards.
     to_reverse["none"], to_classify["none"] = to_reverse["reader"], to_classify["reader"]
-    yield World(api, to_reverse, to_classify, to_reverse["reader"])
+    return World(api, to_reverse, to_classify, to_reverse["reader"])
 
 
 def _call(world: World, role: str | None, endpoint: Endpoint, **headers: str) -> Any:
@@ -228,7 +289,8 @@ def test_each_role_may_do_exactly_what_design_section_3_allows(
         assert answer.status_code == endpoint.success, answer.text
         return
     problem = assert_problem(answer, 403, "forbidden", role=role, required=endpoint.needs)
-    assert repr(role) in problem["detail"] and repr(endpoint.needs) in problem["detail"]
+    assert repr(role) in problem["detail"]
+    assert repr(endpoint.needs) in problem["detail"]
     assert world.api.event_count() == before, "a refused write must write nothing"
 
 
@@ -272,7 +334,10 @@ def test_a_revoked_token_is_refused_from_the_next_request_on(world: World) -> No
 
 def test_the_scheme_is_case_insensitive_but_the_token_is_not(world: World) -> None:
     token = world.api.tokens["reader"]
-    assert world.api.client.get("/v1/grants", headers={"Authorization": f"bearer {token}"}).status_code == 200  # fmt: skip
+    assert (
+        world.api.client.get("/v1/grants", headers={"Authorization": f"bearer {token}"}).status_code
+        == 200
+    )
     swapped = token.swapcase()
     answer = world.api.client.get("/v1/grants", headers={"Authorization": f"Bearer {swapped}"})
     assert_problem(answer, 401, "unauthenticated")
@@ -292,8 +357,5 @@ def test_the_matrix_covers_every_v1_operation_of_the_app(world: World) -> None:
         if path.startswith("/v1")
         for method in ops
     }
-    covered = {
-        (e.method, e.path.replace("{YYYY-MM}", "{period}"))
-        for e in ENDPOINTS
-    }
+    covered = {(e.method, e.path.replace("{YYYY-MM}", "{period}")) for e in ENDPOINTS}
     assert operations == covered

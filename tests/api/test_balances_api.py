@@ -27,8 +27,12 @@ def spent(planned: Api) -> Api:
 def test_grant_balances_answer_every_figure_of_design_section_3(spent: Api) -> None:
     b = spent.balances()
     assert (b["grant_id"], b["name"], b["as_of"], b["known_at"], b["cost_object"]) == (
-        GRANT_ID, "Testsatsning 2022", None, None, None,
-    )  # fmt: skip
+        GRANT_ID,
+        "Testsatsning 2022",
+        None,
+        None,
+        None,
+    )
     assert b["totals"] == {
         "awarded": "2100000.00",
         "allocated": "1700000.00",
@@ -43,8 +47,11 @@ def test_grant_balances_answer_every_figure_of_design_section_3(spent: Api) -> N
     assert list(areas) == ["nara-vard", "medarbetare", "vidareutbildning"]
     nara = areas["nara-vard"]
     assert (nara["cost_object"], nara["awarded"], nara["allocated"], nara["unallocated"]) == (
-        "9916", "1000000.00", "800000.00", "200000.00",
-    )  # fmt: skip
+        "9916",
+        "1000000.00",
+        "800000.00",
+        "200000.00",
+    )
     assert nara["spent"] == "1335000.50"
     acts = {x["code"]: x for x in nara["activities"]}
     assert acts["lokalt-arbete"] == {
@@ -88,6 +95,10 @@ def test_narrowing_to_a_cost_object_shows_only_its_areas_and_resums_totals(spent
     assert [a["code"] for a in b["areas"]] == ["medarbetare", "vidareutbildning"]
     assert b["totals"]["awarded"] == "1100000.00"
     assert b["totals"]["allocated"] == "900000.00"
+    # The line booked on 9917 without an activity is on no area, but it is on 9917.
+    assert b["totals"]["spent"] == "421000.25"
+    assert b["totals"]["unclassified_spent"] == "20000.00"
+    assert spent.balances(cost_object="9916")["totals"]["unclassified_spent"] == "0.00"
 
 
 def test_narrowing_to_an_area_or_an_activity(spent: Api) -> None:
@@ -128,7 +139,11 @@ def test_balances_without_grant_id_list_every_grant(spent: Api) -> None:
 
 
 def test_a_malformed_date_or_time_is_422_naming_the_parameter(spent: Api) -> None:
-    for name, value in (("as_of", "2022-02-30"), ("known_at", "igår"), ("grant_id", "Stora Bokstäver")):  # fmt: skip
+    for name, value in (
+        ("as_of", "2022-02-30"),
+        ("known_at", "igår"),
+        ("grant_id", "Stora Bokstäver"),
+    ):
         body = assert_problem(
             spent.get("/v1/balances", params={"grant_id": GRANT_ID, name: value}),
             422,
@@ -158,7 +173,9 @@ def test_cost_object_9917_shows_the_unclassified_spend_booked_on_it(spent: Api) 
 
 
 def test_an_unknown_cost_object_is_404(spent: Api) -> None:
-    assert_problem(spent.get("/v1/cost-objects/0000"), 404, "unknown-cost-object", cost_object="0000")  # fmt: skip
+    assert_problem(
+        spent.get("/v1/cost-objects/0000"), 404, "unknown-cost-object", cost_object="0000"
+    )
 
 
 def test_cost_object_as_of_a_date(spent: Api) -> None:

@@ -56,7 +56,11 @@ def test_malformed_json_is_400_malformed_json(planned: Api) -> None:
 
 
 def test_malformed_json_is_400_on_every_kind_of_post(planned: Api) -> None:
-    for path, role in (("/v1/grants", "planner"), (f"{GRANT}/activities", "planner"), (f"{GRANT}/receipts", "poster")):  # fmt: skip
+    for path, role in (
+        ("/v1/grants", "planner"),
+        (f"{GRANT}/activities", "planner"),
+        (f"{GRANT}/receipts", "poster"),
+    ):
         answer = planned.post(path, None, role, content=b'{"code": ', headers=JSON)
         assert_problem(answer, 400, "malformed-json")
 
@@ -91,9 +95,15 @@ def test_an_unknown_route_is_a_404_problem(api: Api) -> None:
 
 
 def test_unknown_grant_and_transaction_are_404_naming_what_is_missing(planned: Api) -> None:
-    assert_problem(planned.get("/v1/grants/finns-inte"), 404, "unknown-grant", grant_id="finns-inte")  # fmt: skip
     assert_problem(
-        planned.post("/v1/grants/finns-inte/receipts", {"amount": "1.00", "received_on": "2022-06-01", "reference": "x"}, "poster"),  # fmt: skip
+        planned.get("/v1/grants/finns-inte"), 404, "unknown-grant", grant_id="finns-inte"
+    )
+    assert_problem(
+        planned.post(
+            "/v1/grants/finns-inte/receipts",
+            {"amount": "1.00", "received_on": "2022-06-01", "reference": "x"},
+            "poster",
+        ),
         404,
         "unknown-grant",
     )
@@ -246,19 +256,27 @@ def test_rule_8_money_that_is_not_exact_kronor_and_ore_is_422_at_its_field(plann
         assert answer.status_code in (400, 422), answer.text
         assert_problem(answer, answer.status_code)
     assert planned.balances()["totals"]["received"] == "0.00"
-    planned.ok(f"{GRANT}/receipts", {"amount": 1234.5, "received_on": "2022-06-01", "reference": "x"}, "poster")  # fmt: skip
+    planned.ok(
+        f"{GRANT}/receipts",
+        {"amount": 1234.5, "received_on": "2022-06-01", "reference": "x"},
+        "poster",
+    )
     assert planned.balances()["totals"]["received"] == "1234.50"
 
 
 def test_an_unknown_field_is_refused_so_a_typo_cannot_drop_a_decision(planned: Api) -> None:
     body = activity_body("x", "nara-vard", "1.00")
     body["decison"] = body.pop("decision")
-    problem = assert_problem(planned.post(f"{GRANT}/activities", body, "planner"), 422, "validation-error")  # fmt: skip
+    problem = assert_problem(
+        planned.post(f"{GRANT}/activities", body, "planner"), 422, "validation-error"
+    )
     assert "decison" in [e["field"] for e in problem["errors"]]
 
 
 def test_a_rule_violation_names_rule_available_and_requested_as_money(planned: Api) -> None:
-    answer = planned.post(f"{GRANT}/activities", activity_body("x", "medarbetare", "200000.01"), "planner")  # fmt: skip
+    answer = planned.post(
+        f"{GRANT}/activities", activity_body("x", "medarbetare", "200000.01"), "planner"
+    )
     body = assert_problem(
         answer,
         422,

@@ -23,9 +23,16 @@ from tests.support.api import (
 
 MONEY = re.compile(r"^-?[0-9]+\.[0-9]{2}$")
 MONEY_KEYS = {
-    "awarded", "allocated", "unallocated", "spent", "remaining", "received",
-    "unclassified_spent", "repaid", "amount",
-}  # fmt: skip
+    "awarded",
+    "allocated",
+    "unallocated",
+    "spent",
+    "remaining",
+    "received",
+    "unclassified_spent",
+    "repaid",
+    "amount",
+}
 GRANT = f"/v1/grants/{GRANT_ID}"
 
 
@@ -84,7 +91,9 @@ def test_a_registered_grant_reads_back_with_areas_reporting_and_decision(api: Ap
 def test_grant_list_shows_every_registered_grant(api: Api) -> None:
     assert api.get("/v1/grants").json() == {"grants": []}
     api.ok("/v1/grants", grant_body(), "planner")
-    api.ok("/v1/grants", grant_body("annan-2022", areas=[area_body("a", "10.00", "7777")]), "planner")  # fmt: skip
+    api.ok(
+        "/v1/grants", grant_body("annan-2022", areas=[area_body("a", "10.00", "7777")]), "planner"
+    )
     grants = api.get("/v1/grants").json()["grants"]
     assert sorted(g["grant_id"] for g in grants) == ["annan-2022", GRANT_ID]
 
@@ -151,7 +160,9 @@ def test_rule_7_a_grant_without_a_decision_reference_is_refused(api: Api) -> Non
 
 def test_allocating_an_activity_takes_it_from_the_areas_unallocated_money(api: Api) -> None:
     api.ok("/v1/grants", grant_body(), "planner")
-    answer = api.post(f"{GRANT}/activities", activity_body("lokalt-arbete", "nara-vard", "600000.00"), "planner")  # fmt: skip
+    answer = api.post(
+        f"{GRANT}/activities", activity_body("lokalt-arbete", "nara-vard", "600000.00"), "planner"
+    )
     assert answer.status_code == 201
     assert answer.headers["etag"] == '"2"'
     assert [e["event_type"] for e in answer.json()["events"]] == ["ActivityAllocated"]
@@ -161,8 +172,10 @@ def test_allocating_an_activity_takes_it_from_the_areas_unallocated_money(api: A
     assert activity["code"] == "lokalt-arbete"
     assert activity["decision"] == DECISION
     assert (activity["allocated"], activity["spent"], activity["remaining"]) == (
-        "600000.00", "0.00", "600000.00",
-    )  # fmt: skip
+        "600000.00",
+        "0.00",
+        "600000.00",
+    )
 
 
 def test_rule_1_over_allocation_is_422_naming_area_available_and_requested(planned: Api) -> None:
@@ -177,7 +190,8 @@ def test_rule_1_over_allocation_is_422_naming_area_available_and_requested(plann
         available="200000.00",
         requested="200000.01",
     )
-    assert "nara-vard" in body["detail"] and "0.01 kr too much" in body["detail"]
+    assert "nara-vard" in body["detail"]
+    assert "0.01 kr too much" in body["detail"]
     assert planned.event_count() == before
     planned.ok(f"{GRANT}/activities", activity_body("precis", "nara-vard", "200000.00"), "planner")
     assert planned.area("nara-vard")["unallocated"] == "0.00"
@@ -216,7 +230,9 @@ def test_rule_7_an_allocation_without_a_decision_is_refused(planned: Api) -> Non
 
 def test_allocating_an_existing_activity_code_again_is_409(planned: Api) -> None:
     assert_problem(
-        planned.post(f"{GRANT}/activities", activity_body("lokalt-arbete", "nara-vard", "1.00"), "planner"),  # fmt: skip
+        planned.post(
+            f"{GRANT}/activities", activity_body("lokalt-arbete", "nara-vard", "1.00"), "planner"
+        ),
         409,
         "activity-exists",
         activity="lokalt-arbete",
@@ -231,7 +247,9 @@ def test_allocating_to_an_unknown_area_or_grant_is_404(planned: Api) -> None:
         area="finns-inte",
     )
     assert_problem(
-        planned.post("/v1/grants/finns-inte/activities", activity_body("x", "nara-vard", "1.00"), "planner"),  # fmt: skip
+        planned.post(
+            "/v1/grants/finns-inte/activities", activity_body("x", "nara-vard", "1.00"), "planner"
+        ),
         404,
         "unknown-grant",
     )
@@ -257,7 +275,11 @@ def test_if_match_with_the_current_etag_is_accepted_and_answers_the_next_etag(
 
 
 def test_reallocation_moves_budget_inside_an_area_and_keeps_its_unallocated(planned: Api) -> None:
-    planned.ok(f"{GRANT}/reallocations", reallocation_body("lokalt-arbete", "barnhalsovard", "100000.00"), "planner")  # fmt: skip
+    planned.ok(
+        f"{GRANT}/reallocations",
+        reallocation_body("lokalt-arbete", "barnhalsovard", "100000.00"),
+        "planner",
+    )
     assert planned.activity("lokalt-arbete")["allocated"] == "500000.00"
     assert planned.activity("barnhalsovard")["allocated"] == "300000.00"
     area = planned.area("nara-vard")
@@ -266,9 +288,14 @@ def test_reallocation_moves_budget_inside_an_area_and_keeps_its_unallocated(plan
 
 def test_rule_2_a_ring_fenced_area_allows_no_reallocation_in_or_out(planned: Api) -> None:
     before = planned.event_count()
-    for source, target in (("vidareutbildning-ssk", "webbplatser"), ("webbplatser", "vidareutbildning-ssk")):  # fmt: skip
+    for source, target in (
+        ("vidareutbildning-ssk", "webbplatser"),
+        ("webbplatser", "vidareutbildning-ssk"),
+    ):
         assert_problem(
-            planned.post(f"{GRANT}/reallocations", reallocation_body(source, target, "1.00"), "planner"),  # fmt: skip
+            planned.post(
+                f"{GRANT}/reallocations", reallocation_body(source, target, "1.00"), "planner"
+            ),
             422,
             "ring-fenced",
             rule="ring-fenced",
@@ -282,7 +309,11 @@ def test_rule_3_reallocation_between_areas_is_refused_even_on_a_shared_cost_obje
     planned: Api,
 ) -> None:
     assert_problem(
-        planned.post(f"{GRANT}/reallocations", reallocation_body("lokalt-arbete", "webbplatser", "1.00"), "planner"),  # fmt: skip
+        planned.post(
+            f"{GRANT}/reallocations",
+            reallocation_body("lokalt-arbete", "webbplatser", "1.00"),
+            "planner",
+        ),
         422,
         "cross-area-reallocation",
         rule="reallocation-within-area",
@@ -294,7 +325,11 @@ def test_rule_3_reallocation_between_areas_is_refused_even_on_a_shared_cost_obje
 def test_rule_3_reallocation_cannot_move_more_than_the_source_has_left(planned: Api) -> None:
     planned.spend(line(amount="150000.00", activity="barnhalsovard"))
     assert_problem(
-        planned.post(f"{GRANT}/reallocations", reallocation_body("barnhalsovard", "lokalt-arbete", "50000.01"), "planner"),  # fmt: skip
+        planned.post(
+            f"{GRANT}/reallocations",
+            reallocation_body("barnhalsovard", "lokalt-arbete", "50000.01"),
+            "planner",
+        ),
         422,
         "insufficient-remaining",
         rule="reallocation-within-remaining",
@@ -302,13 +337,21 @@ def test_rule_3_reallocation_cannot_move_more_than_the_source_has_left(planned: 
         available="50000.00",
         requested="50000.01",
     )
-    planned.ok(f"{GRANT}/reallocations", reallocation_body("barnhalsovard", "lokalt-arbete", "50000.00"), "planner")  # fmt: skip
+    planned.ok(
+        f"{GRANT}/reallocations",
+        reallocation_body("barnhalsovard", "lokalt-arbete", "50000.00"),
+        "planner",
+    )
     assert planned.activity("barnhalsovard")["remaining"] == "0.00"
 
 
 def test_reallocation_from_an_unknown_activity_is_404(planned: Api) -> None:
     assert_problem(
-        planned.post(f"{GRANT}/reallocations", reallocation_body("finns-inte", "lokalt-arbete", "1.00"), "planner"),  # fmt: skip
+        planned.post(
+            f"{GRANT}/reallocations",
+            reallocation_body("finns-inte", "lokalt-arbete", "1.00"),
+            "planner",
+        ),
         404,
         "unknown-activity",
         activity="finns-inte",
@@ -327,7 +370,12 @@ def test_an_amendment_changes_the_areas_award_and_its_unallocated(planned: Api) 
 
 
 def test_rule_1_an_award_cut_below_what_activities_hold_is_refused(planned: Api) -> None:
-    body = {"area": "nara-vard", "awarded": "799999.99", "reason": "neddragning", "decision": DECISION}  # fmt: skip
+    body = {
+        "area": "nara-vard",
+        "awarded": "799999.99",
+        "reason": "neddragning",
+        "decision": DECISION,
+    }
     assert_problem(
         planned.post(f"{GRANT}/amendments", body, "planner"),
         422,
@@ -343,7 +391,9 @@ def test_rule_1_an_award_cut_below_what_activities_hold_is_refused(planned: Api)
 
 def test_receipts_add_up_on_the_cash_ledger_to_the_ore(planned: Api) -> None:
     for amount, on in (("1050000.25", "2022-06-15"), ("1049999.75", "2022-11-15")):
-        planned.ok(f"{GRANT}/receipts", {"amount": amount, "received_on": on, "reference": "SKR"}, "poster")  # fmt: skip
+        planned.ok(
+            f"{GRANT}/receipts", {"amount": amount, "received_on": on, "reference": "SKR"}, "poster"
+        )
     totals = planned.balances()["totals"]
     assert totals["received"] == "2100000.00" == totals["awarded"]
     assert planned.balances(as_of="2022-06-30")["totals"]["received"] == "1050000.25"
@@ -390,15 +440,23 @@ def test_year_close_waits_for_classification_then_returns_unspent_budget(planned
         "unclassified-spend-open",
         rule="classify-before-close",
     )
-    planned.ok(f"/v1/transactions/{open_line['transaction_id']}/classification", {"activity": "vardlots", "reason": "klassning"}, "planner")  # fmt: skip
+    planned.ok(
+        f"/v1/transactions/{open_line['transaction_id']}/classification",
+        {"activity": "vardlots", "reason": "klassning"},
+        "planner",
+    )
     planned.ok(f"{GRANT}/year-close", close, "planner")
     g = planned.get(GRANT).json()
     assert g["closed_years"] == [2022]
     assert planned.activity("lokalt-arbete")["allocated"] == "100000.00"
     assert planned.area("nara-vard")["unallocated"] == "900000.00"
-    assert_problem(planned.post(f"{GRANT}/year-close", close, "planner"), 409, "year-already-closed")
     assert_problem(
-        planned.post(f"{GRANT}/activities", activity_body("for-sent", "nara-vard", "1.00"), "planner"),  # fmt: skip
+        planned.post(f"{GRANT}/year-close", close, "planner"), 409, "year-already-closed"
+    )
+    assert_problem(
+        planned.post(
+            f"{GRANT}/activities", activity_body("for-sent", "nara-vard", "1.00"), "planner"
+        ),
         422,
         "year-closed",
     )

@@ -54,7 +54,7 @@ def test_every_kind_of_post_replays(planned: Api) -> None:
             "/v1/grants",
             grant_body("annan-2022", areas=[{**grant_body()["areas"][0], "cost_object": "7777"}]),
             "planner",
-        ),  # fmt: skip
+        ),
         (f"{GRANT}/activities", activity_body("ny", "nara-vard", "10.00"), "planner"),
         (
             f"{GRANT}/reallocations",
@@ -66,7 +66,7 @@ def test_every_kind_of_post_replays(planned: Api) -> None:
                 "decision": grant_body()["decision"],
             },
             "planner",
-        ),  # fmt: skip
+        ),
         (
             f"{GRANT}/amendments",
             {
@@ -76,17 +76,17 @@ def test_every_kind_of_post_replays(planned: Api) -> None:
                 "decision": grant_body()["decision"],
             },
             "planner",
-        ),  # fmt: skip
+        ),
         (
             f"{GRANT}/receipts",
             {"amount": "5.00", "received_on": "2022-06-01", "reference": "r"},
             "poster",
-        ),  # fmt: skip
+        ),
         (
             f"{GRANT}/repayments",
             {"area": "nara-vard", "amount": "1.00", "paid_on": "2022-12-30"},
             "planner",
-        ),  # fmt: skip
+        ),
         (f"/v1/transactions/{o['transaction_id']}/reversal", reversal_body(), "poster"),
         ("/v1/periods/2022-01/close", None, "admin"),
     ]
@@ -112,7 +112,9 @@ def test_a_replay_answers_the_first_answer_even_after_the_ledger_moved_on(planne
 def test_the_same_key_with_another_body_is_422_idempotency_key_reused(planned: Api) -> None:
     planned.post("/v1/transactions", batch(line(line_id="K-1")), "poster", headers=key("erp-7"))
     events = planned.event_count()
-    other = planned.post("/v1/transactions", batch(line(line_id="K-2")), "poster", headers=key("erp-7"))  # fmt: skip
+    other = planned.post(
+        "/v1/transactions", batch(line(line_id="K-2")), "poster", headers=key("erp-7")
+    )
     body = assert_problem(other, 422, "idempotency-key-reused", key="erp-7")
     assert body["type"] == TYPE_BASE + "idempotency-key-reused"
     assert "erp-7" in body["detail"]
@@ -150,14 +152,20 @@ def test_keys_are_scoped_per_token(planned: Api) -> None:
 
 def test_a_refused_request_does_not_use_up_its_key(planned: Api) -> None:
     too_much = activity_body("stor", "nara-vard", "200000.01")
-    assert_problem(planned.post(f"{GRANT}/activities", too_much, "planner", headers=key("a-1")), 422, "over-allocation")  # fmt: skip
+    assert_problem(
+        planned.post(f"{GRANT}/activities", too_much, "planner", headers=key("a-1")),
+        422,
+        "over-allocation",
+    )
     # The same request again is refused again, not replayed from nothing ...
     again = planned.post(f"{GRANT}/activities", too_much, "planner", headers=key("a-1"))
     assert_problem(again, 422, "over-allocation")
     assert "idempotent-replayed" not in again.headers
     # ... and a corrected request may use the key.
     fixed = activity_body("stor", "nara-vard", "200000.00")
-    assert planned.post(f"{GRANT}/activities", fixed, "planner", headers=key("a-1")).status_code == 201  # fmt: skip
+    assert (
+        planned.post(f"{GRANT}/activities", fixed, "planner", headers=key("a-1")).status_code == 201
+    )
 
 
 def test_an_empty_or_overlong_key_is_422_naming_the_header(planned: Api) -> None:
@@ -177,7 +185,12 @@ def test_concurrent_retries_of_one_request_write_it_once(live_server: LiveServer
     headers = bearer(live_server.tokens["planner"])
     with httpx.Client(base_url=live_server.base_url, headers=headers, timeout=30) as client:
         assert client.post("/v1/grants", json=grant_body()).status_code == 201
-        assert client.post(f"{GRANT}/activities", json=activity_body("lokalt-arbete", "nara-vard", "600000.00")).status_code == 201  # fmt: skip
+        assert (
+            client.post(
+                f"{GRANT}/activities", json=activity_body("lokalt-arbete", "nara-vard", "600000.00")
+            ).status_code
+            == 201
+        )
     body = batch(*[line(line_id=f"C-{i}") for i in range(5)])
     poster = {**bearer(live_server.tokens["poster"]), "Idempotency-Key": "erp-batch-race"}
 

@@ -57,21 +57,39 @@ def test_receipts_reversals_and_repayments_in_a_closed_month_are_refused(planned
     planned.ok("/v1/periods/2022-12/close", None, "admin")
     before = planned.event_count()
     refusals = [
-        planned.post(f"{GRANT}/receipts", {"amount": "1.00", "received_on": "2022-03-31", "reference": "sen"}, "poster"),  # fmt: skip
-        planned.post(f"/v1/transactions/{o['transaction_id']}/reversal", reversal_body("2022-03-31"), "poster"),  # fmt: skip
-        planned.post(f"{GRANT}/repayments", {"area": "nara-vard", "amount": "1.00", "paid_on": "2022-12-30"}, "planner"),  # fmt: skip
+        planned.post(
+            f"{GRANT}/receipts",
+            {"amount": "1.00", "received_on": "2022-03-31", "reference": "sen"},
+            "poster",
+        ),
+        planned.post(
+            f"/v1/transactions/{o['transaction_id']}/reversal",
+            reversal_body("2022-03-31"),
+            "poster",
+        ),
+        planned.post(
+            f"{GRANT}/repayments",
+            {"area": "nara-vard", "amount": "1.00", "paid_on": "2022-12-30"},
+            "planner",
+        ),
     ]
     for answer in refusals:
         assert_problem(answer, 422, "period-closed", rule="closed-period")
     assert planned.event_count() == before
     # The correction is booked in the open month instead (rättelse in April).
-    planned.ok(f"/v1/transactions/{o['transaction_id']}/reversal", reversal_body("2022-04-01"), "poster")  # fmt: skip
+    planned.ok(
+        f"/v1/transactions/{o['transaction_id']}/reversal", reversal_body("2022-04-01"), "poster"
+    )
 
 
 def test_classification_is_still_possible_after_the_month_is_closed(planned: Api) -> None:
     [o] = planned.spend(line("9917", "20000.00", "2022-03-20", activity=None))
     planned.ok("/v1/periods/2022-03/close", None, "admin")
-    planned.ok(f"/v1/transactions/{o['transaction_id']}/classification", {"activity": "vardlots", "reason": "klassning i april"}, "planner")  # fmt: skip
+    planned.ok(
+        f"/v1/transactions/{o['transaction_id']}/classification",
+        {"activity": "vardlots", "reason": "klassning i april"},
+        "planner",
+    )
     assert planned.activity("vardlots", as_of="2022-03-31")["spent"] == "20000.00"
 
 
@@ -95,10 +113,14 @@ def test_a_period_that_is_not_a_month_is_422(api: Api) -> None:
 
 
 def test_a_closed_month_applies_to_every_grant(planned: Api) -> None:
-    planned.ok("/v1/grants", grant_body("annan-2022", areas=[area_body("a", "100.00", "7777")]), "planner")  # fmt: skip
+    planned.ok(
+        "/v1/grants", grant_body("annan-2022", areas=[area_body("a", "100.00", "7777")]), "planner"
+    )
     planned.ok("/v1/periods/2022-03/close", None, "admin")
     body = assert_problem(
-        planned.post("/v1/transactions", batch(line("7777", "1.00", "2022-03-01", activity=None)), "poster"),  # fmt: skip
+        planned.post(
+            "/v1/transactions", batch(line("7777", "1.00", "2022-03-01", activity=None)), "poster"
+        ),
         422,
         "unplaceable-spend",
     )

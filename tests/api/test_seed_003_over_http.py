@@ -49,7 +49,12 @@ class Finance:
         return answer.json()
 
     def spend(self, key: str, *lines: dict[str, Any]) -> dict[str, str]:
-        answer = self.post("poster", "/v1/transactions", {"source": "raindance", "lines": list(lines)}, **{"Idempotency-Key": key})  # fmt: skip
+        answer = self.post(
+            "poster",
+            "/v1/transactions",
+            {"source": "raindance", "lines": list(lines)},
+            headers={"Idempotency-Key": key},
+        )
         return {o["line_id"]: o["transaction_id"] for o in answer.json()["lines"]}
 
 
@@ -61,8 +66,13 @@ def finance(live_server: LiveServer) -> Iterator[Finance]:
 
 
 def spend_line(
-    line_id: str, cost_object: str, amount: str, booked_on: str, activity: str | None = None, **extra: Any
-) -> dict[str, Any]:  # fmt: skip
+    line_id: str,
+    cost_object: str,
+    amount: str,
+    booked_on: str,
+    activity: str | None = None,
+    **extra: Any,
+) -> dict[str, Any]:
     return {
         "line_id": line_id,
         "voucher": line_id.rsplit("-", 1)[0],
@@ -110,17 +120,28 @@ def test_seed_003_god_och_nara_vard_2022_told_over_http_balances_to_the_ore(
     refused = finance.post(
         "planner",
         f"/v1/grants/{GRANT}/activities",
-        {**allocations[0], "code": "vidareutbildning-extra", "area": "vidareutbildning", "amount": "324.00"},  # fmt: skip
+        {
+            **allocations[0],
+            "code": "vidareutbildning-extra",
+            "area": "vidareutbildning",
+            "amount": "324.00",
+        },
         status=422,
     )
     assert refused.headers["content-type"].startswith(PROBLEM_JSON)
     assert (refused.json()["area"], refused.json()["available"], refused.json()["requested"]) == (
-        "vidareutbildning", "0.00", "324.00",
-    )  # fmt: skip
+        "vidareutbildning",
+        "0.00",
+        "324.00",
+    )
 
     # 2. SKR pays in two instalments, öre included.
     for on in ("2022-06-15", "2022-11-15"):
-        finance.post("poster", f"/v1/grants/{GRANT}/receipts", {"amount": "32205017.50", "received_on": on, "reference": f"SKR utbetalning {on}"})  # fmt: skip
+        finance.post(
+            "poster",
+            f"/v1/grants/{GRANT}/receipts",
+            {"amount": "32205017.50", "received_on": on, "reference": f"SKR utbetalning {on}"},
+        )
 
     # 3. The ERP posts the first quarter; 9917 and 9942 serve several areas, so lines there
     #    without an activity are the grant's unclassified spend.  The network drops the answer
@@ -135,29 +156,74 @@ def test_seed_003_god_och_nara_vard_2022_told_over_http_balances_to_the_ore(
         spend_line("V22-0107-1", "9942", "100000.00", "2022-03-31", "ambulans-utveckling"),
     ]
     tx = finance.spend("raindance-2022-Q1", *q1)
-    retry = finance.post("poster", "/v1/transactions", {"source": "raindance", "lines": q1}, **{"Idempotency-Key": "raindance-2022-Q1"})  # fmt: skip
+    retry = finance.post(
+        "poster",
+        "/v1/transactions",
+        {"source": "raindance", "lines": q1},
+        headers={"Idempotency-Key": "raindance-2022-Q1"},
+    )
     assert retry.headers["idempotent-replayed"] == "true"
     assert {o["line_id"]: o["transaction_id"] for o in retry.json()["lines"]} == tx
     totals = finance.get("reader", "/v1/balances", grant_id=GRANT)["totals"]
     assert (totals["spent"], totals["unclassified_spent"]) == ("1882346.17", "47345.67")
 
     # 4. March is closed; a late March line is refused, naming the line.
-    assert finance.post("admin", "/v1/periods/2022-03/close").json() == {"period": "2022-03", "closed": True}  # fmt: skip
-    late = finance.post("poster", "/v1/transactions", {"source": "raindance", "lines": [spend_line("V22-0199-1", "9916", "5000.00", "2022-03-25", "lokalt-arbete")]}, status=422)  # fmt: skip
-    assert [(e["line_id"], e["code"]) for e in late.json()["errors"]] == [("V22-0199-1", "closed-period")]  # fmt: skip
+    assert finance.post("admin", "/v1/periods/2022-03/close").json() == {
+        "period": "2022-03",
+        "closed": True,
+    }
+    late = finance.post(
+        "poster",
+        "/v1/transactions",
+        {
+            "source": "raindance",
+            "lines": [spend_line("V22-0199-1", "9916", "5000.00", "2022-03-25", "lokalt-arbete")],
+        },
+        status=422,
+    )
+    assert [(e["line_id"], e["code"]) for e in late.json()["errors"]] == [
+        ("V22-0199-1", "closed-period")
+    ]
 
     # 5. In April the controller classifies the open lines of March.
-    for line_id, activity in (("V22-0103-1", "personcentrering"), ("V22-0105-1", "vardlots"), ("V22-0106-1", "e-halsa-standarder")):  # fmt: skip
-        finance.post("planner", f"/v1/transactions/{tx[line_id]}/classification", {"activity": activity, "reason": "klassning april"})  # fmt: skip
+    for line_id, activity in (
+        ("V22-0103-1", "personcentrering"),
+        ("V22-0105-1", "vardlots"),
+        ("V22-0106-1", "e-halsa-standarder"),
+    ):
+        finance.post(
+            "planner",
+            f"/v1/transactions/{tx[line_id]}/classification",
+            {"activity": activity, "reason": "klassning april"},
+        )
 
     # 6. "Kan vid behov omfördelas": inside nära vård, under the ETag the controller last read.
     etag = finance.clients["planner"].get(f"/v1/grants/{GRANT}").headers["etag"]
-    decision = {"ref": "HoS-direktör, delegation", "date": "2022-06-01", "body": "Hälso- och sjukvårdsdirektör"}  # fmt: skip
-    realloc = {"from_activity": "uppfoljning-halsoval", "to_activity": "fast-lakarkontakt", "amount": "200000.00", "reason": "Fast läkarkontakt prioriteras", "decision": decision}  # fmt: skip
-    moved = finance.post("planner", f"/v1/grants/{GRANT}/reallocations", realloc, **{"If-Match": etag})  # fmt: skip
+    decision = {
+        "ref": "HoS-direktör, delegation",
+        "date": "2022-06-01",
+        "body": "Hälso- och sjukvårdsdirektör",
+    }
+    realloc = {
+        "from_activity": "uppfoljning-halsoval",
+        "to_activity": "fast-lakarkontakt",
+        "amount": "200000.00",
+        "reason": "Fast läkarkontakt prioriteras",
+        "decision": decision,
+    }
+    moved = finance.post(
+        "planner", f"/v1/grants/{GRANT}/reallocations", realloc, headers={"If-Match": etag}
+    )
     assert moved.headers["etag"] == f'"{int(etag.strip(chr(34))) + 1}"'
-    finance.post("planner", f"/v1/grants/{GRANT}/reallocations", realloc, status=409, **{"If-Match": etag})  # fmt: skip
-    fenced = finance.post("planner", f"/v1/grants/{GRANT}/reallocations", {**realloc, "from_activity": "vidareutbildning-ssk", "to_activity": "webbplatser"}, status=422)  # fmt: skip
+    finance.post(
+        "planner", f"/v1/grants/{GRANT}/reallocations", realloc, status=409, headers={"If-Match": etag}
+    )
+    fenced = finance.post(
+        "planner",
+        f"/v1/grants/{GRANT}/reallocations",
+        {**realloc, "from_activity": "vidareutbildning-ssk", "to_activity": "webbplatser"},
+        status=422,
+    )
     assert fenced.json()["rule"] == "ring-fenced"
 
     # 7. More spend: the common plan overspends (a fact, recorded), a depreciation on 9917,
@@ -169,9 +235,18 @@ def test_seed_003_god_och_nara_vard_2022_told_over_http_balances_to_the_ore(
         spend_line("V22-0930-1", "9916", "400000.00", "2022-09-30", "gemensam-plan"),
         spend_line("V22-0930-2", "9916", "250000.25", "2022-09-30", "gemensam-plan"),
     )
-    reversal = finance.post("poster", f"/v1/transactions/{later['V22-0501-1']}/reversal", {"reason": "felkontering", "booked_on": "2022-05-12"})  # fmt: skip
+    reversal = finance.post(
+        "poster",
+        f"/v1/transactions/{later['V22-0501-1']}/reversal",
+        {"reason": "felkontering", "booked_on": "2022-05-12"},
+    )
     assert reversal.json()["lines"][0]["status"] == "reversal"
-    finance.post("poster", f"/v1/transactions/{later['V22-0501-1']}/reversal", {"reason": "igen", "booked_on": "2022-05-13"}, status=409)  # fmt: skip
+    finance.post(
+        "poster",
+        f"/v1/transactions/{later['V22-0501-1']}/reversal",
+        {"reason": "igen", "booked_on": "2022-05-13"},
+        status=409,
+    )
 
     # 8. The balances, to the öre.
     b = finance.get("reader", "/v1/balances", grant_id=GRANT)
@@ -189,14 +264,22 @@ def test_seed_003_god_och_nara_vard_2022_told_over_http_balances_to_the_ore(
     }
     assert areas["nara-vard"]["unallocated"] == "2993953.00"
     assert areas["medarbetare"]["unallocated"] == "1596007.00"
-    assert areas["nara-vard"]["spent"] == "1997346.42"  # 1 250 000 + 85 000.50 + 12 345.67 + 650 000.25
+    assert (
+        areas["nara-vard"]["spent"] == "1997346.42"
+    )  # 1 250 000 + 85 000.50 + 12 345.67 + 650 000.25
     assert areas["medarbetare"]["spent"] == "660000.00"  # 400 000 + 20 000 + 240 000
     assert (areas["e-halsa"]["spent"], areas["ambulans"]["spent"]) == ("15000.00", "100000.00")
     assert acts["gemensam-plan"] == {
-        "code": "gemensam-plan", "allocated": "500000.00", "spent": "650000.25",
-        "remaining": "-150000.25", "overspent": True,
-    }  # fmt: skip
-    assert (acts["uppfoljning-halsoval"]["allocated"], acts["fast-lakarkontakt"]["allocated"]) == ("100000.00", "500000.00")  # fmt: skip
+        "code": "gemensam-plan",
+        "allocated": "500000.00",
+        "spent": "650000.25",
+        "remaining": "-150000.25",
+        "overspent": True,
+    }
+    assert (acts["uppfoljning-halsoval"]["allocated"], acts["fast-lakarkontakt"]["allocated"]) == (
+        "100000.00",
+        "500000.00",
+    )
     assert acts["personcentrering"]["spent"] == "12345.67"
     assert acts["vardlots"]["spent"] == "20000.00"
     assert acts["regelverk-kunskapsstyrning"]["spent"] == "0.00"
@@ -204,13 +287,20 @@ def test_seed_003_god_och_nara_vard_2022_told_over_http_balances_to_the_ore(
     # As of the end of March, and on the day the wrong line stood.
     march = finance.get("reader", "/v1/balances", grant_id=GRANT, as_of="2022-03-31")
     assert march["totals"]["spent"] == "1882346.17"
-    may_11 = finance.get("reader", "/v1/balances", grant_id=GRANT, activity="regelverk-kunskapsstyrning", as_of="2022-05-11")  # fmt: skip
+    may_11 = finance.get(
+        "reader",
+        "/v1/balances",
+        grant_id=GRANT,
+        activity="regelverk-kunskapsstyrning",
+        as_of="2022-05-11",
+    )
     assert may_11["areas"][0]["activities"][0]["spent"] == "99999.00"
     assert finance.get("reader", "/v1/cost-objects/9916")["totals"]["spent"] == "1997346.42"
 
     # 9. The auditor: the chain verifies, and paging covers every event exactly once.
     verify = finance.get("auditor", "/v1/audit/verify")
-    assert verify["ok"] is True and verify["first_bad_position"] is None
+    assert verify["ok"] is True
+    assert verify["first_bad_position"] is None
     positions: list[int] = []
     types: Counter[str] = Counter()
     after = 0
@@ -223,12 +313,22 @@ def test_seed_003_god_och_nara_vard_2022_told_over_http_balances_to_the_ore(
         after = page["next_after"]
     assert positions == list(range(1, verify["head_position"] + 1))
     assert len(positions) == verify["checked"]
-    assert types == Counter({
-        "GrantRegistered": 1, "ActivityAllocated": 19, "ReceiptRecorded": 2,
-        "SpendRecorded": 11, "PeriodClosed": 1, "SpendClassified": 3,
-        "BudgetReallocated": 1, "SpendReversed": 1,
-    })  # fmt: skip
-    actors = Counter((e["meta"]["actor"], e["event_type"]) for e in finance.get("auditor", "/v1/events", limit=1000)["events"])  # fmt: skip
+    assert types == Counter(
+        {
+            "GrantRegistered": 1,
+            "ActivityAllocated": 19,
+            "ReceiptRecorded": 2,
+            "SpendRecorded": 11,
+            "PeriodClosed": 1,
+            "SpendClassified": 3,
+            "BudgetReallocated": 1,
+            "SpendReversed": 1,
+        }
+    )
+    actors = Counter(
+        (e["meta"]["actor"], e["event_type"])
+        for e in finance.get("auditor", "/v1/events", limit=1000)["events"]
+    )
     assert actors[("planner-token", "ActivityAllocated")] == 19
     assert actors[("poster-token", "SpendRecorded")] == 11
     assert actors[("admin-token", "PeriodClosed")] == 1

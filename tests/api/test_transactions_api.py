@@ -38,15 +38,41 @@ def test_a_recorded_line_reads_back_as_the_erp_sent_it(planned: Api) -> None:
     assert answer.status_code == 200
     got = answer.json()
     assert got["transaction_id"] == outcome["transaction_id"]
-    assert {k: got[k] for k in ("line_id", "voucher", "booked_on", "amount", "cost_object",
-                                "activity", "account", "kind", "text")} == {
-        k: sent[k] for k in ("line_id", "voucher", "booked_on", "amount", "cost_object",
-                             "activity", "account", "kind", "text")
-    }  # fmt: skip
+    assert {
+        k: got[k]
+        for k in (
+            "line_id",
+            "voucher",
+            "booked_on",
+            "amount",
+            "cost_object",
+            "activity",
+            "account",
+            "kind",
+            "text",
+        )
+    } == {
+        k: sent[k]
+        for k in (
+            "line_id",
+            "voucher",
+            "booked_on",
+            "amount",
+            "cost_object",
+            "activity",
+            "account",
+            "kind",
+            "text",
+        )
+    }
     assert (got["source"], got["area"], got["status"], got["grant_id"]) == (
-        "raindance", "nara-vard", "recorded", GRANT_ID,
-    )  # fmt: skip
-    assert got["reversal_of"] is None and got["reversed_by"] is None
+        "raindance",
+        "nara-vard",
+        "recorded",
+        GRANT_ID,
+    )
+    assert got["reversal_of"] is None
+    assert got["reversed_by"] is None
 
 
 def test_spend_shows_on_the_activity_area_and_grant_to_the_ore(planned: Api) -> None:
@@ -71,8 +97,11 @@ def test_rule_4_overspend_is_recorded_and_shown_not_refused(planned: Api) -> Non
     )
     act = planned.activity("barnhalsovard")
     assert (act["allocated"], act["spent"], act["remaining"], act["overspent"]) == (
-        "200000.00", "200000.25", "-0.25", True,
-    )  # fmt: skip
+        "200000.00",
+        "200000.25",
+        "-0.25",
+        True,
+    )
 
 
 def test_rule_4_a_batch_with_one_unplaceable_line_is_refused_whole_naming_every_bad_line(
@@ -108,7 +137,9 @@ def test_rule_4_a_batch_with_one_unplaceable_line_is_refused_whole_naming_every_
 
 
 def test_rule_4_depreciation_may_be_booked_where_investment_may_not(planned: Api) -> None:
-    [dep] = planned.spend(line("9917", "240000.00", "2022-06-30", activity="webbplatser", kind="depreciation"))  # fmt: skip
+    [dep] = planned.spend(
+        line("9917", "240000.00", "2022-06-30", activity="webbplatser", kind="depreciation")
+    )
     assert dep["status"] == "recorded"
     assert planned.activity("webbplatser")["spent"] == "240000.00"
 
@@ -129,7 +160,9 @@ def test_a_different_line_under_the_same_source_and_line_id_is_409(planned: Api)
     planned.spend(line(line_id="V-KEY-1", amount="1000.00"))
     before = planned.event_count()
     body = assert_problem(
-        planned.post("/v1/transactions", batch(line(line_id="V-KEY-1", amount="1000.01")), "poster"),  # fmt: skip
+        planned.post(
+            "/v1/transactions", batch(line(line_id="V-KEY-1", amount="1000.01")), "poster"
+        ),
         409,
         "natural-key-conflict",
         source="raindance",
@@ -181,12 +214,20 @@ def test_classification_puts_unclassified_spend_on_an_activity_of_its_cost_objec
 def test_classifying_to_an_unknown_activity_or_transaction_is_404(planned: Api) -> None:
     [o] = planned.spend(line("9917", activity=None))
     assert_problem(
-        planned.post(f"/v1/transactions/{o['transaction_id']}/classification", {"activity": "finns-inte", "reason": "x"}, "planner"),  # fmt: skip
+        planned.post(
+            f"/v1/transactions/{o['transaction_id']}/classification",
+            {"activity": "finns-inte", "reason": "x"},
+            "planner",
+        ),
         404,
         "unknown-activity",
     )
     assert_problem(
-        planned.post("/v1/transactions/finns-inte/classification", {"activity": "vardlots", "reason": "x"}, "planner"),  # fmt: skip
+        planned.post(
+            "/v1/transactions/finns-inte/classification",
+            {"activity": "vardlots", "reason": "x"},
+            "planner",
+        ),
         404,
         "unknown-transaction",
     )
@@ -194,9 +235,11 @@ def test_classifying_to_an_unknown_activity_or_transaction_is_404(planned: Api) 
 
 def test_a_reversal_cancels_the_line_which_stays_on_record(planned: Api) -> None:
     [o] = planned.spend(line(amount="99999.00", booked_on="2022-05-10", activity="barnhalsovard"))
-    answer = planned.ok(f"/v1/transactions/{o['transaction_id']}/reversal", reversal_body("2022-05-12"), "poster")  # fmt: skip
+    answer = planned.ok(
+        f"/v1/transactions/{o['transaction_id']}/reversal", reversal_body("2022-05-12"), "poster"
+    )
     [rev] = answer["lines"]
-    assert rev["status"] == "reversal" and rev["line_id"] == o["line_id"]
+    assert (rev["status"], rev["line_id"]) == ("reversal", o["line_id"])
     assert rev["transaction_id"] != o["transaction_id"]
     original = planned.get(f"/v1/transactions/{o['transaction_id']}").json()
     assert (original["status"], original["reversed_by"]) == ("reversed", rev["transaction_id"])
@@ -210,7 +253,9 @@ def test_a_reversal_cancels_the_line_which_stays_on_record(planned: Api) -> None
 
 def test_a_line_is_reversed_once_and_a_reversal_is_never_reversed(planned: Api) -> None:
     [o] = planned.spend(line())
-    [rev] = planned.ok(f"/v1/transactions/{o['transaction_id']}/reversal", reversal_body(), "poster")["lines"]  # fmt: skip
+    [rev] = planned.ok(
+        f"/v1/transactions/{o['transaction_id']}/reversal", reversal_body(), "poster"
+    )["lines"]
     before = planned.event_count()
     assert_problem(
         planned.post(f"/v1/transactions/{o['transaction_id']}/reversal", reversal_body(), "poster"),
@@ -219,7 +264,9 @@ def test_a_line_is_reversed_once_and_a_reversal_is_never_reversed(planned: Api) 
         transaction_id=o["transaction_id"],
     )
     assert_problem(
-        planned.post(f"/v1/transactions/{rev['transaction_id']}/reversal", reversal_body(), "poster"),  # fmt: skip
+        planned.post(
+            f"/v1/transactions/{rev['transaction_id']}/reversal", reversal_body(), "poster"
+        ),
         409,
         "not-reversible",
         reversal_of=o["transaction_id"],
@@ -229,7 +276,12 @@ def test_a_line_is_reversed_once_and_a_reversal_is_never_reversed(planned: Api) 
 
 def test_reversing_or_reading_an_unknown_transaction_is_404(planned: Api) -> None:
     missing = "00000000-0000-0000-0000-000000000000"
-    assert_problem(planned.get(f"/v1/transactions/{missing}"), 404, "unknown-transaction", transaction_id=missing)  # fmt: skip
+    assert_problem(
+        planned.get(f"/v1/transactions/{missing}"),
+        404,
+        "unknown-transaction",
+        transaction_id=missing,
+    )
     assert_problem(
         planned.post(f"/v1/transactions/{missing}/reversal", reversal_body(), "poster"),
         404,

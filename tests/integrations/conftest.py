@@ -9,14 +9,12 @@ import pytest
 from sqlalchemy.engine import Engine
 
 from api.settings import get_settings
-from tests.support.api import (  # noqa: F401 - fixtures are found by name
-    _api_postgres,
-    api,
-    api_database_url,
-    api_factory,
-    planned,
-)
+from tests.api import conftest as _api_tier
 from tests.support.ledger import EXAMPLES, Ledger
+
+# The API tier's fixtures (api, api_factory, planned, and the private ones they rest on), exactly
+# as tests/api/conftest.py exposes them, so this tier follows it when it changes.
+globals().update({k: v for k, v in vars(_api_tier).items() if not k.startswith("__")})
 
 DATA = Path(__file__).parent / "data"
 SEED_003 = EXAMPLES / "god-och-nara-vard-2022.yaml"

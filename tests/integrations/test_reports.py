@@ -257,8 +257,10 @@ def test_xlsx_has_a_summary_and_a_sheet_per_area(year: Ledger) -> None:
     for ws in wb.worksheets:
         assert ws.freeze_panes == "A2", ws.title
         assert ws.cell(row=1, column=1).font.bold
+        assert ws.auto_filter.ref.startswith("A1:"), ws.title
     summary = wb[SUMMARY_SHEET]
     assert tuple(c.value for c in summary[1]) == SUMMARY_COLUMNS
+    assert summary.auto_filter.ref == "A1:L9"  # header, six areas, unplaced, total
     assert tuple(c.value for c in wb["nara-vard"][1]) == AREA_COLUMNS
 
 

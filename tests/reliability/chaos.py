@@ -72,10 +72,10 @@ class Chaos:
         _sleep_until(t0 + 1.5)
         self.kill_and_restart(self.servers[0])
 
-    def terminate_backends(self, t0: float, times: int = 3) -> None:
+    def terminate_backends(self, t0: float, times: int = 8) -> None:
         """The PostgreSQL backend of an in-flight request terminated, ``times`` times."""
         for i in range(times):
-            _sleep_until(t0 + 1.0 + i)
+            _sleep_until(t0 + 0.5 + 0.4 * i)
             self.terminate_backend()
 
     def soak(self, t0: float, duration: float, kills: int, terminations: int) -> None:
