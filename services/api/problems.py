@@ -149,8 +149,16 @@ def _validation_item(e: Mapping[str, Any], body: Any) -> dict[str, Any]:
 
 async def _http(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
-    titles = {404: "Not found", 405: "Method not allowed", 401: "Unauthorized", 403: "Forbidden"}
-    code = {404: "not-found", 405: "method-not-allowed"}.get(exc.status_code, "http-error")
+    titles = {
+        400: "Malformed JSON",
+        404: "Not found",
+        405: "Method not allowed",
+        401: "Unauthorized",
+        403: "Forbidden",
+    }
+    # FastAPI answers a body it cannot even decode (not UTF-8, cut short) with a bare 400.
+    codes = {400: "malformed-json", 404: "not-found", 405: "method-not-allowed"}
+    code = codes.get(exc.status_code, "http-error")
     return problem(
         exc.status_code,
         code,

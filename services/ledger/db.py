@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import URL, Connection, Engine, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError
+from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
 
 from ledger.errors import BadDatabaseUrl, DatabaseUnavailable
 
@@ -121,6 +122,10 @@ def translate_errors(what: str = "database") -> Iterator[None]:
     """Re-raise a lost or refused connection as ours, naming what failed and why."""
     try:
         yield
+    except SQLAlchemyTimeoutError as e:  # every pooled connection busy: overload, not a bug
+        raise DatabaseUnavailable(
+            f"{what} busy: no connection free in time", reason="pool exhausted"
+        ) from e
     except OperationalError as e:
         if _is_connection_error(e):
             raise DatabaseUnavailable(

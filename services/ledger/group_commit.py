@@ -19,6 +19,7 @@ from typing import Generic, TypeVar
 from sqlalchemy.engine import Engine
 
 from ledger.db import write_transaction
+from ledger.errors import LedgerError
 from ledger.projections.tables import ProjectionTables
 from ledger.store import EventStore
 from ledger.unit_of_work import UnitOfWork
@@ -86,8 +87,9 @@ class GroupCommit:
                 for unit in batch:
                     try:
                         answers.append((unit, unit.work(uow)))
-                    except Exception as e:  # this command's refusal: it recorded nothing
+                    except LedgerError as e:  # this command's refusal: it recorded nothing
                         unit.error = e
+                    # Anything else (a lost connection, a bug) ends the whole transaction.
                 uow.flush()
                 for unit, answer in answers:
                     unit.result = answer()

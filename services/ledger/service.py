@@ -93,6 +93,7 @@ class Actor:
     role: str
     request_id: str | None = None
     source_system: str | None = None
+    idempotency_key: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,6 +168,8 @@ class LedgerService:
         idempotency: Idempotency | None = None,
     ) -> Result | Replayed:
         """Run one command; concurrent callers of this process share a commit (group commit)."""
+        if idempotency is not None:  # an auditor can tell which retried request wrote an event
+            actor = replace(actor, idempotency_key=idempotency.key)
 
         def work(uow: UnitOfWork) -> Callable[[], Result | Replayed]:
             if idempotency is not None:
@@ -348,6 +351,8 @@ def _meta(actor: Actor, command: object) -> dict[str, Any]:
         meta["request_id"] = actor.request_id
     if actor.source_system:
         meta["source_system"] = actor.source_system
+    if actor.idempotency_key:
+        meta["idempotency_key"] = actor.idempotency_key
     if isinstance(command, PostSpend):
         meta["source"] = command.source
     decision = getattr(command, "decision", None)
