@@ -64,7 +64,9 @@ class Config:
             http_seconds=_float("BENCH_HTTP_SECONDS", 1.5 if smoke else 20.0 if big else 4.0),
             http_batch_max_lines=_int(
                 "BENCH_HTTP_BATCH_MAX_LINES",
-                4 * BATCH if smoke else max(10_000, min(events // 5, 500_000)),
+                # a third of what the ingest adds after the small size: the in-process ingest
+                # still covers most of the way to BENCH_EVENTS
+                4 * BATCH if smoke else max(8 * BATCH, min((events - 10_000) // 3, 500_000)),
             ),
             http_single_max_requests=_int(
                 "BENCH_HTTP_SINGLE_MAX", 200 if smoke else 100_000 if big else 20_000

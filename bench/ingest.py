@@ -15,6 +15,8 @@ exposes each to the same background load, so their ratios hold on a noisy, share
 
 from __future__ import annotations
 
+import math
+import statistics
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -77,40 +79,72 @@ def copy_rows(conn: Connection, table: sa.Table, rows: list[dict[str, Any]]) -> 
             )
 
 
+@dataclass(frozen=True, slots=True)
+class Round:
+    """One batch of 500: the store's head after it and what each contender took for it."""
+
+    head: int
+    events: int
+    ingest: float
+    insert: float
+    copy: float
+    peer: float | None  # the peer's 5 saves of 100, on the rounds it ran
+
+
 @dataclass
 class IngestStats:
     batches: int = 0
-    ingest_events: int = 0
-    ingest_seconds: float = 0.0
-    raw_rows: int = 0
-    insert_seconds: float = 0.0
-    copy_seconds: float = 0.0
-    batch_seconds: list[float] = field(default_factory=list)
-    insert_batch_seconds: list[float] = field(default_factory=list)
-    copy_batch_seconds: list[float] = field(default_factory=list)
-    timeline: list[tuple[int, int, float]] = field(default_factory=list)  # (head, events, s)
+    rounds: list[Round] = field(default_factory=list)  # the timed ones (after warm-up)
 
-    def per_s_between(self, lo: int, hi: int) -> float:
-        """Ingest rate of the timed batches that ended with the head in (lo, hi]."""
-        picked = [(n, t) for head, n, t in self.timeline if lo < head <= hi]
-        seconds = sum(t for _, t in picked)
-        return sum(n for n, _ in picked) / seconds if seconds else 0.0
+    def _rate(self, rounds: list[Round], what: str) -> float:
+        seconds = sum(getattr(r, what) for r in rounds)
+        return sum(r.events for r in rounds) / seconds if seconds else 0.0
 
     @property
     def ingest_per_s(self) -> float:
-        return self.ingest_events / self.ingest_seconds if self.ingest_seconds else 0.0
+        return self._rate(self.rounds, "ingest")
 
     @property
     def insert_per_s(self) -> float:
-        return self.raw_rows / self.insert_seconds if self.insert_seconds else 0.0
+        return self._rate(self.rounds, "insert")
 
     @property
     def copy_per_s(self) -> float:
-        return self.raw_rows / self.copy_seconds if self.copy_seconds else 0.0
+        return self._rate(self.rounds, "copy")
+
+    @property
+    def ceiling(self) -> str:
+        """The faster raw method over the run: ``"copy"`` or ``"insert"``."""
+        return "copy" if self.copy_per_s >= self.insert_per_s else "insert"
 
     @property
     def raw_per_s(self) -> float:
         return max(self.insert_per_s, self.copy_per_s)
+
+    def ingest_per_s_between(self, lo: int, hi: int) -> float:
+        """Ingest rate of the rounds that ended with the head in (lo, hi]."""
+        return self._rate([r for r in self.rounds if lo < r.head <= hi], "ingest")
+
+    def ingest_per_s_last(self, fraction: float = 0.1) -> float:
+        n = max(1, int(len(self.rounds) * fraction))
+        return self._rate(self.rounds[-n:], "ingest")
+
+    def paired_ratio(self, baseline: str) -> float:
+        """Median over rounds of baseline time / ingest time for the same 500 events.
+
+        Each pair ran back to back, so a stall of the shared machine spoils one pair, not the
+        figure: the robust form of "ingest rate / baseline rate".
+        """
+        ratios = [
+            getattr(r, baseline) / r.ingest
+            for r in self.rounds
+            if r.ingest > 0 and getattr(r, baseline) is not None
+        ]
+        return statistics.median(ratios) if ratios else 0.0
+
+    def p50_ms(self, what: str) -> float:
+        values = [getattr(r, what) for r in self.rounds if getattr(r, what) is not None]
+        return round(statistics.median(values) * 1000, 3) if values else 0.0
 
 
 def ingest_until(
@@ -151,22 +185,16 @@ def ingest_until(
             copy_rows(conn, raw.copy, rows)
         t4 = time.perf_counter()
         stats.batches += 1
-        if stats.batches > warmup_batches:
-            stats.ingest_events += len(result.events)
-            stats.ingest_seconds += t1 - t0
-            stats.raw_rows += len(rows)
-            stats.insert_seconds += t3 - t2
-            stats.copy_seconds += t4 - t3
-            stats.batch_seconds.append(t1 - t0)
-            stats.timeline.append((head, len(result.events), t1 - t0))
-            stats.insert_batch_seconds.append(t3 - t2)
-            stats.copy_batch_seconds.append(t4 - t3)
+        peer_s = None
         if (
             peer is not None
             and (stats.batches - 1) % peer_stride == 0
             and peer.batch_events < peer_max_events
         ):
-            peer.save_batches(BATCH)
+            saved = 100 * math.ceil(len(rows) / 100)  # whole saves of 100
+            peer_s = peer.save_batches(saved) * len(rows) / saved
+        if stats.batches > warmup_batches:
+            stats.rounds.append(Round(head, len(rows), t1 - t0, t3 - t2, t4 - t3, peer_s))
         if progress is not None:
             progress(head)
     return head

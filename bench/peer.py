@@ -82,18 +82,24 @@ class Peer:
         self._n += 1
         return self._payloads[self._n % len(self._payloads)]
 
-    def save_batches(self, events: int, per_save: int = 100) -> None:
-        """``events`` events, ``per_save`` per save: a new aggregate (Opened + 99 more) each."""
+    def save_batches(self, events: int, per_save: int = 100) -> float:
+        """``events`` events, ``per_save`` per save: a new aggregate (Opened + 99 more) each.
+
+        Returns the seconds it took.
+        """
         done = 0
+        took = 0.0
         while done < events:
             t0 = time.perf_counter()  # the peer's domain work counts, as ours does
             agg = self._aggregate("bench")
             for _ in range(per_save - 1):
                 agg.record(self._payload())
             self.app.save(agg)
-            self.batch_seconds += time.perf_counter() - t0
+            took += time.perf_counter() - t0
             done += per_save
+        self.batch_seconds += took
         self.batch_events += done
+        return took
 
     def save_singles(self, events: int, seconds: float) -> None:
         """One event per save on one aggregate, until ``events`` or ``seconds``."""

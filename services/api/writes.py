@@ -94,10 +94,12 @@ class Writer:
         )
         if isinstance(outcome, Replayed):
             stored, headers = outcome.answer, {"Idempotent-Replayed": "true"}
+            version = _version_in(stored.body)
         else:
             stored, headers = answer(outcome), {}
-            if outcome.version is not None:
-                headers["ETag"] = etag(outcome.version)
+            version = outcome.version
+        if version is not None:
+            headers["ETag"] = etag(version)
         return Response(
             stored.body,
             status_code=stored.status_code,
@@ -113,3 +115,12 @@ class Writer:
 
 
 WriterDep = Annotated[Writer, Depends()]
+
+
+def _version_in(body: bytes) -> int | None:
+    """The grant version a stored answer reported, so a replay carries the same ETag."""
+    try:
+        version = orjson.loads(body).get("version")
+    except (orjson.JSONDecodeError, AttributeError):
+        return None
+    return version if isinstance(version, int) else None

@@ -113,21 +113,31 @@ class TargetNotEmpty(Conflict):
 
 
 def event_to_json(e: StoredEvent) -> bytes:
-    """One line of the export (without its newline)."""
-    return orjson.dumps(
-        {
-            "position": e.position,
-            "stream_id": e.stream_id,
-            "stream_version": e.stream_version,
-            "event_type": e.event_type,
-            "schema_version": e.schema_version,
-            "data": e.data,
-            "meta": e.meta,
-            "effective_date": e.effective_date.isoformat() if e.effective_date else None,
-            "recorded_at": format_recorded_at(e.recorded_at),
-            "prev_hash": e.prev_hash,
-            "hash": e.hash,
-        }
+    """One line of the export (without its newline).
+
+    Fields in table order, keys inside ``data`` and ``meta`` sorted: the same events give the
+    same bytes whichever database they come from (PostgreSQL's JSONB keeps its own key order).
+    """
+    fields: dict[str, Any] = {
+        "position": e.position,
+        "stream_id": e.stream_id,
+        "stream_version": e.stream_version,
+        "event_type": e.event_type,
+        "schema_version": e.schema_version,
+        "data": e.data,
+        "meta": e.meta,
+        "effective_date": e.effective_date.isoformat() if e.effective_date else None,
+        "recorded_at": format_recorded_at(e.recorded_at),
+        "prev_hash": e.prev_hash,
+        "hash": e.hash,
+    }
+    return (
+        b"{"
+        + b",".join(
+            orjson.dumps(k) + b":" + orjson.dumps(v, option=orjson.OPT_SORT_KEYS)
+            for k, v in fields.items()
+        )
+        + b"}"
     )
 
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 import itertools
 from typing import Any
 
-import pytest
 import sqlalchemy as sa
 
 from tests.support.api import (
@@ -71,19 +70,15 @@ def test_every_event_names_its_actor_role_and_request_and_planning_its_decision(
     assert spent["meta"]["request_id"]  # one is made up when the caller sends none
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG services/ledger/service.py _meta(): DESIGN §2 lists the idempotency key among "
-    "an event's meta (actor, role, decision, source system, idempotency key, request id), but "
-    "POST /v1/transactions with Idempotency-Key: erp-batch-42 records meta without it, so an "
-    "auditor cannot tell which retried request wrote an event",
-)
 def test_every_event_records_the_idempotency_key_it_was_written_under(planned: Api) -> None:
+    """DESIGN §2: an auditor can tell which (retried) request wrote an event."""
     planned.post(
         "/v1/transactions", batch(line()), "poster", headers={"Idempotency-Key": "erp-batch-42"}
     )
-    spent = all_events(planned, type="SpendRecorded")[-1]
-    assert "erp-batch-42" in spent["meta"].values()
+    planned.post("/v1/transactions", batch(line()), "poster")
+    keyed, unkeyed = all_events(planned, type="SpendRecorded")
+    assert keyed["meta"]["idempotency_key"] == "erp-batch-42"
+    assert unkeyed["meta"].get("idempotency_key") is None
 
 
 def test_the_request_id_is_echoed_and_a_made_up_one_is_given_when_missing(api: Api) -> None:

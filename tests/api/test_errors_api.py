@@ -12,6 +12,7 @@ from collections.abc import Iterator
 import pytest
 
 from tests.support.api import (
+    DECISION,
     GRANT_ID,
     Api,
     ApiFactory,
@@ -20,6 +21,7 @@ from tests.support.api import (
     batch,
     grant_body,
     line,
+    reallocation_body,
     reversal_body,
 )
 
@@ -65,25 +67,26 @@ def test_malformed_json_is_400_on_every_kind_of_post(planned: Api) -> None:
         assert_problem(answer, 400, "malformed-json")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG services/api/problems.py _http(): a body FastAPI cannot decode (not UTF-8) "
-    "comes back as 400 type .../http-error, title 'HTTP error', detail 'There was an error "
-    "parsing the body' instead of type .../malformed-json like every other malformed body, so "
-    "a client that branches on `type` misses it",
-)
-def test_a_body_that_is_not_utf8_is_400_malformed_json(planned: Api) -> None:
-    answer = planned.post(
-        "/v1/transactions", None, "poster", content=b'{"source": "\xff\xfe"}', headers=JSON
-    )
-    assert_problem(answer, 400, "malformed-json")
+def test_a_body_that_is_not_utf8_or_nested_too_deep_is_400_malformed_json(planned: Api) -> None:
+    for raw in (b'{"source": "\xff\xfe"}', b"[" * 100_000 + b"]" * 100_000):
+        answer = planned.post("/v1/transactions", None, "poster", content=raw, headers=JSON)
+        assert_problem(answer, 400, "malformed-json")
 
 
-def test_a_body_that_is_not_utf8_is_still_a_400_problem_not_a_500(planned: Api) -> None:
-    answer = planned.post(
-        "/v1/transactions", None, "poster", content=b'{"source": "\xff\xfe"}', headers=JSON
-    )
-    assert_problem(answer, 400)
+# Every POST of DESIGN §3 (with a role that may send it), for the per-endpoint checks below.
+TX = "00000000-0000-0000-0000-000000000000"
+POSTS = [
+    ("/v1/grants", "planner"),
+    (f"{GRANT}/activities", "planner"),
+    (f"{GRANT}/reallocations", "planner"),
+    (f"{GRANT}/amendments", "planner"),
+    (f"{GRANT}/receipts", "poster"),
+    (f"{GRANT}/repayments", "planner"),
+    (f"{GRANT}/year-close", "planner"),
+    ("/v1/transactions", "poster"),
+    (f"/v1/transactions/{TX}/reversal", "poster"),
+    (f"/v1/transactions/{TX}/classification", "planner"),
+]
 
 
 # --- 404, 405 -----------------------------------------------------------------------------------
@@ -112,6 +115,27 @@ def test_unknown_grant_and_transaction_are_404_naming_what_is_missing(planned: A
         404,
         "unknown-transaction",
         transaction_id="finns-inte",
+    )
+
+
+def test_every_endpoint_of_a_grant_is_404_for_an_unknown_grant(planned: Api) -> None:
+    bodies = {
+        "activities": activity_body("x", "nara-vard", "1.00"),
+        "reallocations": reallocation_body("lokalt-arbete", "barnhalsovard", "1.00"),
+        "amendments": {"area": "nara-vard", "awarded": "1.00", "reason": "r", "decision": DECISION},
+        "receipts": {"amount": "1.00", "received_on": "2022-06-01", "reference": "r"},
+        "repayments": {"area": "nara-vard", "amount": "1.00", "paid_on": "2022-12-30"},
+        "year-close": {"year": 2022, "decision": DECISION},
+    }
+    for what, body in bodies.items():
+        answer = planned.post(f"/v1/grants/finns-inte/{what}", body, "admin")
+        assert_problem(answer, 404, "unknown-grant", grant_id="finns-inte")
+    for path in ("/v1/grants/finns-inte", "/v1/grants/finns-inte/events"):
+        assert_problem(planned.get(path, "admin"), 404, "unknown-grant")
+    assert_problem(
+        planned.get("/v1/balances", "admin", params={"grant_id": "finns-inte"}),
+        404,
+        "unknown-grant",
     )
 
 
@@ -192,19 +216,17 @@ def test_a_body_over_the_limit_is_413_before_it_is_read(small: Api) -> None:
     assert small.post("/v1/transactions", batch(line()), "poster").status_code == 201
 
 
+def test_every_post_refuses_a_body_over_the_limit_with_413(small: Api) -> None:
+    oversized = {"text": "x" * 4096}
+    for path, role in [*POSTS, ("/v1/periods/2022-03/close", "admin")]:
+        assert_problem(small.post(path, oversized, role), 413, "body-too-large", limit=2048)
+
+
 def test_a_body_over_the_limit_is_413_even_without_a_token(small: Api) -> None:
     answer = small.post("/v1/transactions", None, None, content=b"x" * 4096, headers=JSON)
     assert_problem(answer, 413, "body-too-large")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG services/api/middleware.py BodyLimit: for a chunked body (no Content-Length) the "
-    "_TooLarge raised from receive() is caught by FastAPI's body parsing (routing.py, "
-    "`except Exception` → HTTPException(400)), so a 4.5 kB chunked batch with "
-    "max_body_bytes=2048 is answered 400 type .../http-error 'There was an error parsing the "
-    "body' instead of 413 body-too-large",
-)
 def test_a_chunked_body_over_the_limit_is_413(small: Api) -> None:
     raw = json.dumps(batch(*[line() for _ in range(20)])).encode()
 
@@ -216,6 +238,13 @@ def test_a_chunked_body_over_the_limit_is_413(small: Api) -> None:
     answer = small.post("/v1/transactions", None, "poster", content=chunks(), headers=JSON)
     assert small.event_count() == before
     assert_problem(answer, 413, "body-too-large")
+    # A chunked body within the limit arrives whole.
+    fits = json.dumps(batch(line(line_id="CHUNKED-1"))).encode()
+    accepted = small.post(
+        "/v1/transactions", None, "poster", content=iter([fits[:100], fits[100:]]), headers=JSON
+    )
+    assert accepted.status_code == 201, accepted.text
+    assert accepted.json()["lines"][0]["line_id"] == "CHUNKED-1"
 
 
 # --- 422 ----------------------------------------------------------------------------------------
@@ -287,6 +316,15 @@ def test_a_rule_violation_names_rule_available_and_requested_as_money(planned: A
         requested="200000.01",
     )
     assert body["instance"] == f"{GRANT}/activities"
+
+
+def test_every_post_names_the_missing_fields_of_an_empty_body(planned: Api) -> None:
+    before = planned.event_count()
+    for path, role in POSTS:
+        body = assert_problem(planned.post(path, {}, role), 422, "validation-error")
+        missing = {e["field"] for e in body["errors"] if e["reason_code"] == "missing"}
+        assert missing, (path, body)
+    assert planned.event_count() == before
 
 
 def test_an_empty_batch_or_a_missing_body_is_422(planned: Api) -> None:

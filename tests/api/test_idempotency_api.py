@@ -12,6 +12,7 @@ import httpx
 
 from ledger.auth.tokens import TokenRegistry
 from tests.support.api import (
+    DECISION,
     GRANT_ID,
     TYPE_BASE,
     Api,
@@ -49,6 +50,7 @@ def test_a_retried_batch_answers_the_first_answer_and_writes_nothing(planned: Ap
 
 def test_every_kind_of_post_replays(planned: Api) -> None:
     [o] = planned.spend(line())
+    [unclassified] = planned.spend(line("9917", activity=None))
     posts: list[tuple[str, Any, str]] = [
         (
             "/v1/grants",
@@ -63,7 +65,7 @@ def test_every_kind_of_post_replays(planned: Api) -> None:
                 "to_activity": "barnhalsovard",
                 "amount": "1.00",
                 "reason": "r",
-                "decision": grant_body()["decision"],
+                "decision": DECISION,
             },
             "planner",
         ),
@@ -73,7 +75,7 @@ def test_every_kind_of_post_replays(planned: Api) -> None:
                 "area": "nara-vard",
                 "awarded": "1000001.00",
                 "reason": "r",
-                "decision": grant_body()["decision"],
+                "decision": DECISION,
             },
             "planner",
         ),
@@ -88,7 +90,13 @@ def test_every_kind_of_post_replays(planned: Api) -> None:
             "planner",
         ),
         (f"/v1/transactions/{o['transaction_id']}/reversal", reversal_body(), "poster"),
+        (
+            f"/v1/transactions/{unclassified['transaction_id']}/classification",
+            {"activity": "vardlots", "reason": "klassning"},
+            "planner",
+        ),
         ("/v1/periods/2022-01/close", None, "admin"),
+        (f"{GRANT}/year-close", {"year": 2022, "decision": DECISION}, "planner"),
     ]
     for n, (path, body, role) in enumerate(posts):
         first = planned.post(path, body, role, headers=key(f"k-{n}"))
@@ -183,7 +191,9 @@ def test_an_empty_or_overlong_key_is_422_naming_the_header(planned: Api) -> None
 def test_concurrent_retries_of_one_request_write_it_once(live_server: LiveServer) -> None:
     """Eight retries of one batch race into a real server: one is recorded, all agree."""
     headers = bearer(live_server.tokens["planner"])
-    with httpx.Client(base_url=live_server.base_url, headers=headers, timeout=30) as client:
+    with httpx.Client(
+        base_url=live_server.base_url, headers=headers, timeout=30, trust_env=False
+    ) as client:
         assert client.post("/v1/grants", json=grant_body()).status_code == 201
         assert (
             client.post(
@@ -195,7 +205,7 @@ def test_concurrent_retries_of_one_request_write_it_once(live_server: LiveServer
     poster = {**bearer(live_server.tokens["poster"]), "Idempotency-Key": "erp-batch-race"}
 
     def send(_: int) -> httpx.Response:
-        with httpx.Client(base_url=live_server.base_url, timeout=30) as c:
+        with httpx.Client(base_url=live_server.base_url, timeout=30, trust_env=False) as c:
             return c.post("/v1/transactions", json=body, headers=poster)
 
     with ThreadPoolExecutor(max_workers=8) as pool:
@@ -208,5 +218,6 @@ def test_concurrent_retries_of_one_request_write_it_once(live_server: LiveServer
         f"{live_server.base_url}/v1/events",
         params={"type": "SpendRecorded", "limit": 1000},
         headers=auditor,
+        trust_env=False,
     ).json()["events"]
     assert len(events) == 5

@@ -28,7 +28,9 @@ class Finance:
 
     def __init__(self, server: LiveServer) -> None:
         self.clients = {
-            role: httpx.Client(base_url=server.base_url, headers=bearer(token), timeout=30)
+            role: httpx.Client(
+                base_url=server.base_url, headers=bearer(token), timeout=30, trust_env=False
+            )
             for role, token in server.tokens.items()
         }
 
@@ -37,7 +39,12 @@ class Finance:
             client.close()
 
     def post(
-        self, role: str, path: str, body: Any = None, status: int = 201, **headers: str
+        self,
+        role: str,
+        path: str,
+        body: Any = None,
+        status: int = 201,
+        headers: dict[str, str] | None = None,
     ) -> httpx.Response:
         answer = self.clients[role].post(path, json=body, headers=headers)
         assert answer.status_code == status, (path, answer.status_code, answer.text)
@@ -216,7 +223,11 @@ def test_seed_003_god_och_nara_vard_2022_told_over_http_balances_to_the_ore(
     )
     assert moved.headers["etag"] == f'"{int(etag.strip(chr(34))) + 1}"'
     finance.post(
-        "planner", f"/v1/grants/{GRANT}/reallocations", realloc, status=409, headers={"If-Match": etag}
+        "planner",
+        f"/v1/grants/{GRANT}/reallocations",
+        realloc,
+        status=409,
+        headers={"If-Match": etag},
     )
     fenced = finance.post(
         "planner",

@@ -1,0 +1,183 @@
+"""Schemathesis against the committed OpenAPI document (issue 6 §3), with every role and none.
+
+For each database, each role's token and no token at all, every operation of
+``openapi/openapi.json`` gets generated requests, valid ones (positive) and ones the spec forbids
+(negative), sent to the app over the demo year's ledger.  Each answer must not be a 5xx, must
+have a status, content type, headers and body the spec documents for it, and an invalid request
+must be refused.  Failures are collected over the whole run and reported together.
+
+``make test`` runs a few examples per operation (derandomized, so a run is reproducible);
+``make soak`` runs many, fresh each time, and counts them in the soak summary.
+"""
+
+from __future__ import annotations
+
+import collections
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from fastapi import FastAPI
+from hypothesis import HealthCheck, Phase, given, settings
+
+from api.app import create_app
+from api.settings import Settings
+from ledger import migrate
+from ledger import plan as plans
+from ledger.db import create_engine
+from ledger.demo import populate
+from ledger.service import Actor, LedgerService
+from tests.reliability.conftest import SoakSummary
+from tests.support.databases import fresh_database, postgres_reason
+from tests.support.ledger import EXAMPLES
+from tests.support.servers import ROLES, make_tokens
+
+schemathesis = pytest.importorskip("schemathesis")
+
+SPEC = Path(__file__).resolve().parents[2] / "openapi" / "openapi.json"
+WHO = [*ROLES, "none"]
+
+
+@dataclass
+class Fuzzed:
+    app: FastAPI
+    tokens: dict[str, str]
+    known: dict[str, str]  # path parameters that name real things in the ledger
+
+
+@dataclass
+class Run:
+    cases: int = 0
+    statuses: collections.Counter[int] = field(default_factory=collections.Counter)
+    failures: dict[str, str] = field(default_factory=dict)  # "op [who/mode]: check" → sample
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def fuzzed(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Fuzzed]:
+    """The app over the demo year (so the spec's examples, gnv-2022 and 9916, hit real data)."""
+    if request.param == "postgresql" and postgres_reason() is not None:
+        pytest.skip(postgres_reason() or "PostgreSQL unavailable")
+    with fresh_database(request.param, tmp_path_factory.mktemp("fuzz")) as url:
+        engine = create_engine(url)
+        migrate.upgrade(engine)
+        parsed = plans.read(EXAMPLES / "god-och-nara-vard-2022.yaml")
+        populate(LedgerService(engine), parsed, Actor("fuzz-setup", "admin"))
+        with engine.connect() as conn:
+            transaction_id = conn.execute(
+                sa.text("SELECT transaction_id FROM spend_lines WHERE status = 'recorded' LIMIT 1")
+            ).scalar_one()
+        engine.dispose()
+        tokens = make_tokens(url, "fuzz")
+        app = create_app(Settings(database_url=url))
+        known = {
+            "grant_id": parsed.grant_id,
+            "code": "9916",
+            "transaction_id": transaction_id,
+            "period": "2022-11",
+        }
+        yield Fuzzed(app, tokens, known)
+        app.state.container.close()
+
+
+def _checks(negative: bool) -> list[Any]:
+    from schemathesis.checks import (
+        content_type_conformance,
+        negative_data_rejection,
+        not_a_server_error,
+        response_headers_conformance,
+        response_schema_conformance,
+        status_code_conformance,
+    )
+
+    checks = [
+        not_a_server_error,
+        status_code_conformance,
+        content_type_conformance,
+        response_headers_conformance,
+        response_schema_conformance,
+    ]
+    return [*checks, negative_data_rejection] if negative else checks
+
+
+def fuzz(fuzzed: Fuzzed, who: str, examples: int, *, derandomize: bool) -> Run:
+    from schemathesis import GenerationMode
+
+    schema = schemathesis.openapi.from_path(SPEC)
+    headers = {} if who == "none" else {"Authorization": f"Bearer {fuzzed.tokens[who]}"}
+    run = Run()
+    for result in schema.get_all_operations():
+        operation = result.ok()
+        names = {p.name for p in operation.path_parameters}
+        passes = [("positive", GenerationMode.POSITIVE, None), ("negative", GenerationMode.NEGATIVE, None)]
+        if names and names <= set(fuzzed.known):
+            # Valid bodies against things that exist: past the 404s, into the rules.
+            passes.append(("known", GenerationMode.POSITIVE, {n: fuzzed.known[n] for n in names}))
+        for label, mode, path in passes:
+            negative = mode is GenerationMode.NEGATIVE
+            checks = _checks(negative)
+            strategy = operation.as_strategy(generation_mode=mode, path_parameters=path)
+
+            @given(case=strategy)
+            @settings(
+                max_examples=examples,
+                deadline=None,
+                database=None,
+                derandomize=derandomize,
+                phases=[Phase.explicit, Phase.generate],
+                suppress_health_check=list(HealthCheck),
+            )
+            def one(case: Any) -> None:
+                run.cases += 1
+                try:
+                    response = case.call(app=fuzzed.app, headers=headers)
+                    run.statuses[response.status_code] += 1
+                    case.validate_response(response, checks=checks, headers=headers)
+                except Exception as e:  # collected: every failure of the run, not the first
+                    titles = [
+                        getattr(f, "title", type(f).__name__)
+                        for f in getattr(e, "exceptions", [e])
+                    ]
+                    for title in titles:
+                        key = f"{operation.label} [{who}/{label}]: {title}"
+                        run.failures.setdefault(key, str(e)[:1500])
+
+            try:
+                one()
+            except Exception as e:  # noqa: BLE001 - e.g. no negative case exists for /healthz
+                if "Unable to satisfy assumptions" not in str(e) and "filter" not in str(e):
+                    run.failures.setdefault(f"{operation.label} [{who}/{label}]", str(e))
+    return run
+
+
+def _report(run: Run) -> str:
+    return "\n\n".join(f"{key}\n{sample}" for key, sample in sorted(run.failures.items()))
+
+
+@pytest.mark.parametrize("who", WHO)
+def test_no_5xx_and_every_answer_conforms_to_the_spec(fuzzed: Fuzzed, who: str) -> None:
+    run = fuzz(fuzzed, who, examples=5, derandomize=True)
+    print(f"\nschemathesis [{who}]: {run.cases} cases, statuses {dict(run.statuses)}")
+    assert run.cases > 200
+    assert run.failures == {}, _report(run)
+    if who == "none":
+        assert set(run.statuses) <= {200, 400, 401, 404, 405, 413, 422, 503}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("who", WHO)
+def test_soak_schemathesis(fuzzed: Fuzzed, who: str, soak_summary: SoakSummary) -> None:
+    run = fuzz(fuzzed, who, examples=60, derandomize=False)
+    soak_summary.add(
+        "schemathesis",
+        slow=True,
+        who=who,
+        schemathesis_cases=run.cases,
+        bad_inputs_tried=run.cases // 2,  # the negative half
+        failures=len(run.failures),
+    )
+    assert run.failures == {}, _report(run)
