@@ -80,10 +80,12 @@ class Chaos:
 
     def soak(self, t0: float, duration: float, kills: int, terminations: int) -> None:
         """``kills`` SIGKILLs of a random server at random moments, ``terminations`` backends."""
-        events = [("kill", t0 + duration * (i + self.rng.random()) / (kills + 1))
-                  for i in range(kills)]
-        events += [("terminate", t0 + duration * (i + 0.5) / terminations)
-                   for i in range(terminations)]
+        events = [
+            ("kill", t0 + duration * (i + self.rng.random()) / (kills + 1)) for i in range(kills)
+        ]
+        events += [
+            ("terminate", t0 + duration * (i + 0.5) / terminations) for i in range(terminations)
+        ]
         for what, at in sorted(events, key=lambda e: e[1]):
             _sleep_until(at)
             if what == "kill":

@@ -11,7 +11,7 @@ line and position, and nothing at all is written, even after several batches wer
 from __future__ import annotations
 
 import io
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -97,9 +97,9 @@ def empty(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
 
 def _balances(engine: Engine) -> list[Any]:
     queries = LedgerQueries(engine, EventStore())
-    return [
-        (b.grant_id, b.figures) for b in queries.balances()
-    ] + [(b.grant_id, b.figures) for b in queries.balances(as_of=date(2022, 6, 30))]
+    return [(b.grant_id, b.figures) for b in queries.balances()] + [
+        (b.grant_id, b.figures) for b in queries.balances(as_of=date(2022, 6, 30))
+    ]
 
 
 def _value(v: Any) -> str:
@@ -140,9 +140,14 @@ def test_export_then_import_gives_the_same_ledger(
     lines = exported.splitlines(keepends=True)
     assert len(lines) > 250
     assert {orjson.loads(x)["event_type"] for x in lines} >= {
-        "GrantRegistered", "ActivityAllocated", "ReceiptRecorded", "SpendRecorded",
-        "SpendReversed", "SpendClassified", "PeriodClosed",
-    }  # fmt: skip
+        "GrantRegistered",
+        "ActivityAllocated",
+        "ReceiptRecorded",
+        "SpendRecorded",
+        "SpendReversed",
+        "SpendClassified",
+        "PeriodClosed",
+    }
 
     summary = import_events(empty, io.BytesIO(exported))
     assert summary.events == len(lines)
@@ -150,7 +155,8 @@ def test_export_then_import_gives_the_same_ledger(
     # Same events, column for column: the copy's own export is the same bytes.
     assert _export(str(empty.url.render_as_string(hide_password=False))) == exported
     verified = EventStore().verify(empty)
-    assert verified.ok and verified.head_hash == orjson.loads(lines[-1])["hash"]
+    assert verified.ok
+    assert verified.head_hash == orjson.loads(lines[-1])["hash"]
     assert verified.head_position == len(lines) == summary.head_position
 
     source_engine = create_engine(url)
@@ -172,12 +178,14 @@ def _edit(lines: list[bytes], index: int, **changes: Any) -> list[bytes]:
     return [*lines[:index], orjson.dumps(obj) + b"\n", *lines[index + 1 :]]
 
 
-BROKEN = {
+Breaker = Callable[[list[bytes]], list[bytes]]
+
+BROKEN: dict[str, tuple[Breaker, int, int, str]] = {
     # name: (how the file is broken, the line and position the refusal must name, words)
     "edited-amount": (lambda ls: _edit(ls, 199, **{"data.amount": 1}), 200, 200, "altered"),
     "edited-actor": (lambda ls: _edit(ls, 120, meta={"actor": "mallory"}), 121, 121, "altered"),
     "line-deleted": (lambda ls: ls[:150] + ls[151:], 151, 151, "missing"),
-    "lines-swapped": (lambda ls: ls[:80] + [ls[81], ls[80]] + ls[82:], 81, 81, "missing"),
+    "lines-swapped": (lambda ls: [*ls[:80], ls[81], ls[80], *ls[82:]], 81, 81, "missing"),
     "first-line-missing": (lambda ls: ls[1:], 1, 1, "missing"),
     "hash-relinked": (lambda ls: _edit(ls, 230, prev_hash="0" * 64), 231, 231, "link"),
 }
@@ -264,7 +272,8 @@ def test_the_cli_exports_and_imports_across_backends(
         refused = cli("import", "events", str(broken), database_url=target)
         assert refused.returncode == 1
         message = " ".join(refused.stderr.split())
-        assert "line 100" in message and "position 100" in message, message
+        assert "line 100" in message, message
+        assert "position 100" in message, message
         engine = create_engine(target)
         try:
             _nothing_written(engine)

@@ -14,7 +14,6 @@ import pytest
 from tests.reliability.chaos import Chaos
 from tests.reliability.conftest import SoakSummary
 from tests.reliability.workload import (
-    ServerErrors,
     Workload,
     audit,
     resend_acknowledged,
@@ -24,13 +23,6 @@ from tests.reliability.workload import (
 from tests.support.servers import make_tokens, servers
 
 CLIENTS = 16
-
-GROUP_COMMIT_500 = (
-    "BUG ledger/group_commit.py GroupCommit._commit: `except Exception` around unit.work(uow) "
-    "takes a lost connection (psycopg OperationalError, then PendingRollbackError for the rest "
-    "of the batch) for one command's refusal, so it never reaches write_transaction's "
-    "translate_errors and the API answers 500 instead of 503 + Retry-After; nothing is lost"
-)
 
 
 def test_a_killed_server_loses_nothing_and_retries_are_exactly_once(
@@ -44,7 +36,8 @@ def test_a_killed_server_loses_nothing_and_retries_are_exactly_once(
         workload = Workload(lambda: urls, tokens, grants, seed=21)
         workload.run(CLIENTS, 5.0, during=chaos.kill_once)
         assert chaos.kills == 1
-        assert running[0].starts == 2 and running[0].alive()
+        assert running[0].starts == 2
+        assert running[0].alive()
         figures = audit(workload, urls[0], pg_url)
         assert verify_over_api(urls[1], tokens["auditor"])["checked"] == figures.events
         resent = resend_acknowledged(workload, urls[0])
@@ -57,7 +50,6 @@ def test_a_killed_server_loses_nothing_and_retries_are_exactly_once(
     assert workload.stats.transport_errors > 0
 
 
-@pytest.mark.xfail(strict=True, raises=ServerErrors, reason=GROUP_COMMIT_500)
 def test_a_terminated_backend_loses_nothing_and_answers_503(pg_url: str, tmp_path: Path) -> None:
     grants = setup_grants(pg_url)
     tokens = make_tokens(pg_url)
@@ -67,12 +59,15 @@ def test_a_terminated_backend_loses_nothing_and_answers_503(pg_url: str, tmp_pat
         workload = Workload(lambda: urls, tokens, grants, seed=23)
         workload.run(CLIENTS, 5.0, during=chaos.terminate_backends)
         assert chaos.terminations, "no backend was caught in flight"
-        print(f"\nterminated: {chaos.terminations}; bad: {workload.stats.bad_answers[:3]}")
-        # Everything but the status codes holds (audit raises ServerErrors last).
-        try:
-            audit(workload, urls[0], pg_url)
-        finally:
-            resend_acknowledged(workload, urls[1])
+        figures = audit(workload, urls[0], pg_url)
+        resent = resend_acknowledged(workload, urls[1])
+    print(
+        f"\nterminated {len(chaos.terminations)} backends: requests={workload.stats.requests} "
+        f"503s={workload.stats.retried_503} acked={len(workload.acked)} resent={resent} "
+        f"lost={figures.lost}"
+    )
+    # The terminations failed requests in flight: answered 503, retried with the same key.
+    assert workload.stats.retried_503 > 0
 
 
 @pytest.mark.slow
@@ -92,10 +87,7 @@ def test_soak_ten_kills_and_terminated_backends(
             during=lambda t0: chaos.soak(t0, duration, kills, terminations),
         )
         assert chaos.kills >= 10
-        try:
-            figures = audit(workload, urls[0], pg_url)
-        except ServerErrors:
-            figures = None
+        figures = audit(workload, urls[0], pg_url)
         verify_over_api(urls[1], tokens["auditor"])
         resent = resend_acknowledged(workload, urls[1])
     soak_summary.add(
@@ -105,10 +97,7 @@ def test_soak_ten_kills_and_terminated_backends(
         server_kills=chaos.kills,
         backend_terminations=len(chaos.terminations),
         entries_acknowledged=sum(len(op.line_ids) for op in workload.acked),
-        entries_lost=0 if figures is None else figures.lost,
+        entries_lost=figures.lost,
         transport_errors=workload.stats.transport_errors,
         retried_503=workload.stats.retried_503,
-        server_errors=len(workload.stats.bad_answers),
     )
-    if workload.stats.bad_answers:
-        pytest.xfail(f"{GROUP_COMMIT_500}: {workload.stats.bad_answers[:3]}")

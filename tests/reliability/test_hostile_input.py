@@ -41,14 +41,30 @@ def grant_body(**overrides: Any) -> dict[str, Any]:
         "decision": DECISION,
         "spend_period": {"from": "2022-01-01", "to": "2022-12-31"},
         "areas": [
-            {"code": "nara", "name": "Nära vård", "awarded": "1000000.00",
-             "cost_object": "7716", "responsible": "HOSPA"},
-            {"code": "other", "name": "Annat", "awarded": "500000.00",
-             "cost_object": "7717", "responsible": "HOSPA"},
-            {"code": "ring", "name": "Vidareutbildning", "awarded": "300000.00",
-             "cost_object": "7718", "responsible": "HR", "ring_fenced": True},
+            {
+                "code": "nara",
+                "name": "Nära vård",
+                "awarded": "1000000.00",
+                "cost_object": "7716",
+                "responsible": "HOSPA",
+            },
+            {
+                "code": "other",
+                "name": "Annat",
+                "awarded": "500000.00",
+                "cost_object": "7717",
+                "responsible": "HOSPA",
+            },
+            {
+                "code": "ring",
+                "name": "Vidareutbildning",
+                "awarded": "300000.00",
+                "cost_object": "7718",
+                "responsible": "HR",
+                "ring_fenced": True,
+            },
         ],
-    }  # fmt: skip
+    }
     body.update(overrides)
     return body
 
@@ -130,6 +146,7 @@ class Case:
 C = Case
 JSON_HEADERS = {"Content-Type": "application/json"}
 
+# fmt: off
 CASES: list[Case] = [
     # --- money (rule 8) --------------------------------------------------------------------
     C("money-three-decimals-string", "POST", "/v1/transactions", "poster",
@@ -205,7 +222,7 @@ CASES: list[Case] = [
       status=400),
     C("nested-json-in-decision", "POST", f"{G}/activities", "planner",
       activity(decision={"ref": {"ref": {"ref": {"ref": "x"}}}, "date": "2022-05-04",
-                         "body": "RS"}), problem="validation-error"),  # fmt: skip
+                         "body": "RS"}), problem="validation-error"),
     C("truncated-json", "POST", "/v1/transactions", "poster", raw=b'{"source": "erp", "lines": [',
       status=400, problem="malformed-json"),
     C("not-utf8", "POST", "/v1/transactions", "poster", raw=b'{"source": "\xff\xfe"}',
@@ -222,7 +239,7 @@ CASES: list[Case] = [
       problem="validation-error"),
     C("wrong-type-ring-fenced", "POST", "/v1/grants", "planner",
       grant_body(grant_id="typed-2022", areas=[{**grant_body()["areas"][0],
-                 "ring_fenced": "kanske"}]), problem="validation-error"),  # fmt: skip
+                 "ring_fenced": "kanske"}]), problem="validation-error"),
     C("wrong-type-date-number", "POST", f"{G}/receipts", "poster",
       receipt(received_on=20220615.5), problem="validation-error"),
     C("unknown-field-top", "POST", f"{G}/receipts", "poster", {**receipt(), "amont": "1.00"},
@@ -241,7 +258,7 @@ CASES: list[Case] = [
     C("spend-period-reversed", "POST", "/v1/grants", "planner",
       grant_body(grant_id="reversed-2022",
                  spend_period={"from": "2022-12-31", "to": "2022-01-01"}),
-      problem="invalid-plan"),  # fmt: skip
+      problem="invalid-plan"),
     C("booked-outside-spend-period", "POST", "/v1/transactions", "poster",
       spend(booked_on="2023-01-15"), problem="unplaceable-spend"),
     C("as-of-not-a-date", "GET", "/v1/balances?grant_id=hostile-2022&as_of=2022-02-30",
@@ -313,7 +330,8 @@ CASES: list[Case] = [
       problem="unauthenticated"),
     C("reader-posts-spend", "POST", "/v1/transactions", "reader", spend(), status=403,
       problem="forbidden"),
-]  # fmt: skip
+]
+# fmt: on
 
 
 class Target:
@@ -342,9 +360,11 @@ class Target:
 
     def ok(self, method: str, path: str, role: str, body: Any = None, **headers: str) -> Any:
         answer = self.send(
-            method, path, json=body, headers={"Authorization": f"Bearer {self.tokens[role]}",
-                                              **headers},
-        )  # fmt: skip
+            method,
+            path,
+            json=body,
+            headers={"Authorization": f"Bearer {self.tokens[role]}", **headers},
+        )
         assert answer.status_code in (200, 201), answer.text
         return answer.json()
 
@@ -356,13 +376,18 @@ class Target:
             ("annat", "other", "1000.00"),
             ("ring-akt", "ring", "1000.00"),
         ):
-            self.ok("POST", f"{G}/activities", "planner",
-                    activity(code=code, area=area, amount=amount))  # fmt: skip
+            self.ok(
+                "POST", f"{G}/activities", "planner", activity(code=code, area=area, amount=amount)
+            )
         kept = self.ok("POST", "/v1/transactions", "poster", spend(line_id="H-kept"))
         posted = self.ok("POST", "/v1/transactions", "poster", spend(line_id="H-reversed"))
         reversed_id = posted["lines"][0]["transaction_id"]
-        reversal = self.ok("POST", f"/v1/transactions/{reversed_id}/reversal", "poster",
-                           {"reason": "felkontering", "booked_on": "2022-04-05"})  # fmt: skip
+        reversal = self.ok(
+            "POST",
+            f"/v1/transactions/{reversed_id}/reversal",
+            "poster",
+            {"reason": "felkontering", "booked_on": "2022-04-05"},
+        )
         self.ids = {
             "kept": kept["lines"][0]["transaction_id"],
             "reversed": reversed_id,

@@ -12,7 +12,6 @@ import hashlib
 import hmac
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -21,7 +20,6 @@ import sqlalchemy as sa
 from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine
 
-import ledger.auth.tokens as tokens_module
 from api.app import create_app
 from api.settings import Settings
 from ledger import migrate
@@ -30,7 +28,7 @@ from ledger.db import create_engine
 from tests.support.databases import postgres_database, postgres_reason
 from tests.support.servers import Server, cli, make_tokens, servers
 
-PASSWORD = "Pw-n0t-for-logs-7f3a"  # noqa: S105 - the secret the logs must not show
+PASSWORD = "Pw-n0t-for-logs-7f3a"  # the secret the logs must not show
 PROBLEM = "application/problem+json"
 SECURITY_HEADERS = {
     "x-content-type-options": "nosniff",
@@ -58,24 +56,28 @@ def _every_value(engine: Engine) -> str:
 def test_a_token_is_printed_once_and_stored_only_as_its_hash(
     database_url: str, engine: Engine
 ) -> None:
-    made = cli("token", "create", "--name", "erp-raindance", "--role", "poster",
-               database_url=database_url)  # fmt: skip
+    made = cli(
+        "token", "create", "--name", "erp-raindance", "--role", "poster", database_url=database_url
+    )
     assert made.returncode == 0, made.stderr
     lines = made.stdout.splitlines()
     assert len(lines) == 1, "the token is the only line printed"
     token = lines[0].strip()
-    assert token.startswith("gl_") and len(token) > 40
+    assert token.startswith("gl_")
+    assert len(token) > 40
     secret = token.removeprefix("gl_")
 
     dump = _every_value(engine)
-    assert secret not in dump and secret[:16] not in dump
+    assert secret not in dump
+    assert secret[:16] not in dump
     with engine.connect() as conn:
         stored = conn.execute(
             sa.text("SELECT token_hash FROM api_tokens WHERE name = 'erp-raindance'")
         ).scalar_one()
     assert stored == hashlib.sha256(token.encode()).hexdigest()
     listed = cli("token", "list", database_url=database_url)
-    assert secret not in listed.stdout and stored not in listed.stdout
+    assert secret not in listed.stdout
+    assert stored not in listed.stdout
 
     with TestClient(create_app(Settings(database_url=database_url))) as client:
         ok = client.get("/v1/grants", headers={"Authorization": f"Bearer {token}"})
@@ -96,12 +98,12 @@ def test_tokens_are_compared_in_constant_time(
         calls.append((a, b))
         return real(a, b)
 
-    monkeypatch.setattr(tokens_module.hmac, "compare_digest", spy)
+    monkeypatch.setattr(hmac, "compare_digest", spy)  # the module ledger.auth.tokens calls
     assert registry.authenticate(token) is not None
     assert calls == [(hashlib.sha256(token.encode()).hexdigest(),) * 2]
 
 
-# --- real servers ----------------------------------------------------------------------------------
+# --- real servers ------------------------------------------------------------------------------
 
 
 @dataclass
@@ -140,8 +142,9 @@ def pair(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pair]:
 
 
 def test_a_revoked_token_is_refused_at_once_by_every_server(pair: Pair) -> None:
-    token = cli("token", "create", "--name", "to-revoke", "--role", "reader",
-                database_url=pair.url).stdout.strip()  # fmt: skip
+    token = cli(
+        "token", "create", "--name", "to-revoke", "--role", "reader", database_url=pair.url
+    ).stdout.strip()
     auth = {"Authorization": f"Bearer {token}"}
     with httpx.Client(timeout=10) as client:
         for s in pair.servers:
@@ -176,7 +179,8 @@ def test_no_token_and_no_password_in_server_logs(pair: Pair) -> None:
         text = s.log_text()
         assert "/v1/grants" in text, "the server logs its requests"
         assert PASSWORD not in text
-        assert forged not in text and forged[3:20] not in text
+        assert forged not in text
+        assert forged[3:20] not in text
         for token in pair.tokens.values():
             assert token not in text
             assert token[3:20] not in text, "a prefix of a token is in the log"
@@ -233,12 +237,16 @@ def test_every_kind_of_answer_carries_the_security_headers(pair: Pair) -> None:
             "401": client.get(f"{url}/v1/grants"),
             "403": client.post(f"{url}/v1/transactions", headers=reader, json={}),
             "404": client.get(f"{url}/v1/grants/nope", headers=reader),
-            "422": client.get(f"{url}/v1/events", params={"limit": 0},
-                              headers={"Authorization": f"Bearer {pair.tokens['auditor']}"}),
-            "413": client.post(f"{url}/v1/transactions", headers=reader,
-                               content=b"x" * (BODY_LIMIT + 1)),
+            "422": client.get(
+                f"{url}/v1/events",
+                params={"limit": 0},
+                headers={"Authorization": f"Bearer {pair.tokens['auditor']}"},
+            ),
+            "413": client.post(
+                f"{url}/v1/transactions", headers=reader, content=b"x" * (BODY_LIMIT + 1)
+            ),
             "health": client.get(f"{url}/healthz"),
-        }  # fmt: skip
+        }
     for name, answer in answers.items():
         if name.isdigit():
             assert answer.status_code == int(name), (name, answer.text)
@@ -281,8 +289,10 @@ def _assert_413(answer: httpx.Response) -> None:
 
 
 def test_request_size_is_limited_with_413(pair: Pair) -> None:
-    poster = {"Authorization": f"Bearer {pair.tokens['poster']}",
-              "Content-Type": "application/json"}  # fmt: skip
+    poster = {
+        "Authorization": f"Bearer {pair.tokens['poster']}",
+        "Content-Type": "application/json",
+    }
     before = _events(pair.url)
     with httpx.Client(timeout=10) as client:
         url = pair.servers[0].url
@@ -291,18 +301,11 @@ def test_request_size_is_limited_with_413(pair: Pair) -> None:
     assert _events(pair.url) == before
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG api/middleware.py BodyLimit: a chunked body (no Content-Length) over the limit "
-    "raises _TooLarge inside receive(); FastAPI's body parsing catches every Exception there "
-    "and answers 400 'There was an error parsing the body' (same bug as "
-    "tests/api/test_errors_api.py::test_a_chunked_body_over_the_limit_is_413, here over a "
-    "real socket). Fix: raise starlette's HTTPException(413) from receive() (FastAPI re-raises "
-    "HTTPException) and render 413 as body-too-large in problems._http",
-)
 def test_a_chunked_body_over_the_limit_is_413(pair: Pair) -> None:
-    poster = {"Authorization": f"Bearer {pair.tokens['poster']}",
-              "Content-Type": "application/json"}  # fmt: skip
+    poster = {
+        "Authorization": f"Bearer {pair.tokens['poster']}",
+        "Content-Type": "application/json",
+    }
     big = _big_batch()
     before = _events(pair.url)
 
@@ -311,8 +314,9 @@ def test_a_chunked_body_over_the_limit_is_413(pair: Pair) -> None:
             yield big[i : i + 4096]
 
     with httpx.Client(timeout=10) as client:
-        answer = client.post(f"{pair.servers[0].url}/v1/transactions", headers=poster,
-                             content=chunks())  # fmt: skip
+        answer = client.post(
+            f"{pair.servers[0].url}/v1/transactions", headers=poster, content=chunks()
+        )
     assert _events(pair.url) == before
     _assert_413(answer)
 

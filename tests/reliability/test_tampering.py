@@ -17,7 +17,7 @@ cannot tell (the hash is unkeyed), but the projections never saw it, so ``replay
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -76,7 +76,9 @@ def _guard_on(conn: sa.Connection) -> None:
 
 
 def _row(conn: sa.Connection, position: int) -> dict[str, Any]:
-    return dict(conn.execute(sa.select(events).where(events.c.position == position)).mappings().one())
+    return dict(
+        conn.execute(sa.select(events).where(events.c.position == position)).mappings().one()
+    )
 
 
 def _rehash(row: dict[str, Any]) -> str:
@@ -131,8 +133,9 @@ def insert_middle(conn: sa.Connection, w: World) -> None:
     conn.execute(
         events.update().where(events.c.position < 0).values(position=1 - events.c.position)
     )
-    forged.update(position=TARGET, stream_id="grant-forged", stream_version=1,
-                  prev_hash=before["hash"])  # fmt: skip
+    forged.update(
+        position=TARGET, stream_id="grant-forged", stream_version=1, prev_hash=before["hash"]
+    )
     forged["hash"] = _rehash(forged)
     conn.execute(events.insert(), [forged])
 
@@ -141,12 +144,21 @@ def insert_end_made_up_hash(conn: sa.Connection, w: World) -> None:
     last = _row(conn, w.count)
     conn.execute(
         events.insert(),
-        [dict(last, position=w.count + 1, stream_version=last["stream_version"] + 1,
-              prev_hash=last["hash"], hash="f" * 64)],  # fmt: skip
+        [
+            dict(
+                last,
+                position=w.count + 1,
+                stream_version=last["stream_version"] + 1,
+                prev_hash=last["hash"],
+                hash="f" * 64,
+            )
+        ],
     )
 
 
-TAMPERINGS = {
+Tampering = Callable[[sa.Connection, World], None]
+
+TAMPERINGS: dict[str, tuple[Tampering, Callable[[World], int], str]] = {
     # name: (what the superuser does, the position verify must name, words in the reason)
     "edit": (edit, lambda w: TARGET, "altered"),
     "edit-with-own-hash-recomputed": (edit_rehashed, lambda w: TARGET + 1, "link"),
@@ -193,8 +205,12 @@ def test_a_forged_event_with_a_valid_hash_is_caught_by_replay(
     """Someone who recomputes the hash extends the chain; the projections expose the forgery."""
     with world.engine.begin() as conn:
         last = _row(conn, world.count)
-        forged = dict(last, position=world.count + 1, stream_version=last["stream_version"] + 1,
-                      prev_hash=last["hash"])  # fmt: skip
+        forged = dict(
+            last,
+            position=world.count + 1,
+            stream_version=last["stream_version"] + 1,
+            prev_hash=last["hash"],
+        )
         forged["data"] = {**forged["data"], "line_id": "forged", "transaction_id": "forged-1"}
         forged["hash"] = _rehash(forged)
         conn.execute(events.insert(), [forged])  # INSERT needs no guard switched off

@@ -159,6 +159,7 @@ class Client(threading.Thread):
             kind = "spend"
         n, grant_id = self._grant()
         key = str(uuid.uuid4())
+        body: dict[str, Any]
         if kind == "spend":
             marker = self._marker("b")
             lines = []
@@ -195,14 +196,30 @@ class Client(threading.Thread):
                 "received_on": self._day(),
                 "reference": marker,
             }
-            return Op(kind, "POST", f"/v1/grants/{grant_id}/receipts", body, "poster", key, marker,
-                      grant_id)
+            return Op(
+                kind,
+                "POST",
+                f"/v1/grants/{grant_id}/receipts",
+                body,
+                "poster",
+                key,
+                marker,
+                grant_id,
+            )
         if kind == "reversal":
             transaction_id, grant_id = self.reversible.pop(self.rng.randrange(len(self.reversible)))
             marker = self._marker("x")
             body = {"reason": marker, "booked_on": "2022-12-31"}
-            return Op(kind, "POST", f"/v1/transactions/{transaction_id}/reversal", body, "poster",
-                      key, marker, grant_id)
+            return Op(
+                kind,
+                "POST",
+                f"/v1/transactions/{transaction_id}/reversal",
+                body,
+                "poster",
+                key,
+                marker,
+                grant_id,
+            )
         if kind in ("realloc", "realloc-src"):
             marker = self._marker("m")
             if kind == "realloc":
@@ -217,8 +234,16 @@ class Client(threading.Thread):
                 "reason": marker,
                 "decision": DECISION,
             }
-            return Op(kind, "POST", f"/v1/grants/{grant_id}/reallocations", body, "planner", key,
-                      marker, grant_id)
+            return Op(
+                kind,
+                "POST",
+                f"/v1/grants/{grant_id}/reallocations",
+                body,
+                "planner",
+                key,
+                marker,
+                grant_id,
+            )
         marker = self._marker("a")
         body = {
             "code": marker,
@@ -228,8 +253,16 @@ class Client(threading.Thread):
             "responsible": "Controller",
             "decision": DECISION,
         }
-        return Op("allocate", "POST", f"/v1/grants/{grant_id}/activities", body, "planner", key,
-                  marker, grant_id)
+        return Op(
+            "allocate",
+            "POST",
+            f"/v1/grants/{grant_id}/activities",
+            body,
+            "planner",
+            key,
+            marker,
+            grant_id,
+        )
 
     # --- sending ---------------------------------------------------------------------------
 
@@ -308,8 +341,9 @@ class Workload:
     ) -> None:
         """Run ``clients`` threads for ``duration`` s; ``during(t0)`` runs meanwhile (chaos)."""
         t0 = time.monotonic()
-        threads = [Client(i, self, t0 + duration, t0 + duration + retry_grace)
-                   for i in range(clients)]
+        threads = [
+            Client(i, self, t0 + duration, t0 + duration + retry_grace) for i in range(clients)
+        ]
         for t in threads:
             t.start()
         try:
@@ -478,7 +512,8 @@ def _check_books(database_url: str) -> None:
     engine = create_engine(database_url, pool_size=1)
     try:
         sums = account_sums(engine)
-        assert sums and all(v == 0 for v in sums.values()), sums
+        assert sums, "no accounts"
+        assert all(v == 0 for v in sums.values()), sums
         with engine.connect() as conn:
             n = conn.execute(sa.text("SELECT count(*) FROM events")).scalar_one()
     finally:
@@ -514,7 +549,9 @@ def resend_acknowledged(workload: Workload, base_url: str) -> int:
 
 def verify_over_api(base_url: str, auditor: str) -> dict[str, Any]:
     with httpx.Client(timeout=60) as client:
-        r = client.get(f"{base_url}/v1/audit/verify", headers={"Authorization": f"Bearer {auditor}"})
+        r = client.get(
+            f"{base_url}/v1/audit/verify", headers={"Authorization": f"Bearer {auditor}"}
+        )
     assert r.status_code == 200, r.text
     answer: dict[str, Any] = r.json()
     assert answer["ok"], answer

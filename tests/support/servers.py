@@ -56,7 +56,7 @@ def cli(
     full = [*_command(), *args]
     if database_url is not None:
         full += ["--database-url", database_url]
-    return subprocess.run(  # noqa: S603 - our own entry point, arguments from the test
+    return subprocess.run(  # our own entry point
         full,
         env=_base_env(env),
         capture_output=True,
@@ -110,7 +110,7 @@ class Server:
         if self._log is None:
             self.log_path.parent.mkdir(parents=True, exist_ok=True)
             self._log = self.log_path.open("ab")
-        self.proc = subprocess.Popen(  # noqa: S603 - our own entry point
+        self.proc = subprocess.Popen(  # our own entry point
             [
                 *_command(),
                 "serve",

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeElapsedColumn
 
 from api.cli.common import DatabaseOpt, engine, err
@@ -66,7 +67,8 @@ def export_events_command(
             partial.replace(output)
     err.print(
         f"exported {summary.events} events, head position {summary.head_position}, "
-        f"head hash {summary.head_hash}"
+        f"head hash {summary.head_hash}",
+        soft_wrap=True,
     )
 
 
@@ -93,14 +95,14 @@ def import_events_command(
                 eng, f, progress=lambda _n, read: progress.update(task, completed=read)
             )
     except BrokenChainInFile as e:
-        err.print(f"[red]refused: chain broken at {e.detail}[/]")
+        err.print(f"[red]refused: chain broken at {escape(e.detail)}[/]", soft_wrap=True)
         raise typer.Exit(1) from e
     except ImportRefused as e:
-        err.print(f"[red]refused[/]: {e.detail}")
+        err.print(f"[red]refused[/]: {escape(e.detail)}", soft_wrap=True)
         raise typer.Exit(1) from e
     verified = EventStore().verify(eng)
     if not verified.ok:  # pragma: no cover - the file's chain was checked line by line
-        err.print(f"[red]imported chain does not verify[/]: {verified.reason}")
+        err.print(f"[red]imported chain does not verify[/]: {escape(verified.reason or '')}")
         raise typer.Exit(1)
     print(
         f"imported {summary.events} events, head position {summary.head_position}, "

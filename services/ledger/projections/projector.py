@@ -78,6 +78,7 @@ class Applied:
 
 def apply(conn: Connection, tables: ProjectionTables, applied: Sequence[Applied]) -> None:
     deltas: dict[tuple[str, str], int] = defaultdict(int)
+    daily: dict[tuple[str, str, date], int] = defaultdict(int)
     postings: list[dict[str, Any]] = []
     lines: list[dict[str, Any]] = []
     versions: dict[str, int] = {}
@@ -90,6 +91,8 @@ def apply(conn: Connection, tables: ProjectionTables, applied: Sequence[Applied]
             assert grant_id is not None
             deltas[(grant_id, t.source)] -= t.amount
             deltas[(grant_id, t.target)] += t.amount
+            daily[(grant_id, t.source, event.effective_date)] -= t.amount
+            daily[(grant_id, t.target, event.effective_date)] += t.amount
             postings.append(
                 {
                     "position": stored.position,
@@ -113,6 +116,7 @@ def apply(conn: Connection, tables: ProjectionTables, applied: Sequence[Applied]
     bulk_insert(conn, tables.spend_lines, lines)
     bulk_insert(conn, tables.postings, postings)
     _add_to_balances(conn, tables, deltas)
+    _add_to_days(conn, tables, daily)
     for grant_id, version in versions.items():
         conn.execute(
             tables.grants.update()
@@ -280,22 +284,47 @@ def _exactly_one(result: sa.CursorResult[Any], stored: StoredEvent) -> None:
         )
 
 
-def _add_to_balances(
-    conn: Connection, t: ProjectionTables, deltas: dict[tuple[str, str], int]
+def _upsert_add(
+    conn: Connection, table: sa.Table, keys: list[str], column: str, rows: list[dict[str, Any]]
 ) -> None:
-    rows = [
-        # Zero deltas too: an account once touched has a row, however the events are batched.
-        {"grant_id": g, "account": a, "balance": d}
-        for (g, a), d in sorted(deltas.items())
-    ]
+    """INSERT … ON CONFLICT DO UPDATE SET column = column + excluded.column (both backends)."""
     if not rows:
         return
     insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
-    stmt = insert(t.account_balances)
+    stmt = insert(table)
     conn.execute(
         stmt.on_conflict_do_update(
-            index_elements=[t.account_balances.c.grant_id, t.account_balances.c.account],
-            set_={"balance": t.account_balances.c.balance + stmt.excluded.balance},
+            index_elements=[table.c[k] for k in keys],
+            set_={column: table.c[column] + stmt.excluded[column]},
         ),
         rows,
+    )
+
+
+def _add_to_days(
+    conn: Connection, t: ProjectionTables, daily: dict[tuple[str, str, date], int]
+) -> None:
+    _upsert_add(
+        conn,
+        t.daily_balances,
+        ["grant_id", "account", "day"],
+        "delta",
+        # Zero sums too, for the same reason as in _add_to_balances.
+        [
+            {"grant_id": g, "account": a, "day": d, "delta": v}
+            for (g, a, d), v in sorted(daily.items())
+        ],
+    )
+
+
+def _add_to_balances(
+    conn: Connection, t: ProjectionTables, deltas: dict[tuple[str, str], int]
+) -> None:
+    _upsert_add(
+        conn,
+        t.account_balances,
+        ["grant_id", "account"],
+        "balance",
+        # Zero deltas too: an account once touched has a row, however the events are batched.
+        [{"grant_id": g, "account": a, "balance": d} for (g, a), d in sorted(deltas.items())],
     )

@@ -80,6 +80,16 @@ def _define(md: sa.MetaData, prefix: str = "") -> dict[str, sa.Table]:
         sa.Column("recorded_at", sa.DateTime(timezone=True), nullable=False),
         sa.Index(name("ix_postings_grant_date"), "grant_id", "effective_date"),
     )
+    # The same money summed per booking date: an as-of balance reads days × accounts rows, not
+    # every posting (the postings stay for known-at questions and exports).
+    daily_balances = sa.Table(
+        name("daily_balances"),
+        md,
+        sa.Column("grant_id", sa.String(64), primary_key=True),
+        sa.Column("account", sa.String(200), primary_key=True),
+        sa.Column("day", sa.Date, primary_key=True),
+        sa.Column("delta", Money, nullable=False),
+    )
     spend_lines = sa.Table(
         name("spend_lines"),
         md,
@@ -128,6 +138,7 @@ def _define(md: sa.MetaData, prefix: str = "") -> dict[str, sa.Table]:
         "activities": activities,
         "account_balances": account_balances,
         "postings": postings,
+        "daily_balances": daily_balances,
         "spend_lines": spend_lines,
         "cost_object_routes": cost_object_routes,
         "closed_periods": closed_periods,
@@ -141,6 +152,7 @@ class ProjectionTables:
     activities: sa.Table
     account_balances: sa.Table
     postings: sa.Table
+    daily_balances: sa.Table
     spend_lines: sa.Table
     cost_object_routes: sa.Table
     closed_periods: sa.Table
@@ -156,6 +168,7 @@ class ProjectionTables:
             self.activities,
             self.account_balances,
             self.postings,
+            self.daily_balances,
             self.spend_lines,
             self.cost_object_routes,
             self.closed_periods,
