@@ -24,12 +24,16 @@ def medians(paths: list[Path]) -> dict[str, tuple[float, float, float]]:
     return out
 
 
+def _fmt(v: float) -> str:
+    return f"{v:,.0f}" if abs(v) >= 1000 else f"{v:.4g}"
+
+
 def main(args: list[str]) -> None:
     paths = [Path(a) for a in args]
     print(f"| figure | median of {len(paths)} | min | max |")
     print("|---|---:|---:|---:|")
     for key, (med, lo, hi) in medians(paths).items():
-        print(f"| `{key}` | {med:,.4g} | {lo:,.4g} | {hi:,.4g} |")
+        print(f"| `{key}` | {_fmt(med)} | {_fmt(lo)} | {_fmt(hi)} |")
 
 
 if __name__ == "__main__":

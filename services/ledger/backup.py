@@ -38,7 +38,7 @@ from ledger.projections.projector import Applied, ProjectionError, apply
 from ledger.projections.tables import LIVE, ProjectionTables
 from ledger.store import GENESIS_HASH, EventStore, StoredEvent
 from ledger.store.chain import format_recorded_at
-from ledger.store.eventstore import _check as check_link
+from ledger.store.eventstore import check_event as check_link
 from ledger.store.schema import events
 
 # Events inserted and projected per statement batch; the transaction spans the whole file.

@@ -26,6 +26,14 @@ from tests.support.databases import fresh_database, postgres_reason
 from tests.support.ledger import snapshot
 from tests.support.servers import make_tokens, servers
 
+KNOWN_LENIENT_TIMES = (
+    "BUG api/routers/balances.py: known_at is parsed by pydantic in lax mode, so a bare number "
+    "is a Unix timestamp: known_at=2022 (a year, typed by a person) is read as "
+    "1970-01-01T00:33:42Z and answers 200 with all-zero balances instead of 422, though the "
+    "spec says ISO 8601 date-time (as_of likewise takes as_of=0 as 1970-01-01). Fix: a "
+    "BeforeValidator that requires an ISO 8601 text (YYYY-MM-DD…) on both query parameters"
+)
+
 GRANT = "hostile-2022"
 G = f"/v1/grants/{GRANT}"
 DECISION = {"ref": "RS/1/2022", "date": "2022-05-04", "body": "Regionstyrelsen"}
@@ -141,6 +149,7 @@ class Case:
     headers: dict[str, str] = field(default_factory=dict)
     status: int = 422
     problem: str | None = None  # the problem type's slug, where the API has a stable one
+    bug: str | None = None  # a known bug: the case is an xfail(strict) until it is fixed
 
 
 C = Case
@@ -263,6 +272,8 @@ CASES: list[Case] = [
       spend(booked_on="2023-01-15"), problem="unplaceable-spend"),
     C("as-of-not-a-date", "GET", "/v1/balances?grant_id=hostile-2022&as_of=2022-02-30",
       "reader", problem="validation-error"),
+    C("known-at-a-bare-number", "GET", "/v1/balances?grant_id=hostile-2022&known_at=2022",
+      "reader", problem="validation-error", bug=KNOWN_LENIENT_TIMES),
     # --- unknown codes ----------------------------------------------------------------------------
     C("unknown-grant", "POST", "/v1/grants/nope-2022/receipts", "poster", receipt(),
       status=404, problem="unknown-grant"),
@@ -445,7 +456,12 @@ def test_the_catalogue_has_at_least_forty_distinct_bad_inputs() -> None:
     assert len(CASES) >= 40
 
 
-@pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
+def _param(case: Case) -> Any:
+    marks = [pytest.mark.xfail(strict=True, reason=case.bug)] if case.bug else []
+    return pytest.param(case, id=case.name, marks=marks)
+
+
+@pytest.mark.parametrize("case", [_param(c) for c in CASES])
 def test_a_bad_input_is_refused_with_its_problem_and_writes_nothing(
     target: Target, case: Case
 ) -> None:
@@ -469,7 +485,8 @@ def test_soak_the_catalogue_against_a_real_server(
         rounds = 3
         for _ in range(rounds):
             for case in CASES:
-                check(target, case, None)
+                if case.bug is None:
+                    check(target, case, None)
         assert target.state() == before
         assert "Traceback" not in server.log_text()
     soak_summary.add("hostile", slow=True, bad_inputs_tried=rounds * len(CASES))

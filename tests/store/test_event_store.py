@@ -235,3 +235,28 @@ def test_a_reader_paging_by_position_never_skips_a_later_commit(engine: Engine) 
         if all(not t.is_alive() for t in threads):
             done.set()
     assert seen == list(range(1, 121))
+
+
+@pytest.mark.parametrize(
+    ("statement", "bad"),
+    [
+        (None, None),
+        ("UPDATE events SET data = '{\"n\": 7}' WHERE position = 9", 9),
+        ("DELETE FROM events WHERE position = 13", 13),
+        ("DELETE FROM events WHERE position = 1", 1),
+    ],
+)
+def test_verify_in_parallel_ranges_finds_what_one_walk_finds(
+    engine: Engine, statement: str | None, bad: int | None
+) -> None:
+    """Ranges checked by separate processes are joined where they meet: same verdict."""
+    _append(engine, "grant-a", 0, 20)
+    if statement:
+        _tamper(engine, statement)
+    alone = store.verify(engine, workers=1)
+    together = store.verify(engine, workers=2)
+    assert (together.ok, together.first_bad_position) == (alone.ok, alone.first_bad_position)
+    assert together.first_bad_position == bad
+    if bad is None:
+        assert together.checked == alone.checked == 20
+        assert together.head_hash == alone.head_hash

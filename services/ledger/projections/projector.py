@@ -16,7 +16,7 @@ from typing import Any, Protocol
 
 import orjson
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.engine import Connection
 
 from ledger.db import bulk_insert
@@ -290,15 +290,41 @@ def _upsert_add(
     """INSERT … ON CONFLICT DO UPDATE SET column = column + excluded.column (both backends)."""
     if not rows:
         return
-    insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
-    stmt = insert(table)
-    conn.execute(
+    if conn.dialect.name == "postgresql":
+        _upsert_add_postgres(conn, table, keys, column, rows)
+        return
+    stmt = sqlite.insert(table)
+    conn.execute(  # SQLite's executemany loops in C: one prepared statement, many rows
         stmt.on_conflict_do_update(
             index_elements=[table.c[k] for k in keys],
             set_={column: table.c[column] + stmt.excluded[column]},
         ),
         rows,
     )
+
+
+_PG_ARRAY = {sa.String: "text[]", sa.Date: "date[]", sa.BigInteger: "bigint[]"}
+
+
+def _upsert_add_postgres(
+    conn: Connection, table: sa.Table, keys: list[str], column: str, rows: list[dict[str, Any]]
+) -> None:
+    """One statement whatever the row count: the rows travel as one array per column."""
+    columns = [*keys, column]
+    arrays = ", ".join(
+        f"%s::{_PG_ARRAY[next(t for t in _PG_ARRAY if isinstance(table.c[c].type, t))]}"
+        for c in columns
+    )
+    names = ", ".join(columns)
+    sql = (
+        f"INSERT INTO {table.name} ({names}) SELECT * FROM unnest({arrays}) "
+        f"ON CONFLICT ({', '.join(keys)}) DO UPDATE "
+        f"SET {column} = {table.name}.{column} + excluded.{column}"
+    )
+    raw = conn.connection.driver_connection
+    assert raw is not None
+    with raw.cursor() as cursor:
+        cursor.execute(sql, [[row[c] for row in rows] for c in columns])
 
 
 def _add_to_days(

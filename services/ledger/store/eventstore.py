@@ -18,6 +18,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from ledger.db import bulk_insert
 from ledger.errors import ConcurrencyError, InvalidInput
+from ledger.store import verify as chain_walk
 from ledger.store.chain import GENESIS_HASH, event_hash, format_recorded_at, hashed_body
 from ledger.store.schema import events
 
@@ -267,37 +268,37 @@ class EventStore:
     # --- verifying -------------------------------------------------------------------------
 
     def verify(
-        self, engine: Engine, *, progress: Callable[[int], None] | None = None
+        self,
+        engine: Engine,
+        *,
+        progress: Callable[[int], None] | None = None,
+        workers: int | None = None,
     ) -> VerifyResult:
         """Walk the whole chain in position order with constant memory.
 
         Returns the first position where the chain breaks: a changed row (its hash no longer
         matches its content), an inserted or deleted row (a gap or a prev_hash that does not
-        point at the previous row).
+        point at the previous row).  Long chains are checked by several processes at once.
         """
-        expected_position = 1
-        prev = GENESIS_HASH
-        checked = 0
-        q = sa.select(*_COLUMNS).order_by(events.c.position)
         with engine.connect() as conn:
-            result = conn.execution_options(stream_results=True, yield_per=5000).execute(q)
-            for row in result:
-                e = _row_to_event(row)
-                bad = _check(e, expected_position, prev)
-                if bad is not None:
-                    result.close()
-                    return VerifyResult(False, checked, e.position, prev, bad[0], bad[1])
-                prev = e.hash
-                expected_position += 1
-                checked += 1
-                if progress is not None and checked % 5000 == 0:
-                    progress(checked)
-        if progress is not None:
-            progress(checked)
-        return VerifyResult(True, checked, expected_position - 1, prev)
+            head = chain_walk.head_position(conn)
+        whole, _ = chain_walk.walk(engine, head, workers=workers, progress=progress)
+        if whole.bad_position is not None:
+            return VerifyResult(
+                False,
+                whole.checked,
+                whole.last_position or 0,
+                whole.last_hash or GENESIS_HASH,
+                whole.bad_position,
+                whole.reason,
+            )
+        return VerifyResult(
+            True, whole.checked, whole.last_position or 0, whole.last_hash or GENESIS_HASH
+        )
 
 
-def _check(e: StoredEvent, expected_position: int, prev: str) -> tuple[int, str] | None:
+def check_event(e: StoredEvent, expected_position: int, prev: str) -> tuple[int, str] | None:
+    """The first fault of one event read in order: a gap, a broken link or an altered row."""
     if e.position != expected_position:
         return expected_position, (
             f"position {expected_position} is missing (next row is {e.position}): "
