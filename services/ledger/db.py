@@ -85,7 +85,9 @@ def create_engine(raw_url: str, *, pool_size: int = 10, echo: bool = False) -> E
         json_deserializer=orjson.loads,
         pool_size=pool_size,
         max_overflow=pool_size,
-        pool_pre_ping=True,
+        # No ping per checkout (a round trip per request): a connection the server dropped fails
+        # its first use, is invalidated, and that request answers 503 with Retry-After.
+        pool_pre_ping=False,
         connect_args={"connect_timeout": 10},
     )
 
@@ -160,9 +162,16 @@ def write_transaction(engine: Engine) -> Iterator[Connection]:
 
 @contextmanager
 def read_transaction(engine: Engine) -> Iterator[Connection]:
-    """A read-only unit of work: one consistent snapshot."""
-    with translate_errors(), engine.connect() as conn, conn.begin():
-        yield conn
+    """A read-only unit of work: one consistent snapshot.
+
+    REPEATABLE READ on PostgreSQL, so the several statements of one answer (a grant, its areas,
+    its balances) all see the same commits; SQLite's read transactions are snapshots already.
+    """
+    with translate_errors(), engine.connect() as conn:
+        if conn.dialect.name == "postgresql":
+            conn = conn.execution_options(isolation_level="REPEATABLE READ")
+        with conn.begin():
+            yield conn
 
 
 def bulk_insert(conn: Connection, table: sa.Table, rows: list[dict[str, Any]]) -> None:

@@ -131,10 +131,7 @@ class LedgerQueries:
         known_at: datetime | None = None,
     ) -> list[Balances]:
         with read_transaction(self.engine) as conn:
-            if grant_id is not None:
-                ids = [grant_id]
-            else:
-                ids = self.grant_ids(conn, cost_object)
+            ids = [grant_id] if grant_id is not None else self.grant_ids(conn, cost_object)
             answers = []
             for gid in ids:
                 state = self._state(conn, gid)

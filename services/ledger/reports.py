@@ -19,17 +19,12 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from decimal import Decimal
 from typing import Any
 
 import orjson
-from openpyxl import Workbook
-from openpyxl.styles import Font
-from openpyxl.utils import get_column_letter
-from openpyxl.worksheet.worksheet import Worksheet
 
 from ledger.domain import events as ev
 from ledger.domain.money import format_money
@@ -386,7 +381,7 @@ CSV_COLUMNS = (
     "Per datum",
 )
 
-_KIND_SV = {
+KIND_SV = {
     "GrantRegistered": "Registrering",
     "AwardAmended": "Ändrad tilldelning",
     "ActivityAllocated": "Fördelning",
@@ -407,7 +402,7 @@ def _safe(text: str | None) -> str:
     return "'" + text if text[0] in "=+-@\t\r" else text
 
 
-def _yes(flag: bool) -> str:
+def yes_no(flag: bool) -> str:
     return "ja" if flag else "nej"
 
 
@@ -426,7 +421,7 @@ def csv_rows(r: GrantReport) -> Iterator[dict[str, str]]:
         "varav oklassificerat": a_(t.unclassified_spent),
         "Återbetalt": a_(t.repaid),
         "Kvar": a_(t.remaining),
-        "Överskridet": _yes(t.remaining < 0),
+        "Överskridet": yes_no(t.remaining < 0),
         "Beslut": _safe(r.decision.ref),
         "Beslutsdatum": r.decision.date.isoformat(),
         "Beslutande organ": _safe(r.decision.body),
@@ -446,7 +441,7 @@ def csv_rows(r: GrantReport) -> Iterator[dict[str, str]]:
             "varav oklassificerat": a_(area.unclassified_spent),
             "Återbetalt": a_(area.repaid),
             "Kvar": a_(area.remaining),
-            "Överskridet": _yes(area.remaining < 0),
+            "Överskridet": yes_no(area.remaining < 0),
         }
         for x in area.activities:
             yield {
@@ -459,7 +454,7 @@ def csv_rows(r: GrantReport) -> Iterator[dict[str, str]]:
                 "Fördelat": a_(x.allocated),
                 "Förbrukat": a_(x.spent),
                 "Kvar": a_(x.remaining),
-                "Överskridet": _yes(x.overspent),
+                "Överskridet": yes_no(x.overspent),
                 "Beslut": _safe(x.decision.ref) if x.decision else "",
                 "Beslutsdatum": x.decision.date.isoformat() if x.decision else "",
                 "Beslutande organ": _safe(x.decision.body) if x.decision else "",
@@ -482,7 +477,7 @@ def csv_rows(r: GrantReport) -> Iterator[dict[str, str]]:
 
 
 def _decision_text(d: DecisionEntry) -> str:
-    kind = _KIND_SV.get(d.event_type, d.event_type)
+    kind = KIND_SV.get(d.event_type, d.event_type)
     amount = f" {_kronor_text(d.amount)}" if d.amount is not None else ""
     return f"{kind}: {d.subject}{amount}"
 
@@ -506,290 +501,6 @@ def render_csv(r: GrantReport) -> bytes:
 
 # --- XLSX ----------------------------------------------------------------------------------
 
-SUMMARY_SHEET = "Sammanställning"
-SUMMARY_COLUMNS = (
-    "Område",
-    "Namn",
-    "Objekt",
-    "Ansvarig",
-    "Öronmärkt",
-    "Tilldelat",
-    "Fördelat",
-    "Ofördelat",
-    "Förbrukat",
-    "varav oklassificerat",
-    "Återbetalt",
-    "Kvar",
-)
-AREA_COLUMNS = (
-    "Aktivitet",
-    "Namn",
-    "Ansvarig",
-    "Ny aktivitet",
-    "Fördelat",
-    "Förbrukat",
-    "Kvar",
-    "Överskridet",
-    "Beslut",
-    "Beslutsdatum",
-    "Beslutande organ",
-)
-_BOLD = Font(bold=True)
-
-
-class _Kr(int):
-    """An amount in öre, marked for the kronor format when written to a cell."""
-
-
-Cell = str | int | Decimal | date | None
-
-
-def _cell_value(value: Cell) -> Cell:
-    if isinstance(value, _Kr):
-        return Decimal(int(value)) / 100
-    return value
-
-
-def _write_row(ws: Worksheet, row: int, values: Sequence[Cell], *, bold: bool = False) -> None:
-    for col, value in enumerate(values, 1):
-        if value is None:
-            continue
-        cell = ws.cell(row=row, column=col, value=_cell_value(value))
-        if isinstance(value, _Kr):
-            cell.number_format = KRONOR_FORMAT
-        elif isinstance(value, date):
-            cell.number_format = DATE_FORMAT
-        if bold:
-            cell.font = _BOLD
-
-
-def _header(ws: Worksheet, columns: Sequence[str]) -> None:
-    _write_row(ws, 1, columns, bold=True)
-    ws.freeze_panes = "A2"
-
-
-def _filter(ws: Worksheet, columns: Sequence[str], last_row: int) -> None:
-    """Filter buttons on the header, over the table's rows (not the facts below it)."""
-    ws.auto_filter.ref = f"A1:{get_column_letter(len(columns))}{last_row}"
-
-
-def _widths(ws: Worksheet, widths: Iterable[int]) -> None:
-    for col, width in enumerate(widths, 1):
-        ws.column_dimensions[get_column_letter(col)].width = width
-
-
-def sheet_title(code: str, taken: set[str]) -> str:
-    """An area's sheet name: its code, within Excel's 31 characters and unique in the book."""
-    base = "".join(ch if ch not in "[]:*?/\\" else "-" for ch in code)[:31] or "område"
-    title, n = base, 2
-    while title.lower() in taken:
-        suffix = f"-{n}"
-        title, n = base[: 31 - len(suffix)] + suffix, n + 1
-    taken.add(title.lower())
-    return title
-
-
-def render_xlsx(r: GrantReport) -> bytes:
-    """A summary sheet and one sheet per area: real numbers as kronor, the header row frozen."""
-    wb = Workbook()
-    ws = wb.active
-    assert ws is not None
-    ws.title = SUMMARY_SHEET
-    _summary(ws, r)
-    taken = {SUMMARY_SHEET.lower()}
-    for area in r.areas:
-        _area_sheet(wb.create_sheet(sheet_title(area.code, taken)), area)
-    wb.properties.title = f"{r.name} ({r.grant_id})"
-    wb.properties.creator = "grantledger"
-    buffer = io.BytesIO()
-    wb.save(buffer)
-    return buffer.getvalue()
-
-
-def _summary(ws: Worksheet, r: GrantReport) -> None:
-    _header(ws, SUMMARY_COLUMNS)
-    row = 2
-    for a in r.areas:
-        _write_row(
-            ws,
-            row,
-            (
-                a.code,
-                a.name,
-                a.cost_object,
-                a.responsible,
-                _yes(a.ring_fenced),
-                _Kr(a.awarded),
-                _Kr(a.allocated),
-                _Kr(a.unallocated),
-                _Kr(a.spent),
-                _Kr(a.unclassified_spent),
-                _Kr(a.repaid),
-                _Kr(a.remaining),
-            ),
-        )
-        row += 1
-    if r.unplaced_spent:
-        _write_row(
-            ws,
-            row,
-            (
-                "(ej på område)",
-                "Förbrukat på objekt med flera områden, ännu inte klassat",
-                None,
-                None,
-                None,
-                _Kr(0),
-                _Kr(0),
-                _Kr(0),
-                _Kr(r.unplaced_spent),
-                _Kr(r.unplaced_spent),
-                _Kr(0),
-                _Kr(-r.unplaced_spent),
-            ),
-        )
-        row += 1
-    t = r.totals
-    _write_row(
-        ws,
-        row,
-        (
-            "Totalt",
-            r.name,
-            None,
-            None,
-            None,
-            _Kr(t.awarded),
-            _Kr(t.allocated),
-            _Kr(t.unallocated),
-            _Kr(t.spent),
-            _Kr(t.unclassified_spent),
-            _Kr(t.repaid),
-            _Kr(t.remaining),
-        ),
-        bold=True,
-    )
-    _filter(ws, SUMMARY_COLUMNS, row)
-    row += 2
-    facts: list[tuple[str, Cell]] = [
-        ("Bidrag", f"{r.name} ({r.grant_id})"),
-        ("Finansiär", r.funder),
-        ("Beslut", f"{r.decision.ref}, {r.decision.body}"),
-        ("Beslutsdatum", r.decision.date),
-        ("Bidragsperiod från", r.spend_from),
-        ("Bidragsperiod till", r.spend_to),
-        ("Återbetalningsreferens", r.repayment_reference or ""),
-        ("Mottaget", _Kr(t.received)),
-        ("Per datum", r.as_of or r.generated_at.date()),
-        ("Skapad", r.generated_at.strftime("%Y-%m-%d %H:%M UTC")),
-    ]
-    for label, value in facts:
-        _write_row(ws, row, (label, value))
-        ws.cell(row=row, column=1).font = _BOLD
-        row += 1
-    row += 1
-    _write_row(ws, row, ("Återrapportering", "Förfallodag", "Mottagare"), bold=True)
-    row += 1
-    for o in r.reporting:
-        _write_row(ws, row, (o.kind, o.due, o.recipient))
-        row += 1
-    row += 1
-    _write_row(ws, row, ("Beslut", "Beslutsdatum", "Beslutande organ", "Vad", "Belopp"), bold=True)
-    row += 1
-    for d in r.decisions:
-        _write_row(
-            ws,
-            row,
-            (
-                d.decision.ref,
-                d.decision.date,
-                d.decision.body,
-                f"{_KIND_SV.get(d.event_type, d.event_type)}: {d.subject}",
-                _Kr(d.amount) if d.amount is not None else None,
-            ),
-        )
-        row += 1
-    _widths(ws, (24, 48, 14, 30, 12, 18, 18, 18, 18, 20, 16, 18))
-
-
-def _area_sheet(ws: Worksheet, a: AreaReport) -> None:
-    _header(ws, AREA_COLUMNS)
-    row = 2
-    for x in a.activities:
-        d = x.decision
-        _write_row(
-            ws,
-            row,
-            (
-                x.code,
-                x.name,
-                x.responsible,
-                _yes(x.new_activity),
-                _Kr(x.allocated),
-                _Kr(x.spent),
-                _Kr(x.remaining),
-                _yes(x.overspent),
-                d.ref if d else None,
-                d.date if d else None,
-                d.body if d else None,
-            ),
-        )
-        row += 1
-    _write_row(
-        ws,
-        row,
-        ("Ofördelat", "Tilldelat men inte fördelat på aktivitet")
-        + (None,) * 4
-        + (_Kr(a.unallocated),),
-    )
-    row += 1
-    _write_row(
-        ws,
-        row,
-        (
-            "Oklassificerat",
-            "Förbrukat på området utan aktivitet",
-            None,
-            None,
-            None,
-            _Kr(a.unclassified_spent),
-        ),
-    )
-    row += 1
-    _write_row(
-        ws,
-        row,
-        (
-            "Totalt",
-            a.name,
-            a.responsible,
-            None,
-            _Kr(a.allocated),
-            _Kr(a.spent),
-            _Kr(a.remaining),
-            _yes(a.remaining < 0),
-        ),
-        bold=True,
-    )
-    _filter(ws, AREA_COLUMNS, row)
-    row += 2
-    facts: list[tuple[str, Cell]] = [
-        ("Område", f"{a.name} ({a.code})"),
-        ("Objekt", a.cost_object),
-        ("Ansvarig", a.responsible),
-        ("Tilldelat", _Kr(a.awarded)),
-        ("Återbetalt", _Kr(a.repaid)),
-        ("Öronmärkt", _yes(a.ring_fenced)),
-    ]
-    for label, value in facts:
-        _write_row(ws, row, (label, value))
-        ws.cell(row=row, column=1).font = _BOLD
-        row += 1
-    _widths(ws, (28, 52, 36, 12, 18, 18, 18, 12, 30, 14, 20))
-
-
-# --- one entry point -------------------------------------------------------------------------
-
 
 def render(r: GrantReport, fmt: str) -> bytes:
     if fmt == "json":
@@ -797,5 +508,7 @@ def render(r: GrantReport, fmt: str) -> bytes:
     if fmt == "csv":
         return render_csv(r)
     if fmt == "xlsx":
+        from ledger.report_xlsx import render_xlsx  # openpyxl only when a workbook is asked for
+
         return render_xlsx(r)
     raise ValueError(f"unknown report format {fmt!r}: use one of {', '.join(FORMATS)}")

@@ -23,19 +23,21 @@ from api.cli import app as cli
 from api.routers.reports import GrantReportOut
 from ledger.domain import commands as cmd
 from ledger.domain.errors import UnknownGrant
-from ledger.reports import (
+from ledger.report_xlsx import (
     AREA_COLUMNS,
-    CSV_COLUMNS,
-    KRONOR_FORMAT,
     SUMMARY_COLUMNS,
     SUMMARY_SHEET,
+    render_xlsx,
+    sheet_title,
+)
+from ledger.reports import (
+    CSV_COLUMNS,
+    KRONOR_FORMAT,
     GrantReport,
     grant_report,
     render_csv,
     render_json,
-    render_xlsx,
     report_dict,
-    sheet_title,
 )
 from tests.integrations.conftest import GRANT, SEED_003
 from tests.support.api import Api, assert_problem
