@@ -115,10 +115,16 @@ def configure_logging(level: str = "info", *, json: bool = True) -> None:
     root.addHandler(handler)
     root.setLevel(level.upper())
     # uvicorn's own loggers would print a second, plain copy of each line.
-    for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
+    for name in ("uvicorn", "uvicorn.error"):
         uv = logging.getLogger(name)
         uv.handlers.clear()
         uv.propagate = True
+    # Our access line logs the path without its query; uvicorn's would log the raw request
+    # line, and with it any secret a client put in the URL.
+    access = logging.getLogger("uvicorn.access")
+    access.handlers.clear()
+    access.propagate = False
+    access.disabled = True
     _configured = (level, json)
 
 

@@ -5,12 +5,10 @@ The same models read an HTTP body and a plan file, so both refuse the same thing
 
 from __future__ import annotations
 
-from datetime import date
-
 from pydantic import BaseModel, ConfigDict, Field
 
 from ledger.domain import commands as cmd
-from ledger.types import Code, CostObject, LongText, Money, Text
+from ledger.types import Code, CostObject, Day, LongText, Money, Text
 
 
 class Input(BaseModel):
@@ -20,7 +18,7 @@ class Input(BaseModel):
 
 class DecisionIn(Input):
     ref: Text = Field(description="Diarienummer, e.g. RS/498/2019 § 123.")
-    date: date
+    date: Day
     body: Text = Field(description="The deciding body, e.g. Regionstyrelsen.")
 
     def to_domain(self) -> cmd.Decision:
@@ -28,8 +26,8 @@ class DecisionIn(Input):
 
 
 class PeriodIn(Input):
-    from_: date = Field(alias="from")
-    to: date
+    from_: Day = Field(alias="from")
+    to: Day
 
 
 class AreaIn(Input):
@@ -48,7 +46,7 @@ class AreaIn(Input):
 
 class ReportingIn(Input):
     kind: Text
-    due: date
+    due: Day
     recipient: Text
 
 

@@ -6,7 +6,8 @@ validation error at its field, never a float inside.
 
 from __future__ import annotations
 
-from datetime import date
+import re
+from datetime import date, datetime
 from typing import Annotated, Any
 
 from pydantic import AfterValidator, BeforeValidator, Field, PlainSerializer, WithJsonSchema
@@ -67,4 +68,17 @@ def _printable(value: str) -> str:
 
 Text = Annotated[str, Field(min_length=1, max_length=500), AfterValidator(_printable)]
 LongText = Annotated[str, Field(min_length=1, max_length=4000), AfterValidator(_printable)]
-Day = date
+
+
+def _not_a_number(value: Any) -> Any:
+    """Dates as people write them (ISO 8601), never a bare number read as a Unix timestamp."""
+    if isinstance(value, (int, float)) or (isinstance(value, str) and not _ISO.match(value)):
+        raise ValueError("expected an ISO 8601 date or date-time, e.g. 2022-03-31")
+    return value
+
+
+_ISO = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
+Day = Annotated[date, BeforeValidator(_not_a_number)]
+Instant = Annotated[datetime, BeforeValidator(_not_a_number)]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
@@ -11,15 +10,16 @@ from api.auth import Reader
 from api.deps import ContainerDep
 from api.routers.common import NOT_FOUND, READ_ERRORS
 from api.schemas.answers import BalanceListOut, BalanceOut, CostObjectOut, TotalsOut
+from ledger.types import Day, Instant
 
 router = APIRouter(tags=["balances"], responses={**READ_ERRORS, **NOT_FOUND})
 
 Code = Annotated[str, Query(pattern=r"^[a-z0-9][a-z0-9-]{0,63}$")]
 AsOf = Annotated[
-    date | None, Query(description="Booking date: only entries effective on or before it.")
+    Day | None, Query(description="Booking date: only entries effective on or before it.")
 ]
 KnownAt = Annotated[
-    datetime | None,
+    Instant | None,
     Query(description="Recording time (ISO 8601): the ledger as it was known then (bitemporal)."),
 ]
 

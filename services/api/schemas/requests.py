@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import date
-
 from pydantic import ConfigDict, Field
 
 from api.schemas import examples
 from ledger.domain import commands as cmd
 from ledger.inputs import ActivityIn, DecisionIn, GrantIn, Input
 from ledger.service import ClassifyTransaction, LineInput, PostSpend, ReverseTransaction
-from ledger.types import Code, CostObject, LongText, Money, Text
+from ledger.types import Code, CostObject, Day, LongText, Money, Text
 
 
 class GrantBody(GrantIn):
@@ -59,7 +57,7 @@ class AmendmentBody(Input):
 
 class ReceiptBody(Input):
     amount: Money
-    received_on: date
+    received_on: Day
     reference: Text
 
     def to_command(self, grant_id: str) -> cmd.RecordReceipt:
@@ -69,7 +67,7 @@ class ReceiptBody(Input):
 class RepaymentBody(Input):
     area: Code
     amount: Money
-    paid_on: date
+    paid_on: Day
     reference: Text | None = Field(
         default=None, description="Defaults to the grant's repayment reference (diarienummer)."
     )
@@ -91,7 +89,7 @@ class YearCloseBody(Input):
 class SpendLineBody(Input):
     line_id: Text = Field(max_length=200)
     voucher: Text | None = None
-    booked_on: date
+    booked_on: Day
     amount: Money
     cost_object: CostObject
     activity: Code | None = None
@@ -129,7 +127,7 @@ class SpendBatchBody(Input):
 
 class ReversalBody(Input):
     reason: LongText
-    booked_on: date
+    booked_on: Day
 
     def to_command(self, transaction_id: str) -> ReverseTransaction:
         return ReverseTransaction(transaction_id, self.reason, self.booked_on)
