@@ -26,14 +26,6 @@ from tests.support.databases import fresh_database, postgres_reason
 from tests.support.ledger import snapshot
 from tests.support.servers import make_tokens, servers
 
-KNOWN_LENIENT_TIMES = (
-    "BUG api/routers/balances.py: known_at is parsed by pydantic in lax mode, so a bare number "
-    "is a Unix timestamp: known_at=2022 (a year, typed by a person) is read as "
-    "1970-01-01T00:33:42Z and answers 200 with all-zero balances instead of 422, though the "
-    "spec says ISO 8601 date-time (as_of likewise takes as_of=0 as 1970-01-01). Fix: a "
-    "BeforeValidator that requires an ISO 8601 text (YYYY-MM-DD…) on both query parameters"
-)
-
 GRANT = "hostile-2022"
 G = f"/v1/grants/{GRANT}"
 DECISION = {"ref": "RS/1/2022", "date": "2022-05-04", "body": "Regionstyrelsen"}
@@ -273,7 +265,7 @@ CASES: list[Case] = [
     C("as-of-not-a-date", "GET", "/v1/balances?grant_id=hostile-2022&as_of=2022-02-30",
       "reader", problem="validation-error"),
     C("known-at-a-bare-number", "GET", "/v1/balances?grant_id=hostile-2022&known_at=2022",
-      "reader", problem="validation-error", bug=KNOWN_LENIENT_TIMES),
+      "reader", problem="validation-error"),
     # --- unknown codes ----------------------------------------------------------------------------
     C("unknown-grant", "POST", "/v1/grants/nope-2022/receipts", "poster", receipt(),
       status=404, problem="unknown-grant"),

@@ -49,8 +49,6 @@ class Fuzzed:
     known: dict[str, str]  # path parameters that name real things in the ledger
 
 
-# Excused in the run (and reported): tests/reliability/test_hostile_input.py KNOWN_LENIENT_TIMES,
-# whose "known-at-a-bare-number" case is an xfail(strict) until the bug is fixed.
 _QUERY_PARAMS = re.compile(r"parameters? ((?:`[^`]+`(?:, )?)+) in query")
 
 
@@ -70,7 +68,7 @@ def _text_like(schema: dict[str, Any]) -> bool:
 
 
 def _excused(operation: Any, failure: BaseException) -> bool:
-    """A negative case that was not negative once on the wire, or the known lenient times."""
+    """A negative case that was not negative once on the wire (query values are all text)."""
     if type(failure).__name__ != "AcceptedNegativeData":
         return False
     message = str(getattr(failure, "message", failure))
@@ -79,9 +77,8 @@ def _excused(operation: Any, failure: BaseException) -> bool:
         return False
     names = re.findall(r"`([^`]+)`", found.group(1))
     schemas = {p.name: p.definition.get("schema", {}) for p in operation.query}
-    if all(n in schemas and _text_like(schemas[n]) for n in names):
-        return True  # e.g. type=false is the text "false", a valid event type filter
-    return set(names) <= {"known_at", "as_of"}  # KNOWN_LENIENT_TIMES, see above
+    # e.g. type=false is the text "false", a valid event type filter
+    return all(n in schemas and _text_like(schemas[n]) for n in names)
 
 
 @dataclass

@@ -187,14 +187,6 @@ def test_no_token_and_no_password_in_server_logs(pair: Pair) -> None:
             assert hashlib.sha256(token.encode()).hexdigest() not in text
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG api/cli/server.py + logging setup: besides the api.access line (path without "
-    "query), uvicorn's own access logger is on and writes the raw request line with its query "
-    "string, so a secret a client puts in the URL (?token=…, ?api_key=…) lands in the log; "
-    "serve passes access_log=False, but the uvicorn.access logger is re-enabled by the logging "
-    "configuration. Fix: keep uvicorn.access off (api.access already logs every request)",
-)
 def test_a_secret_in_a_query_string_is_not_logged(pair: Pair) -> None:
     leaked = "gl_" + "Qs7" * 14
     with httpx.Client(timeout=10) as client:
