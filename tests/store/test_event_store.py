@@ -57,6 +57,7 @@ def test_append_then_read_stream_in_version_order(engine: Engine) -> None:
 
 def test_stale_expected_version_is_refused_and_writes_nothing(engine: Engine) -> None:
     _append(engine, "grant-a", 0, 2)
+
     def both() -> None:
         with write_transaction(engine) as conn:
             # A good append to another stream in the same transaction must vanish too.
