@@ -22,7 +22,8 @@ MoneyOut = Annotated[
 
 
 class Answer(BaseModel):
-    model_config = ConfigDict(frozen=True)
+    # from_attributes: an answer is read off the ledger's frozen dataclasses by field name.
+    model_config = ConfigDict(frozen=True, from_attributes=True)
 
 
 class DecisionOut(Answer):
@@ -97,13 +98,7 @@ class ActivityBalanceOut(Answer):
 
     @classmethod
     def of(cls, a: ActivityFigures) -> ActivityBalanceOut:
-        return cls(
-            code=a.code,
-            allocated=a.allocated,
-            spent=a.spent,
-            remaining=a.remaining,
-            overspent=a.overspent,
-        )
+        return cls.model_validate(a)
 
 
 class AreaBalanceOut(Answer):
@@ -120,18 +115,7 @@ class AreaBalanceOut(Answer):
 
     @classmethod
     def of(cls, a: AreaFigures) -> AreaBalanceOut:
-        return cls(
-            code=a.code,
-            cost_object=a.cost_object,
-            awarded=a.awarded,
-            allocated=a.allocated,
-            unallocated=a.unallocated,
-            spent=a.spent,
-            unclassified_spent=a.unclassified_spent,
-            repaid=a.repaid,
-            remaining=a.remaining,
-            activities=[ActivityBalanceOut.of(x) for x in a.activities],
-        )
+        return cls.model_validate(a)
 
 
 class TotalsOut(Answer):
@@ -146,16 +130,7 @@ class TotalsOut(Answer):
 
     @classmethod
     def of(cls, f: GrantFigures) -> TotalsOut:
-        return cls(
-            awarded=f.awarded,
-            allocated=f.allocated,
-            unallocated=f.unallocated,
-            spent=f.spent,
-            remaining=f.remaining,
-            received=f.received,
-            unclassified_spent=f.unclassified_spent,
-            repaid=f.repaid,
-        )
+        return cls.model_validate(f)
 
 
 class BalanceOut(Answer):
@@ -328,19 +303,7 @@ class EventOut(Answer):
 
     @classmethod
     def of(cls, e: StoredEvent) -> EventOut:
-        return cls(
-            position=e.position,
-            stream_id=e.stream_id,
-            stream_version=e.stream_version,
-            event_type=e.event_type,
-            schema_version=e.schema_version,
-            data=e.data,
-            meta=e.meta,
-            effective_date=e.effective_date,
-            recorded_at=e.recorded_at,
-            prev_hash=e.prev_hash,
-            hash=e.hash,
-        )
+        return cls.model_validate(e)
 
 
 class EventPageOut(Answer):
@@ -361,14 +324,7 @@ class VerifyOut(Answer):
 
     @classmethod
     def of(cls, r: VerifyResult) -> VerifyOut:
-        return cls(
-            ok=r.ok,
-            checked=r.checked,
-            head_position=r.head_position,
-            head_hash=r.head_hash,
-            first_bad_position=r.first_bad_position,
-            reason=r.reason,
-        )
+        return cls.model_validate(r)
 
 
 class TransactionOut(Answer):
@@ -392,4 +348,4 @@ class TransactionOut(Answer):
 
     @classmethod
     def of(cls, v: LineView) -> TransactionOut:
-        return cls(**{k: getattr(v, k) for k in cls.model_fields})
+        return cls.model_validate(v)
