@@ -14,10 +14,10 @@ import orjson
 import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import URL, Connection, Engine, make_url
-from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError
+from sqlalchemy.exc import ArgumentError, DataError, DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
 
-from ledger.errors import BadDatabaseUrl, DatabaseUnavailable
+from ledger.errors import BadDatabaseUrl, DatabaseUnavailable, InvalidInput
 
 _DRIVERS = {
     "sqlite": "sqlite+pysqlite",
@@ -127,6 +127,10 @@ def translate_errors(what: str = "database") -> Iterator[None]:
     except SQLAlchemyTimeoutError as e:  # every pooled connection busy: overload, not a bug
         raise DatabaseUnavailable(
             f"{what} busy: no connection free in time", reason="pool exhausted"
+        ) from e
+    except DataError as e:  # a value the database cannot hold (a NUL byte in text, …)
+        raise InvalidInput(
+            f"a value cannot be stored or compared: {_first_line(e)}", reason=_first_line(e)
         ) from e
     except OperationalError as e:
         if _is_connection_error(e):

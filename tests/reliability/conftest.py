@@ -1,13 +1,15 @@
 """Fixtures of the reliability tier: a fresh PostgreSQL database with load grants, the soak summary.
 
 ``make soak`` (``pytest -m slow tests/reliability``) writes ``soak-summary.json`` at the
-repository root from what the slow tests put into ``soak_summary``: requests, kills, backend
-terminations, bad inputs tried, schemathesis cases and entries lost.
+repository root (or where ``GRANTLEDGER_SOAK_SUMMARY`` says) from what the slow tests put into
+``soak_summary``: requests, server kills, backend terminations, bad inputs tried, schemathesis
+cases, entries acknowledged and entries lost; the same figures close the terminal report.
 """
 
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -58,10 +60,14 @@ def soak_summary() -> SoakSummary:
     return _SUMMARY
 
 
+def _summary_path(config: pytest.Config) -> Path:
+    return Path(os.environ.get("GRANTLEDGER_SOAK_SUMMARY") or config.rootpath / "soak-summary.json")
+
+
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if not _SUMMARY.runs or not any(r.get("slow") for r in _SUMMARY.runs):
         return
-    out = Path(session.config.rootpath) / "soak-summary.json"
+    out = _summary_path(session.config)
     out.write_text(
         json.dumps(
             {
@@ -75,3 +81,12 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         + "\n",
         encoding="utf-8",
     )
+
+
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+    if not any(r.get("slow") for r in _SUMMARY.runs):
+        return
+    terminalreporter.section("soak summary")
+    for key, value in _SUMMARY.figures.items():
+        terminalreporter.write_line(f"{key}: {value}")
+    terminalreporter.write_line(f"written to {_summary_path(config)}")

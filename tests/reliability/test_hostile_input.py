@@ -264,6 +264,14 @@ CASES: list[Case] = [
       spend(booked_on="2023-01-15"), problem="unplaceable-spend"),
     C("as-of-not-a-date", "GET", "/v1/balances?grant_id=hostile-2022&as_of=2022-02-30",
       "reader", problem="validation-error"),
+    C("nul-in-events-type-filter", "GET", "/v1/events?type=Spend%00Recorded", "auditor",
+      problem="validation-error"),
+    C("nul-in-events-stream-filter", "GET", "/v1/events?stream=grant-%00x", "auditor",
+      problem="validation-error"),
+    C("nul-in-balances-cost-object", "GET", "/v1/balances?cost_object=77%0016", "reader",
+      problem="validation-error"),
+    C("nul-in-cost-object-path", "GET", "/v1/cost-objects/77%0016", "reader",
+      problem="validation-error"),
     C("known-at-a-bare-number", "GET", "/v1/balances?grant_id=hostile-2022&known_at=2022",
       "reader", problem="validation-error"),
     # --- unknown codes ----------------------------------------------------------------------------
@@ -436,7 +444,7 @@ def target(
         engine.dispose()
         tokens = make_tokens(url, "hostile")
         app = create_app(Settings(database_url=url))
-        with TestClient(app, raise_server_exceptions=False) as client:
+        with TestClient(app, raise_server_exceptions=False) as client:  # a 500 is an answer
             t = Target(client.request, tokens, url)
             t.set_up()
             yield t

@@ -12,8 +12,8 @@ from sqlalchemy.engine import Engine
 from api.container import Container
 from api.settings import Settings, get_settings
 
-err = Console(stderr=True)
-out = Console()
+err = Console(stderr=True, soft_wrap=True)  # one line stays one line for scripts
+out = Console(soft_wrap=True)
 
 DatabaseOpt = Annotated[
     str | None,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request
+from pydantic import StringConstraints
 
 from api.auth import Auditor
 from api.deps import ContainerDep
@@ -13,6 +14,8 @@ from api.schemas.answers import EventOut, EventPageOut, VerifyOut
 from ledger.service import grant_stream
 
 router = APIRouter(tags=["audit"], responses=READ_ERRORS)
+
+EventType = Annotated[str, StringConstraints(pattern=r"^[A-Za-z][A-Za-z0-9]{0,99}$")]
 
 After = Annotated[int, Query(ge=0, le=2**62, description="Return events after this position.")]
 Limit = Annotated[int, Query(ge=1, le=1000, description="At most this many events (≤ 1000).")]
@@ -44,8 +47,11 @@ def list_events(
     container: ContainerDep,
     after: After = 0,
     limit: Limit = 100,
-    stream: Annotated[str | None, Query(max_length=200)] = None,
-    event_type: Annotated[list[str] | None, Query(alias="type", max_length=20)] = None,
+    stream: Annotated[str | None, Query(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,199}$")] = None,
+    event_type: Annotated[
+        list[EventType] | None,
+        Query(alias="type", max_length=20, description="Event types, e.g. SpendRecorded."),
+    ] = None,
 ) -> EventPageOut:
     events = container.queries.events(
         after=after, limit=limit, stream_id=stream, event_types=tuple(event_type or ())

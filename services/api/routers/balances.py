@@ -15,6 +15,7 @@ from ledger.types import Day, Instant
 router = APIRouter(tags=["balances"], responses={**READ_ERRORS, **NOT_FOUND})
 
 Code = Annotated[str, Query(pattern=r"^[a-z0-9][a-z0-9-]{0,63}$")]
+COST_OBJECT = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"  # as ledger.types.CostObject
 AsOf = Annotated[
     Day | None, Query(description="Booking date: only entries effective on or before it.")
 ]
@@ -38,7 +39,7 @@ def get_balances(
     _: Reader,
     container: ContainerDep,
     grant_id: Code | None = None,
-    cost_object: Annotated[str | None, Query(max_length=64)] = None,
+    cost_object: Annotated[str | None, Query(pattern=COST_OBJECT)] = None,
     area: Code | None = None,
     activity: Code | None = None,
     as_of: AsOf = None,
@@ -66,7 +67,7 @@ def get_balances(
     "e-hälsa and ambulans, with totals summed over them.",
 )
 def get_cost_object(
-    code: Annotated[str, Path(max_length=64, examples=["9916"])],
+    code: Annotated[str, Path(pattern=COST_OBJECT, examples=["9916"])],
     _: Reader,
     container: ContainerDep,
     as_of: AsOf = None,
