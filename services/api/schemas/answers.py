@@ -180,34 +180,24 @@ class ReportingOut(Answer):
     recipient: str
 
 
-class ActivityOut(Answer):
-    code: str
+class ActivityOut(ActivityBalanceOut):
+    """An activity's figures with what planning said about it."""
+
     area: str
     name: str
     responsible: str
     new_activity: bool
     exit_plan: str | None
     decision: DecisionOut | None
-    allocated: MoneyOut
-    spent: MoneyOut
-    remaining: MoneyOut
-    overspent: bool
 
 
-class AreaOut(Answer):
-    code: str
+class AreaOut(AreaBalanceOut):
+    """An area's figures with its name, responsible and ring-fencing."""
+
     name: str
-    cost_object: str
     responsible: str
     ring_fenced: bool
-    awarded: MoneyOut
-    allocated: MoneyOut
-    unallocated: MoneyOut
-    spent: MoneyOut
-    unclassified_spent: MoneyOut
-    repaid: MoneyOut
-    remaining: MoneyOut
-    activities: list[ActivityOut]
+    activities: list[ActivityOut]  # type: ignore[assignment]
 
 
 class GrantOut(Answer):
