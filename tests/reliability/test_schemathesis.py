@@ -52,8 +52,13 @@ class Fuzzed:
 _QUERY_PARAMS = re.compile(r"parameters? ((?:`[^`]+`(?:, )?)+) in query")
 
 
+# What a JSON scalar of the wrong type becomes in a query string.
+_SCALARS_AS_TEXT = ("false", "true", "null", "0")
+
+
 def _text_like(schema: dict[str, Any]) -> bool:
-    """A query parameter any text satisfies: on the wire every query value is a string."""
+    """A query parameter that the text of a mistyped scalar can satisfy: on the wire every
+    query value is a string, so `type=false` is the event type "false", not a boolean."""
     options = schema.get("anyOf", [schema])
     for option in options:
         kind = option.get("type")
@@ -62,7 +67,10 @@ def _text_like(schema: dict[str, Any]) -> bool:
         if kind == "array":
             option = option.get("items", {})
             kind = option.get("type")
-        if kind != "string" or {"format", "pattern", "enum"} & set(option):
+        if kind != "string" or {"format", "enum"} & set(option):
+            return False
+        pattern = option.get("pattern")
+        if pattern and not any(re.search(pattern, text) for text in _SCALARS_AS_TEXT):
             return False
     return True
 
