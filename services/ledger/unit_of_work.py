@@ -59,7 +59,9 @@ class UnitOfWork:
         self._periods: PeriodsState | None = None
         self._routes: list[CostObjectRoute] | None = None
         self._lines: dict[str, loader.LineRecord] = {}
-        self._keys: dict[tuple[str, str], loader.KnownLine] = {}
+        # Lines recorded earlier in this transaction, by natural key; their digest is only
+        # computed if a later command sends the same key (the projector computes it anyway).
+        self._keys: dict[tuple[str, str], ev.SpendRecorded] = {}
         self._appends: list[_Append] = []
         self._count = 0
         self._stored: list[StoredEvent] = []
@@ -95,7 +97,9 @@ class UnitOfWork:
         for line_id in ids:
             pending = self._keys.get((source, line_id))
             if pending is not None:
-                found[line_id] = pending
+                found[line_id] = loader.KnownLine(
+                    pending.transaction_id, pending.grant_id, line_digest(pending)
+                )
         return found
 
     def line(self, transaction_id: str) -> loader.LineRecord | None:
@@ -150,9 +154,7 @@ class UnitOfWork:
             case ev.GrantRegistered() if state is not None and self._routes is not None:
                 self._routes.extend(routes_of(state))
             case ev.SpendRecorded():
-                self._keys[(e.source, e.line_id)] = loader.KnownLine(
-                    e.transaction_id, e.grant_id, line_digest(e)
-                )
+                self._keys[(e.source, e.line_id)] = e
                 self._lines[e.transaction_id] = loader.LineRecord(
                     e.grant_id,
                     RecordedLine(
