@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, WithJsonSche
 
 from ledger.domain.balances import ActivityFigures, AreaFigures, GrantFigures
 from ledger.domain.money import format_money
+from ledger.public_events import public_event
 from ledger.queries import Balances, GrantView, LineView
 from ledger.service import LineOutcome, Result
 from ledger.store import StoredEvent, VerifyResult
@@ -293,7 +294,7 @@ class EventOut(Answer):
 
     @classmethod
     def of(cls, e: StoredEvent) -> EventOut:
-        return cls.model_validate(e)
+        return cls.model_validate(public_event(e))
 
 
 class EventPageOut(Answer):
