@@ -33,9 +33,9 @@ from bench.peer import Peer
 from bench.server import Server
 from bench.workload import Workload, batch_json, line_json
 from ledger import migrate
-from ledger import plan as plans
 from ledger.auth.tokens import TokenRegistry
 from ledger.db import create_engine
+from ledger.formats import plan as plans
 from ledger.replay import replay
 from ledger.service import Actor, LedgerService
 from ledger.store import EventStore

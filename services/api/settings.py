@@ -24,6 +24,12 @@ class Settings(BaseSettings):
     cors_origins: list[str] = Field(default_factory=list)
     sie_cost_object_dim: int = Field(default=6, ge=1)
     sie_activity_dim: int | None = Field(default=None, ge=1)
+    # Account ranges whose lines are spend (issue 11): BAS and Kommun-Bas keep costs in 4-7.
+    sie_spend_accounts: str = Field(
+        default="4000-7999", pattern=r"^[0-9]+(-[0-9]+)?(,[0-9]+(-[0-9]+)?)*$"
+    )
+    # Transaction rows one SIE import takes: a bigger file holds every other writer too long.
+    sie_max_lines: int = Field(default=50_000, ge=1)
     log_level: str = "info"
     log_json: bool = True
 

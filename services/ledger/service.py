@@ -17,14 +17,14 @@ from typing import Any
 
 from sqlalchemy.engine import Engine
 
-from ledger.db import write_transaction
+from ledger.db import read_transaction, write_transaction
 from ledger.domain import commands as cmd
 from ledger.domain import events as ev
 from ledger.domain.decide import decide, decide_period, index_routes, route_batch
-from ledger.domain.errors import UnknownGrant, UnknownTransaction, UnplaceableSpend
+from ledger.domain.errors import LineError, UnknownGrant, UnknownTransaction, UnplaceableSpend
 from ledger.errors import ConcurrencyError, Conflict
 from ledger.group_commit import GroupCommit
-from ledger.projections.loader import LineRecord
+from ledger.projections.loader import KnownLine, LineRecord
 from ledger.projections.projector import line_digest
 from ledger.projections.tables import LIVE, ProjectionTables
 from ledger.store import EventStore, StoredEvent
@@ -52,11 +52,27 @@ class LineInput:
 
 
 @dataclass(frozen=True, slots=True)
+class StruckLine:
+    """A line the sender struck after sending it (SIE ``#BTRANS``): reversed if recorded."""
+
+    line: LineInput
+    booked_on: date  # when the reversal is booked: the day of the correction
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
 class PostSpend:
-    """A batch of spend lines, atomic, routed to grants by cost object and date (rule 5)."""
+    """A batch of spend lines, atomic, routed to grants by cost object and date (rule 5).
+
+    An import of a file (SIE) sets ``skip_unroutable``: a line no grant's route takes comes back
+    skipped with the routing's own reason instead of refusing the batch, since a ledger export
+    holds every cost object of the region.  ``struck`` lines are reversed where recorded.
+    """
 
     source: str
     lines: tuple[LineInput, ...]
+    skip_unroutable: bool = False
+    struck: tuple[StruckLine, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,8 +127,12 @@ class Idempotency:
 class LineOutcome:
     line_id: str
     transaction_id: str
-    grant_id: str
-    status: str  # "recorded" | "duplicate" | "reversal"
+    grant_id: str | None
+    # "recorded" | "duplicate" | "reversal"; for imports also "reversed" (a struck line, its
+    # reversal now recorded), "already-reversed" and "skipped" (with the reason)
+    status: str
+    reason_code: str | None = None
+    reason: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -194,6 +214,12 @@ class LedgerService:
 
         return self._group.run(work)
 
+    def preview(self, command: Command, actor: Actor) -> Result:
+        """What ``execute`` would decide, against the state now; nothing is written (dry run)."""
+        with read_transaction(self.engine) as conn:
+            uow = UnitOfWork(conn, self.store, self.tables)
+            return self._dispatch(uow, command, actor, None).resolve(uow)
+
     def execute_all(self, commands: Sequence[Command], actor: Actor) -> list[Result]:
         """Several commands in one transaction: all of them or none (plan files, imports)."""
         with write_transaction(self.engine) as conn:
@@ -243,24 +269,14 @@ class LedgerService:
     # --- spend -----------------------------------------------------------------------------
 
     def _post_spend(self, uow: UnitOfWork, command: PostSpend, actor: Actor) -> _Pending:
-        known = uow.known_lines(command.source, (line.line_id for line in command.lines))
+        ids = [line.line_id for line in command.lines]
+        ids.extend(s.line.line_id for s in command.struck)
+        known = uow.known_lines(command.source, ids)
         outcomes: dict[str, LineOutcome] = {}
         conflicts: list[str] = []
         fresh: list[cmd.SpendLine] = []
         for line in command.lines:
-            spend = cmd.SpendLine(
-                transaction_id=str(uuid.uuid4()),
-                source=command.source,
-                line_id=line.line_id,
-                voucher=line.voucher,
-                booked_on=line.booked_on,
-                amount=line.amount,
-                cost_object=line.cost_object,
-                activity=line.activity,
-                account=line.account,
-                kind=line.kind,
-                text=line.text,
-            )
+            spend = _spend_line(command.source, line)
             before = known.get(line.line_id)
             if before is None:
                 fresh.append(spend)
@@ -273,7 +289,13 @@ class LedgerService:
         if conflicts:
             raise NaturalKeyConflict(command.source, conflicts)
 
+        strikes = self._strikes(uow, command, known, outcomes, conflicts)
+        if conflicts:
+            raise NaturalKeyConflict(command.source, conflicts)
+
         by_grant, errors = route_batch(index_routes(uow.routes()), fresh)
+        if command.skip_unroutable:
+            errors = _skip_unroutable(errors, outcomes)
         appends: list[tuple[str, int, Sequence[ev.Event]]] = []
         for grant_id, lines in by_grant.items():
             state = uow.grant(grant_id)
@@ -293,7 +315,54 @@ class LedgerService:
             # Atomic: one bad line refuses the batch, and the answer lists every bad line.
             raise UnplaceableSpend(errors)
         recorded = uow.record(appends, _meta(actor, command))
-        return _Pending(recorded, lines=tuple(outcomes[line.line_id] for line in command.lines))
+        for strike in strikes:  # after the new lines: a correction books both in one command
+            reversal = self._grant_command(uow, strike, actor, None)
+            recorded = Recorded(recorded.start, reversal.recorded.end)
+        order = [*ids]
+        return _Pending(recorded, lines=tuple(outcomes[i] for i in order))
+
+    def _strikes(
+        self,
+        uow: UnitOfWork,
+        command: PostSpend,
+        known: dict[str, KnownLine],
+        outcomes: dict[str, LineOutcome],
+        conflicts: list[str],
+    ) -> list[cmd.ReverseSpend]:
+        """The reversals of the struck lines that were recorded and are not reversed yet."""
+        reversals: list[cmd.ReverseSpend] = []
+        for struck in command.struck:
+            line_id = struck.line.line_id
+            before = known.get(line_id)
+            if before is None:
+                outcomes[line_id] = LineOutcome(
+                    line_id,
+                    "",
+                    None,
+                    "skipped",
+                    "struck-not-recorded",
+                    "struck by the sender before it was ever recorded here: nothing to reverse",
+                )
+                continue
+            record = self._line(uow, before.transaction_id)
+            line = record.line
+            if (line.amount, line.cost_object) != (struck.line.amount, struck.line.cost_object):
+                # The sender strikes a line other than the one recorded under its key.
+                conflicts.append(line_id)
+                continue
+            if line.status == "reversed":
+                outcomes[line_id] = LineOutcome(
+                    line_id, line.transaction_id, record.grant_id, "already-reversed"
+                )
+                continue
+            reversal_id = str(uuid.uuid4())
+            reversals.append(
+                cmd.ReverseSpend(
+                    record.grant_id, reversal_id, line, struck.reason, struck.booked_on
+                )
+            )
+            outcomes[line_id] = LineOutcome(line_id, reversal_id, record.grant_id, "reversed")
+        return reversals
 
     def _line(self, uow: UnitOfWork, transaction_id: str) -> LineRecord:
         record = uow.line(transaction_id)
@@ -327,6 +396,37 @@ class LedgerService:
             record.line.line_id, command.transaction_id, record.grant_id, "classified"
         )
         return replace(pending, lines=(outcome,))
+
+
+def _spend_line(source: str, line: LineInput) -> cmd.SpendLine:
+    return cmd.SpendLine(
+        transaction_id=str(uuid.uuid4()),
+        source=source,
+        line_id=line.line_id,
+        voucher=line.voucher,
+        booked_on=line.booked_on,
+        amount=line.amount,
+        cost_object=line.cost_object,
+        activity=line.activity,
+        account=line.account,
+        kind=line.kind,
+        text=line.text,
+    )
+
+
+# Routing refusals an import skips: the line is on no grant's cost object (or date), which in a
+# whole ledger export is what most lines are.
+_SKIPPABLE = frozenset({"unknown-cost-object", "outside-spend-period"})
+
+
+def _skip_unroutable(errors: list[LineError], outcomes: dict[str, LineOutcome]) -> list[LineError]:
+    kept: list[LineError] = []
+    for e in errors:
+        if e.code in _SKIPPABLE and e.line_id not in outcomes:
+            outcomes[e.line_id] = LineOutcome(e.line_id, "", None, "skipped", e.code, e.reason)
+        else:
+            kept.append(e)
+    return kept
 
 
 @dataclass(frozen=True, slots=True)

@@ -29,9 +29,9 @@ from schemathesis.core.result import Ok
 from api.app import create_app
 from api.settings import Settings
 from ledger import migrate
-from ledger import plan as plans
 from ledger.db import create_engine
 from ledger.demo import populate
+from ledger.formats import plan as plans
 from ledger.service import Actor, LedgerService
 from tests.reliability.conftest import SoakSummary
 from tests.support.databases import fresh_database, postgres_reason

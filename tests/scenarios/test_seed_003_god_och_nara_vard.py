@@ -15,10 +15,10 @@ from datetime import date, timedelta, timezone
 import pytest
 from sqlalchemy.engine import Engine
 
-from ledger import plan
 from ledger.domain import commands as cmd
 from ledger.domain import errors
 from ledger.domain.balances import GrantFigures
+from ledger.formats import plan
 from tests.support.ledger import (
     ADMIN,
     EXAMPLES,

@@ -15,7 +15,7 @@ from api.cli.common import DatabaseOpt, engine, err
 from api.cli.groups import export_app, import_app
 from api.cli.groups import register as register_groups
 from ledger import migrate
-from ledger.backup import BrokenChainInFile, ImportRefused, export_events, import_events
+from ledger.formats.backup import BrokenChainInFile, ImportRefused, export_events, import_events
 from ledger.store import EventStore
 
 

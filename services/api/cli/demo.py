@@ -10,9 +10,10 @@ import typer
 
 from api.cli.common import DatabaseOpt, container, out
 from api.cli.server import serve
-from ledger import migrate, plan
+from ledger import migrate
 from ledger.auth.tokens import Role
 from ledger.demo import populate
+from ledger.formats import plan
 from ledger.service import Actor
 
 DEMO_PLAN = Path(__file__).resolve().parents[3] / "examples" / "god-och-nara-vard-2022.yaml"
