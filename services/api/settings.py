@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from functools import lru_cache
+from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -26,6 +27,11 @@ class Settings(BaseSettings):
     sie_activity_dim: int | None = Field(default=None, ge=1)
     log_level: str = "info"
     log_json: bool = True
+    public_base_url: str | None = Field(
+        default=None,
+        description="Where clients reach the API, e.g. https://ledger.region.se (links in "
+        "answers start with it; relative links without it, never the request's Host header).",
+    )
 
     @field_validator("database_url")
     @classmethod
@@ -35,6 +41,18 @@ class Settings(BaseSettings):
         except BadDatabaseUrl as e:
             raise ValueError(e.detail) from e
         return value
+
+    @field_validator("public_base_url")
+    @classmethod
+    def _plain_base_url(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError("an http:// or https:// URL with a host")
+        if parts.query or parts.fragment or parts.username or parts.password:
+            raise ValueError("a base URL without query, fragment or credentials")
+        return value.rstrip("/")
 
 
 @lru_cache

@@ -99,11 +99,13 @@ def test_every_line_of_a_request_carries_its_request_id(
     capsys.readouterr()
     answer = planned.get("/v1/grants/finns-inte", headers={"X-Request-ID": "trace-abc.123"})
     assert answer.status_code == 404
-    assert answer.headers["X-Request-ID"] == "trace-abc.123"
+    ours = answer.headers["X-Request-ID"]
+    assert ours != "trace-abc.123"  # the caller's id rides along, it never names the request
     # The test client's own httpx lines are the caller's, not the server's.
     lines = [x for x in log_lines(capsys.readouterr().err) if x.get("logger") != "httpx"]
     assert lines
-    assert {line.get("request_id") for line in lines} == {"trace-abc.123"}
+    assert {line.get("request_id") for line in lines} == {ours}
+    assert {line.get("client_request_id") for line in lines} == {"trace-abc.123"}
     assert any(line.get("status") == 404 for line in lines)
 
 
