@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import Literal
 from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator
@@ -27,6 +28,12 @@ class Settings(BaseSettings):
     sie_activity_dim: int | None = Field(default=None, ge=1)
     log_level: str = "info"
     log_json: bool = True
+    metrics_access: Literal["reader", "poster", "planner", "auditor", "admin", "open"] = Field(
+        default="reader",
+        description="Who may scrape GET /metrics: a bearer token whose role may act as this "
+        "role (default: any valid token), or `open` for no token (only where the port is "
+        "reachable from inside the network alone).",
+    )
     public_base_url: str | None = Field(
         default=None,
         description="Where clients reach the API, e.g. https://ledger.region.se (links in "
