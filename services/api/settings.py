@@ -28,6 +28,14 @@ class Settings(BaseSettings):
     sie_activity_dim: int | None = Field(default=None, ge=1)
     log_level: str = "info"
     log_json: bool = True
+    token_cache_seconds: float = Field(
+        default=5.0,
+        ge=0,
+        le=300,
+        description="How long a server trusts a token it has looked up: the longest a "
+        "revocation takes to reach a running server (0: look up every request). An expiry is "
+        "honoured to the instant whatever this is.",
+    )
     metrics_access: Literal["reader", "poster", "planner", "auditor", "admin", "open"] = Field(
         default="reader",
         description="Who may scrape GET /metrics: a bearer token whose role may act as this "
