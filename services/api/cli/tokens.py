@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 from pydantic import TypeAdapter, ValidationError
+from rich.console import Console
 from rich.table import Table
 
 from api.cli.common import DatabaseOpt, container, out
@@ -68,7 +69,8 @@ def list_tokens(database_url: DatabaseOpt = None) -> None:
             f"{t.revoked_at:%Y-%m-%d %H:%M}" if t.revoked_at else "",
             state,
         )
-    out.print(table)
+    # Piped into a script or a file, one token is one line, however long its name.
+    (out if out.is_terminal else Console(width=200, soft_wrap=True)).print(table)
 
 
 @app.command()
