@@ -34,7 +34,7 @@ class Container:
             store=store,
             service=LedgerService(engine, store),
             queries=LedgerQueries(engine, store),
-            tokens=TokenRegistry(engine),
+            tokens=TokenRegistry(engine, cache_seconds=settings.token_cache_seconds),
         )
 
     def close(self) -> None:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -32,6 +34,25 @@ class Settings(BaseSettings):
     sie_max_lines: int = Field(default=50_000, ge=1)
     log_level: str = "info"
     log_json: bool = True
+    token_cache_seconds: float = Field(
+        default=5.0,
+        ge=0,
+        le=300,
+        description="How long a server trusts a token it has looked up: the longest a "
+        "revocation takes to reach a running server (0: look up every request). An expiry is "
+        "honoured to the instant whatever this is.",
+    )
+    metrics_access: Literal["reader", "poster", "planner", "auditor", "admin", "open"] = Field(
+        default="reader",
+        description="Who may scrape GET /metrics: a bearer token whose role may act as this "
+        "role (default: any valid token), or `open` for no token (only where the port is "
+        "reachable from inside the network alone).",
+    )
+    public_base_url: str | None = Field(
+        default=None,
+        description="Where clients reach the API, e.g. https://ledger.region.se (links in "
+        "answers start with it; relative links without it, never the request's Host header).",
+    )
 
     @field_validator("database_url")
     @classmethod
@@ -41,6 +62,18 @@ class Settings(BaseSettings):
         except BadDatabaseUrl as e:
             raise ValueError(e.detail) from e
         return value
+
+    @field_validator("public_base_url")
+    @classmethod
+    def _plain_base_url(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError("an http:// or https:// URL with a host")
+        if parts.query or parts.fragment or parts.username or parts.password:
+            raise ValueError("a base URL without query, fragment or credentials")
+        return value.rstrip("/")
 
 
 @lru_cache

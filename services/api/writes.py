@@ -88,6 +88,7 @@ class Writer:
             principal.name,
             principal.role.value,
             request_id=getattr(self.request.state, "request_id", None),
+            client_request_id=getattr(self.request.state, "client_request_id", None),
         )
         outcome = self.container.service.execute(
             command, actor, expected_version=parse_if_match(if_match), idempotency=idem

@@ -107,7 +107,8 @@ class Actor:
 
     name: str
     role: str
-    request_id: str | None = None
+    request_id: str | None = None  # ours, made by the API for each request
+    client_request_id: str | None = None  # what the caller sent as X-Request-ID, if anything
     source_system: str | None = None
     idempotency_key: str | None = None
 
@@ -449,6 +450,8 @@ def _meta(actor: Actor, command: object) -> dict[str, Any]:
     meta: dict[str, Any] = {"actor": actor.name, "role": actor.role}
     if actor.request_id:
         meta["request_id"] = actor.request_id
+    if actor.client_request_id:
+        meta["client_request_id"] = actor.client_request_id
     if actor.source_system:
         meta["source_system"] = actor.source_system
     if actor.idempotency_key:

@@ -7,7 +7,7 @@ validation error at its field, never a float inside.
 from __future__ import annotations
 
 import re
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
 from pydantic import AfterValidator, BeforeValidator, Field, PlainSerializer, WithJsonSchema
@@ -80,5 +80,19 @@ def _not_a_number(value: Any) -> Any:
 _ISO = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 
+def _in_utc(value: datetime) -> datetime:
+    """One instant in UTC (a naive time is read as UTC).
+
+    ISO 8601 allows offsets up to ±14:00, so ``9999-12-31T23:59:59-14:00`` is a valid text whose
+    UTC value lies after year 9999: refused here, at its parameter, not an OverflowError later.
+    """
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError as e:
+        raise ValueError("the instant lies outside years 1 to 9999 in UTC") from e
+
+
 Day = Annotated[date, BeforeValidator(_not_a_number)]
-Instant = Annotated[datetime, BeforeValidator(_not_a_number)]
+Instant = Annotated[datetime, BeforeValidator(_not_a_number), AfterValidator(_in_utc)]

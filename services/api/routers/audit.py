@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Annotated
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Path, Query, Request
 from pydantic import StringConstraints
@@ -21,15 +22,26 @@ After = Annotated[int, Query(ge=0, le=2**62, description="Return events after th
 Limit = Annotated[int, Query(ge=1, le=1000, description="At most this many events (≤ 1000).")]
 
 
-def _page(request: Request, events: list[EventOut], limit: int) -> EventPageOut:
+def _page(
+    request: Request, events: list[EventOut], limit: int, public_base_url: str | None
+) -> EventPageOut:
     if len(events) < limit:
         return EventPageOut(events=events, next_after=None, next=None)
     last = events[-1].position
     return EventPageOut(
-        events=events,
-        next_after=last,
-        next=str(request.url.include_query_params(after=last, limit=limit)),
+        events=events, next_after=last, next=_next(request, last, limit, public_base_url)
     )
+
+
+def _next(request: Request, after: int, limit: int, public_base_url: str | None) -> str:
+    """The next page's link: under the configured public base URL, else relative.
+
+    Never built from the request's Host header: a client chooses that, and a link an auditor's
+    tool follows must not point wherever the previous caller said.
+    """
+    kept = [(k, v) for k, v in request.query_params.multi_items() if k not in ("after", "limit")]
+    query = urlencode([*kept, ("after", str(after)), ("limit", str(limit))])
+    return f"{public_base_url or ''}{request.url.path}?{query}"
 
 
 @router.get(
@@ -56,7 +68,9 @@ def list_events(
     events = container.queries.events(
         after=after, limit=limit, stream_id=stream, event_types=tuple(event_type or ())
     )
-    return _page(request, [EventOut.of(e) for e in events], limit)
+    return _page(
+        request, [EventOut.of(e) for e in events], limit, container.settings.public_base_url
+    )
 
 
 @router.get(
@@ -77,7 +91,9 @@ def list_grant_events(
 ) -> EventPageOut:
     container.queries.stream_version(grant_id)  # 404 for an unknown grant
     events = container.queries.events(after=after, limit=limit, stream_id=grant_stream(grant_id))
-    return _page(request, [EventOut.of(e) for e in events], limit)
+    return _page(
+        request, [EventOut.of(e) for e in events], limit, container.settings.public_base_url
+    )
 
 
 @router.get(
