@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request
 from pydantic import StringConstraints
@@ -10,7 +10,8 @@ from pydantic import StringConstraints
 from api.auth import Auditor
 from api.deps import ContainerDep
 from api.routers.common import NOT_FOUND, READ_ERRORS
-from api.schemas.answers import EventOut, EventPageOut, VerifyOut
+from api.schemas.answers import EventPageOut, VerifyOut
+from api.schemas.events import event_out
 from ledger.service import grant_stream
 
 router = APIRouter(tags=["audit"], responses=READ_ERRORS)
@@ -21,7 +22,7 @@ After = Annotated[int, Query(ge=0, le=2**62, description="Return events after th
 Limit = Annotated[int, Query(ge=1, le=1000, description="At most this many events (≤ 1000).")]
 
 
-def _page(request: Request, events: list[EventOut], limit: int) -> EventPageOut:
+def _page(request: Request, events: list[Any], limit: int) -> EventPageOut:
     if len(events) < limit:
         return EventPageOut(events=events, next_after=None, next=None)
     last = events[-1].position
@@ -56,7 +57,7 @@ def list_events(
     events = container.queries.events(
         after=after, limit=limit, stream_id=stream, event_types=tuple(event_type or ())
     )
-    return _page(request, [EventOut.of(e) for e in events], limit)
+    return _page(request, [event_out(e) for e in events], limit)
 
 
 @router.get(
@@ -77,7 +78,7 @@ def list_grant_events(
 ) -> EventPageOut:
     container.queries.stream_version(grant_id)  # 404 for an unknown grant
     events = container.queries.events(after=after, limit=limit, stream_id=grant_stream(grant_id))
-    return _page(request, [EventOut.of(e) for e in events], limit)
+    return _page(request, [event_out(e) for e in events], limit)
 
 
 @router.get(
