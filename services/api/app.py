@@ -11,7 +11,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import Response
 from fastapi.routing import APIRoute
 
-from api import observability, problems
+from api import docs, observability, problems, spec
 from api.auth import ForbiddenError, UnauthenticatedError
 from api.container import Container
 from api.middleware import BodyLimit, RequestContext
@@ -44,13 +44,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         yield
         app.state.container.close()
 
-    app = FastAPI(
+    app = _GrantLedgerAPI(
         title="grantledger",
         version="1.0.0",
         summary="Event-sourced ledger for earmarked state grants",
         description=DESCRIPTION,
         lifespan=lifespan,
         generate_unique_id_function=_operation_id,
+        docs_url=None,  # served offline by api.docs
+        redoc_url=None,
     )
     app.state.container = Container.build(settings)
     problems.install(app)
@@ -59,6 +61,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for module in (health, grants, transactions, balances, audit, periods, imports, reports):
         app.include_router(module.router)
     observability.install(app, settings)
+    docs.install(app)
     if settings.cors_origins:  # closed unless configured
         app.add_middleware(
             CORSMiddleware,
@@ -71,6 +74,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(observability.AccessLog)  # inside RequestContext: has the request id
     app.add_middleware(RequestContext)
     return app
+
+
+class _GrantLedgerAPI(FastAPI):
+    def openapi(self) -> dict[str, Any]:
+        # FastAPI caches its document; finishing it is idempotent, so a cached one is fine too.
+        return spec.finish(super().openapi())
 
 
 def _operation_id(route: APIRoute) -> str:

@@ -54,7 +54,7 @@ class GrantIn(Input):
     grant_id: Code
     name: Text
     funder: Text
-    decision: DecisionIn | None = None
+    decision: DecisionIn  # rule 7: refused at parsing when absent, like any required field
     spend_period: PeriodIn
     areas: list[AreaIn] = Field(min_length=1, max_length=200)
     reporting: list[ReportingIn] = Field(default_factory=list, max_length=200)
@@ -65,7 +65,7 @@ class GrantIn(Input):
             grant_id=self.grant_id,
             name=self.name,
             funder=self.funder,
-            decision=self.decision.to_domain() if self.decision else None,
+            decision=self.decision.to_domain(),
             spend_from=self.spend_period.from_,
             spend_to=self.spend_period.to,
             areas=tuple(a.to_domain() for a in self.areas),
@@ -82,7 +82,7 @@ class ActivityIn(Input):
     name: Text
     amount: Money
     responsible: Text
-    decision: DecisionIn | None = None
+    decision: DecisionIn  # rule 7
     new_activity: bool = False
     exit_plan: LongText | None = None
 
@@ -94,7 +94,7 @@ class ActivityIn(Input):
             name=self.name,
             amount=self.amount,
             responsible=self.responsible,
-            decision=self.decision.to_domain() if self.decision else None,
+            decision=self.decision.to_domain(),
             new_activity=self.new_activity,
             exit_plan=self.exit_plan,
         )

@@ -160,9 +160,15 @@ class NaturalKeyConflict(Conflict):
         super().__init__(
             f"{len(line_ids)} line(s) of source {source!r} were recorded before with other "
             f"content: {', '.join(line_ids[:5])}",
+            rule="natural-key",
             source=source,
             errors=[
-                {"line_id": i, "field": "line_id", "reason": "recorded before with other content"}
+                {
+                    "line_id": i,
+                    "field": "line_id",
+                    "reason": "recorded before with other content",
+                    "code": "natural-key-conflict",
+                }
                 for i in line_ids
             ],
         )

@@ -14,10 +14,22 @@ from pydantic import AfterValidator, BeforeValidator, Field, PlainSerializer, Wi
 
 from ledger.domain.money import InvalidAmount, format_money, parse_money
 
+# The one form of an amount a request may use, in the spec and on the server alike: what every
+# answer shows (kronor, at most two decimals, within the money bound).  A JSON number is refused:
+# `0.57` may arrive as 0.5700000000000001, and a pattern cannot say which floats are exact.
+MONEY_PATTERN = r"^-?[0-9]{1,13}(\.[0-9]{1,2})?$"
+_MONEY = re.compile(MONEY_PATTERN)
+
 
 def _money(value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
-        raise ValueError("an amount is a string or number with at most two decimals")
+    if not isinstance(value, str):
+        raise ValueError(
+            'an amount is a string of kronor with at most two decimals, e.g. "1234.50"'
+        )
+    if _MONEY.fullmatch(value) is None:
+        raise ValueError(
+            f"{value[:40]!r} is not kronor with at most two decimals and at most 13 digits"
+        )
     try:
         return parse_money(value)
     except InvalidAmount as e:
@@ -31,8 +43,8 @@ Money = Annotated[
     WithJsonSchema(
         {
             "type": "string",
-            "pattern": r"^-?[0-9]{1,13}(\.[0-9]{1,2})?$",
-            "description": "Kronor with at most two decimals; a JSON number is accepted too.",
+            "pattern": MONEY_PATTERN,
+            "description": "Kronor with at most two decimals, as a string (like every answer).",
             "examples": ["24000000.00"],
         }
     ),
@@ -57,17 +69,49 @@ CostObject = Annotated[
 ]
 
 
+# Characters no name, text or id may hold, refused at parsing (and so never stored): C0 and C1
+# controls but the tab (terminal escapes), bidi embeddings, overrides and isolates (they reorder
+# what a terminal, a report or an audit file shows), surrogates (no UTF-8 for them) and Unicode
+# noncharacters (an XLSX holding U+FFFE does not open).  Astral noncharacters are written as
+# themselves: the pattern reads the same in Python and in ECMA-262 with the `u` flag.
+_REFUSED = (
+    "\\x00-\\x08\\x0a-\\x1f\\x7f-\\x9f\\u202a-\\u202e\\u2066-\\u2069\\ud800-\\udfff"
+    "\\ufdd0-\\ufdef\\ufffe\\uffff"
+    + "".join(chr(plane << 16 | low) for plane in range(1, 17) for low in (0xFFFE, 0xFFFF))
+)
+# What str.strip() removes that is not refused anyway: a text of only these is blank.
+_BLANK = "\\t \\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000"
+TEXT_PATTERN = f"^[^{_REFUSED}]*[^{_REFUSED}{_BLANK}][^{_REFUSED}]*$"
+_TEXT = re.compile(TEXT_PATTERN)
+
+
 def _printable(value: str) -> str:
-    """Names and texts end up in reports and audit files: no control characters, no blanks."""
-    if any((ord(ch) < 32 and ch != "\t") or ord(ch) == 127 for ch in value):
-        raise ValueError("control characters are not allowed")
-    if not value.strip():
-        raise ValueError("must not be blank")
+    """Names and texts end up in reports, audit files and terminals: see ``_REFUSED``."""
+    if _TEXT.fullmatch(value) is None:
+        if not value.strip():
+            raise ValueError("must not be blank")
+        bad = next(ch for ch in value if _TEXT.fullmatch(f"x{ch}") is None)
+        raise ValueError(
+            f"U+{ord(bad):04X} is not allowed (control, bidi-override, surrogate or noncharacter)"
+        )
     return value.strip()
 
 
-Text = Annotated[str, Field(min_length=1, max_length=500), AfterValidator(_printable)]
-LongText = Annotated[str, Field(min_length=1, max_length=4000), AfterValidator(_printable)]
+# The pattern is the schema's; _printable enforces the same one, with a message that says why.
+_TEXT_SCHEMA: dict[str, Any] = {
+    "pattern": TEXT_PATTERN,
+    "description": "Printable text: no control, bidi-override or noncharacter; not blank.",
+}
+Text = Annotated[
+    str,
+    Field(min_length=1, max_length=500, json_schema_extra=_TEXT_SCHEMA),
+    AfterValidator(_printable),
+]
+LongText = Annotated[
+    str,
+    Field(min_length=1, max_length=4000, json_schema_extra=_TEXT_SCHEMA),
+    AfterValidator(_printable),
+]
 
 
 def _not_a_number(value: Any) -> Any:

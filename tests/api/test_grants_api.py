@@ -99,7 +99,7 @@ def test_grant_list_shows_every_registered_grant(api: Api) -> None:
 
 
 def test_every_amount_in_a_grant_answer_is_a_string_with_two_decimals(planned: Api) -> None:
-    planned.spend(line(amount=1234.5))
+    planned.spend(line(amount="1234.5"))
     g = planned.get(GRANT).json()
     amounts = money_fields(g)
     assert len(amounts) > 40

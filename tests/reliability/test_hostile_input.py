@@ -301,7 +301,7 @@ CASES: list[Case] = [
     C("investment-kind", "POST", "/v1/transactions", "poster", spend(kind="investment"),
       problem="unplaceable-spend"),
     C("unknown-kind", "POST", "/v1/transactions", "poster", spend(kind="gift"),
-      problem="unplaceable-spend"),
+      problem="validation-error"),  # kind is an enum in the spec
     C("over-allocation", "POST", f"{G}/activities", "planner", activity(amount="900000.01"),
       problem="over-allocation"),
     C("ring-fenced-reallocation", "POST", f"{G}/reallocations", "planner",

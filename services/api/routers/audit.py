@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Path, Query, Request
@@ -11,7 +11,8 @@ from pydantic import StringConstraints
 from api.auth import Auditor
 from api.deps import ContainerDep
 from api.routers.common import NOT_FOUND, READ_ERRORS
-from api.schemas.answers import EventOut, EventPageOut, VerifyOut
+from api.schemas.answers import EventPageOut, VerifyOut
+from api.schemas.events import event_out
 from ledger.service import grant_stream
 
 router = APIRouter(tags=["audit"], responses=READ_ERRORS)
@@ -23,7 +24,7 @@ Limit = Annotated[int, Query(ge=1, le=1000, description="At most this many event
 
 
 def _page(
-    request: Request, events: list[EventOut], limit: int, public_base_url: str | None
+    request: Request, events: list[Any], limit: int, public_base_url: str | None
 ) -> EventPageOut:
     if len(events) < limit:
         return EventPageOut(events=events, next_after=None, next=None)
@@ -69,7 +70,7 @@ def list_events(
         after=after, limit=limit, stream_id=stream, event_types=tuple(event_type or ())
     )
     return _page(
-        request, [EventOut.of(e) for e in events], limit, container.settings.public_base_url
+        request, [event_out(e) for e in events], limit, container.settings.public_base_url
     )
 
 
@@ -92,7 +93,7 @@ def list_grant_events(
     container.queries.stream_version(grant_id)  # 404 for an unknown grant
     events = container.queries.events(after=after, limit=limit, stream_id=grant_stream(grant_id))
     return _page(
-        request, [EventOut.of(e) for e in events], limit, container.settings.public_base_url
+        request, [event_out(e) for e in events], limit, container.settings.public_base_url
     )
 
 

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Path
 from fastapi.responses import Response
 
 from api.auth import Admin
-from api.routers.common import WRITE_ERRORS
+from api.routers.common import PERIOD, WRITE_ERRORS
 from api.schemas.answers import PeriodOut
 from api.writes import WriterDep
 from ledger.domain.commands import ClosePeriod
@@ -26,7 +26,7 @@ router = APIRouter(prefix="/v1/periods", tags=["periods"], responses=WRITE_ERROR
     "dated in the month are refused afterwards. Closing a closed month is a 409.",
 )
 def close_period(
-    period: Annotated[str, Path(pattern=r"^[0-9]{4}-(0[1-9]|1[0-2])$", examples=["2022-03"])],
+    period: Annotated[str, Path(pattern=PERIOD, examples=["2022-03"])],
     principal: Admin,
     writer: WriterDep,
 ) -> Response:

@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, WithJsonSchema
 
+from api.schemas.events import EventOut
 from ledger.domain.balances import ActivityFigures, AreaFigures, GrantFigures
 from ledger.domain.money import format_money
-from ledger.public_events import public_event
 from ledger.queries import Balances, GrantView, LineView
 from ledger.service import LineOutcome, Result
-from ledger.store import StoredEvent, VerifyResult
+from ledger.store import VerifyResult
 
 # Öre inside, a string with two decimals outside (DESIGN §1 rule 8).
 MoneyOut = Annotated[
@@ -277,24 +277,6 @@ class GrantOut(Answer):
 
 class GrantListOut(Answer):
     grants: list[GrantOut]
-
-
-class EventOut(Answer):
-    position: int
-    stream_id: str
-    stream_version: int
-    event_type: str
-    schema_version: int
-    data: dict[str, Any]
-    meta: dict[str, Any]
-    effective_date: date | None
-    recorded_at: datetime
-    prev_hash: str
-    hash: str
-
-    @classmethod
-    def of(cls, e: StoredEvent) -> EventOut:
-        return cls.model_validate(public_event(e))
 
 
 class EventPageOut(Answer):
