@@ -40,6 +40,7 @@ def test_grant_balances_answer_every_figure_of_design_section_3(spent: Api) -> N
         "spent": "1756000.75",
         "remaining": "343999.25",
         "received": "0.00",
+        "overreceived": False,
         "unclassified_spent": "20000.00",
         "repaid": "0.00",
     }
