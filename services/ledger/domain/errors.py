@@ -35,6 +35,7 @@ __all__ = [
     "OverAllocation",
     "PeriodAlreadyClosed",
     "PeriodClosed",
+    "ReceiptOutsideAgreement",
     "RepaymentExceedsUnallocated",
     "RingFenced",
     "UnclassifiedSpendOpen",
@@ -334,6 +335,26 @@ class OutsideSpendPeriod(RuleViolation):
             date=on,
             spend_from=spend_from.isoformat(),
             spend_to=spend_to.isoformat(),
+        )
+
+
+class ReceiptOutsideAgreement(RuleViolation):
+    """Rule 9: a receipt is dated in the agreement's years (its spend period's and the next)."""
+
+    code = "receipt-outside-agreement"
+    title = "Receipt dated outside the agreement's years"
+
+    def __init__(
+        self, *, grant_id: str, received_on: date, earliest: date, latest: date
+    ) -> None:
+        super().__init__(
+            f"a receipt of grant {grant_id!r} dated {received_on} is outside the agreement's "
+            f"years ({earliest} – {latest}): check the date, or the grant it belongs to",
+            rule="receipt-in-agreement-years",
+            grant_id=grant_id,
+            received_on=received_on.isoformat(),
+            earliest=earliest.isoformat(),
+            latest=latest.isoformat(),
         )
 
 
