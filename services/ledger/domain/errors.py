@@ -344,9 +344,7 @@ class ReceiptOutsideAgreement(RuleViolation):
     code = "receipt-outside-agreement"
     title = "Receipt dated outside the agreement's years"
 
-    def __init__(
-        self, *, grant_id: str, received_on: date, earliest: date, latest: date
-    ) -> None:
+    def __init__(self, *, grant_id: str, received_on: date, earliest: date, latest: date) -> None:
         super().__init__(
             f"a receipt of grant {grant_id!r} dated {received_on} is outside the agreement's "
             f"years ({earliest} – {latest}): check the date, or the grant it belongs to",
