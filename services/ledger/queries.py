@@ -29,6 +29,7 @@ from ledger.domain.errors import (
 from ledger.domain.state import GrantState
 from ledger.errors import CorruptStoredEvent, NotFound
 from ledger.grant_model import PLANNING_EVENTS, DecisionEntry, GrantModel, stored_decision
+from ledger.periods import Month, Span, calendar
 from ledger.projections import loader
 from ledger.projections.tables import LIVE, ProjectionTables
 from ledger.store import EventStore, StoredEvent
@@ -175,6 +176,24 @@ class LedgerQueries:
         if v is None:
             raise UnknownGrant(grant_id)
         return int(v)
+
+    # --- periods ---------------------------------------------------------------------------
+
+    def periods(self, grant_id: str | None = None) -> tuple[Month, ...]:
+        """The months of every grant's spend period (or one grant's), open or closed."""
+        g = self.tables.grants
+        q = sa.select(g.c.spend_from, g.c.spend_to, g.c.closed_years)
+        if grant_id is not None:
+            q = q.where(g.c.grant_id == grant_id)
+        with read_transaction(self.engine) as conn:
+            spans = [
+                Span(spend_from=r.spend_from, spend_to=r.spend_to, closed_years=frozenset(r[2]))
+                for r in conn.execute(q)
+            ]
+            closed = loader.load_periods(conn, self.tables).closed
+        if grant_id is not None and not spans:
+            raise UnknownGrant(grant_id)
+        return calendar(spans, closed, per_grant=grant_id is not None)
 
     # --- balances --------------------------------------------------------------------------
 

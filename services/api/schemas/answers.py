@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, WithJsonSchema
 
 from ledger.domain.balances import ActivityFigures, AreaFigures, GrantFigures
 from ledger.domain.money import format_money
 from ledger.grant_model import DecisionEntry, GrantModel
+from ledger.periods import Month
 from ledger.public_events import public_event
 from ledger.queries import Balances, LineView
 from ledger.service import LineOutcome, Result
@@ -89,6 +90,23 @@ class SpendOut(Answer):
 class PeriodOut(Answer):
     period: str
     closed: bool = True
+
+
+class MonthOut(Answer):
+    period: str = Field(examples=["2022-03"])
+    closed: bool
+    closed_by: Literal["period-close", "year-close"] | None = Field(
+        description="`period-close`: closed for every grant (POST /v1/periods/{period}/close); "
+        "`year-close`: the grant's year is closed (only with `grant_id`); null while open."
+    )
+
+    @classmethod
+    def of(cls, m: Month) -> MonthOut:
+        return cls.model_validate(m)
+
+
+class MonthListOut(Answer):
+    periods: list[MonthOut]
 
 
 class ActivityBalanceOut(Answer):
