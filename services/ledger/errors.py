@@ -38,7 +38,7 @@ class InvalidInput(LedgerError):
 
 
 class RuleViolation(LedgerError):
-    """A rule of DESIGN §1 refuses the command (422)."""
+    """A rule of docs/rules.md refuses the command (422)."""
 
     code = "rule-violation"
     title = "Rule violation"

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from datetime import date
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from ledger.domain import errors
@@ -60,11 +60,6 @@ def test_receipt_in_a_closed_month_is_refused(gnv: GrantState) -> None:
     assert decide(closed, RecordReceipt("gnv-2022", KR, date(2022, 7, 1), "x"))
 
 
-# ``gnv`` is a frozen state: sharing it between examples is safe.
-_FROZEN_FIXTURE = settings(suppress_health_check=[HealthCheck.function_scoped_fixture])
-
-
-@_FROZEN_FIXTURE
 @given(day=st.dates(date(1990, 1, 1), date(2040, 12, 31)))
 def test_receipt_dated_outside_the_agreements_years_is_refused(gnv: GrantState, day: date) -> None:
     """Rule 9: a 2022 agreement's money arrives in 2022, or in 2023 after the final report."""
@@ -82,7 +77,6 @@ def test_receipt_dated_outside_the_agreements_years_is_refused(gnv: GrantState, 
     )
 
 
-@_FROZEN_FIXTURE
 @given(excess=st.integers(1, 10**9 * KR))
 def test_receipt_beyond_the_award_is_recorded_and_flagged(gnv: GrantState, excess: int) -> None:
     """Rule 9: cash that did arrive is recorded, like overspend (rule 4), and flagged."""

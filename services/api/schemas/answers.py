@@ -16,7 +16,7 @@ from ledger.queries import Balances, LineView
 from ledger.service import LineOutcome, Result
 from ledger.store import StoredEvent, VerifyResult
 
-# Öre inside, a string with two decimals outside (DESIGN §1 rule 8).
+# Öre inside, a string with two decimals outside (docs/rules.md, conventions: money).
 MoneyOut = Annotated[
     int,
     PlainSerializer(format_money, return_type=str),

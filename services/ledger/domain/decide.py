@@ -1,4 +1,4 @@
-"""Every rule of DESIGN §1, and nowhere else: ``decide(state, command) -> events``.
+"""Every rule of docs/rules.md, and nowhere else: ``decide(state, command) -> events``.
 
 ``decide`` either returns the events that record an accepted command or raises the domain error
 that says why it is refused; it never touches a database and never changes ``state``.  Checks run

@@ -1,9 +1,9 @@
 """The refusals of the grant domain, each a subclass of one kind in ``ledger.errors``.
 
 Every error has a stable ``code`` (the slug a client can switch on) and puts what a person needs
-to act in ``fields``: the rule of DESIGN §1 it enforces (``rule``), where (grant, area, activity),
-and amounts in öre (``available``, ``requested``).  The message says the same in words, with
-amounts in kronor.
+to act in ``fields``: the rule of docs/rules.md it enforces (``rule``), where (grant, area,
+activity), and amounts in öre (``available``, ``requested``).  The message says the same in
+words, with amounts in kronor.
 """
 
 from __future__ import annotations
@@ -98,7 +98,7 @@ class UnreadableEvent(InvalidInput):
         )
 
 
-# --- rules of DESIGN §1 ----------------------------------------------------------------------
+# --- rules (docs/rules.md) --------------------------------------------------------------------
 
 
 class OverAllocation(RuleViolation):
