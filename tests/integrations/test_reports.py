@@ -592,3 +592,21 @@ def test_a_corrupt_stored_event_in_a_grant_report_is_a_500_problem(
     body = assert_problem(answer, 500, "corrupt-stored-event", position=last["position"] + 1)
     assert "KeyError" not in body["detail"]  # the reason is logged, not answered
     assert any("cannot be read" in r.getMessage() for r in caplog.records)
+
+
+def test_a_report_reads_the_ledger_in_one_transaction(year: Ledger) -> None:
+    """Issue 12: figures and decisions from one snapshot, never three reads that may disagree."""
+    engine = year.queries.engine
+    begins: list[object] = []
+
+    def count(conn: object) -> None:
+        begins.append(conn)
+
+    sa.event.listen(engine, "begin", count)
+    try:
+        r = year.queries.grant(GRANT, as_of=AS_OF, decisions=True)
+    finally:
+        sa.event.remove(engine, "begin", count)
+    assert len(begins) == 1
+    assert r.decisions
+    assert r.totals.spent == year.figures(GRANT, as_of=AS_OF).spent
