@@ -26,6 +26,7 @@ from ledger.errors import (
     LedgerError,
     NotFound,
     RuleViolation,
+    ServerFault,
     Unavailable,
 )
 
@@ -38,6 +39,7 @@ STATUS_BY_KIND: dict[type[LedgerError], int] = {
     NotFound: 404,
     Conflict: 409,
     Unavailable: 503,
+    ServerFault: 500,
 }
 
 

@@ -229,6 +229,7 @@ ENDPOINTS = [
         lambda w, r: ("GET", f"/v1/reports/grants/{GRANT}", None),
         200,
     ),
+    Endpoint("GET", "/v1/periods", "reader", lambda w, r: ("GET", "/v1/periods", None), 200),
     Endpoint("GET", "/v1/events", "auditor", lambda w, r: ("GET", "/v1/events", None), 200),
     Endpoint(
         "GET",

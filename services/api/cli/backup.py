@@ -84,7 +84,7 @@ def import_events_command(
 ) -> None:
     """Into an empty database: check the chain line by line, keep positions, hashes and times,
     rebuild the projections; a broken chain refuses the whole file and writes nothing."""
-    eng = engine(database_url)
+    eng = engine(database_url, schema=not migrate_first)
     if migrate_first:
         migrate.upgrade(eng)
     size = file.stat().st_size

@@ -30,7 +30,7 @@ def demo(
     database_url: DatabaseOpt = "sqlite:///grantledger-demo.db",
 ) -> None:
     """Load the demo grant once, print a token per role, and serve the API."""
-    c = container(database_url)
+    c = container(database_url, schema=False)
     migrate.upgrade(c.engine)
     parsed = plan.read(plan_file)
     if not c.queries.has_grant(parsed.grant_id):

@@ -21,13 +21,14 @@ from rich.table import Table
 from api.cli import groups
 from api.cli.actors import ActorOpt, cli_actor
 from api.cli.common import DatabaseOpt, container, err, out
+from api.routers.reports import render_report
 from ledger.domain.money import format_kronor
 from ledger.formats.beancount import export_beancount, posting_count
+from ledger.formats.reports import FORMATS, filename
 from ledger.formats.sie import importer as sie_importer
 from ledger.formats.sie.accounts import SpendAccounts
 from ledger.formats.sie.importer import ImportOutcome, prepare
 from ledger.formats.sie.lines import Options
-from ledger.reports import FORMATS, grant_report, render
 from ledger.service import Replayed
 
 
@@ -206,13 +207,13 @@ def report(
         raise typer.Exit(2)
     c = container(database_url)
     on: date | None = as_of.date() if as_of else None
-    built = grant_report(c.queries, grant_id, as_of=on)
-    body = render(built, fmt)
+    built = c.queries.grant(grant_id, as_of=on, decisions=True)
+    body = render_report(built, fmt)
     if output is not None and str(output) == "-":
         sys.stdout.buffer.write(body)
         sys.stdout.buffer.flush()
         return
-    target = output or Path(built.filename(fmt))
+    target = output or Path(filename(built, fmt))
     target.write_bytes(body)
     t = built.totals
     out.print(

@@ -33,7 +33,7 @@ def serve(
     """Serve the HTTP API."""
     config = settings(database_url)
     if migrate_first:
-        migrate.upgrade(engine(database_url))
+        migrate.upgrade(engine(database_url, schema=False))
     out.print(f"grantledger on http://{host}:{port}  (docs: http://{host}:{port}/docs)")
     uvicorn.run(
         "api.app:create_app",
@@ -49,7 +49,7 @@ def serve(
 @db_app.command("upgrade")
 def db_upgrade(database_url: DatabaseOpt = None) -> None:
     """Apply every migration the database does not have yet."""
-    migrate.upgrade(engine(database_url))
+    migrate.upgrade(engine(database_url, schema=False))
     out.print(f"schema at {migrate.head_revision()}")
 
 

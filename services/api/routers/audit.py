@@ -69,9 +69,7 @@ def list_events(
     events = container.queries.events(
         after=after, limit=limit, stream_id=stream, event_types=tuple(event_type or ())
     )
-    return _page(
-        request, [event_out(e) for e in events], limit, container.settings.public_base_url
-    )
+    return _page(request, [event_out(e) for e in events], limit, container.settings.public_base_url)
 
 
 @router.get(
@@ -92,9 +90,7 @@ def list_grant_events(
 ) -> EventPageOut:
     container.queries.stream_version(grant_id)  # 404 for an unknown grant
     events = container.queries.events(after=after, limit=limit, stream_id=grant_stream(grant_id))
-    return _page(
-        request, [event_out(e) for e in events], limit, container.settings.public_base_url
-    )
+    return _page(request, [event_out(e) for e in events], limit, container.settings.public_base_url)
 
 
 @router.get(

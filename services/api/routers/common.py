@@ -50,7 +50,7 @@ class Problem(BaseModel):
     detail: str = Field(description="Which rule, where, and by how much, for a person.")
     instance: str | None = Field(default=None, description="The path that was requested.")
     rule: str | None = Field(
-        default=None, description="The rule (docs/domain.md) that refused the request."
+        default=None, description="The rule that refused it: docs/rules.md#{rule}."
     )
     grant_id: str | None = None
     area: str | None = None
@@ -80,7 +80,7 @@ UNAUTHORIZED = _problem(401, "No token, or an unknown or revoked one")
 FORBIDDEN = _problem(403, "The token's role may not do this")
 NOT_FOUND = _problem(404, "An unknown grant, area, activity or transaction")
 CONFLICT = _problem(409, "Stale If-Match, duplicate key, or a state that forbids it now")
-INVALID = _problem(422, "A rule or validation refused the request")
+INVALID = _problem(422, "A rule (docs/rules.md) or validation refused the request")
 MALFORMED = _problem(400, "The body is not valid JSON")
 TOO_LARGE = _problem(413, "The body exceeds the configured limit")
 UNAVAILABLE = _problem(503, "The database is unreachable; retry after Retry-After seconds")

@@ -1,4 +1,4 @@
-"""Every rule of DESIGN §1, and nowhere else: ``decide(state, command) -> events``.
+"""Every rule of docs/rules.md, and nowhere else: ``decide(state, command) -> events``.
 
 ``decide`` either returns the events that record an accepted command or raises the domain error
 that says why it is refused; it never touches a database and never changes ``state``.  Checks run
@@ -310,7 +310,21 @@ def _close_year(grant: GrantState, c: CloseYear) -> list[GrantEvent]:
 
 
 def _record_receipt(grant: GrantState, c: RecordReceipt) -> list[GrantEvent]:
+    """Rule 9: a receipt is dated in the agreement's years; more than the award is flagged.
+
+    "Överenskommelsen omfattar 2022 totalt 6 373 miljoner kronor" (003): the funder pays an
+    agreement's money in its years, the last payment at the latest in the year after (after the
+    slutredovisning, "senast den 31 mars 2023").  A date outside those years (a receipt 22 years
+    before the decision) is a typing error or another grant's money: refused.  An amount beyond
+    the award is not refused: like overspend (rule 4) it is cash that did move, so it is
+    recorded and the grant's figures flag it (``overreceived``) until it is repaid or reversed.
+    """
     _require_positive(c.amount, "amount")
+    earliest, latest = receipt_window(grant)
+    if not earliest <= c.received_on <= latest:
+        raise errors.ReceiptOutsideAgreement(
+            grant_id=grant.grant_id, received_on=c.received_on, earliest=earliest, latest=latest
+        )
     _require_open_period(grant, c.received_on)
     return [
         ReceiptRecorded(
@@ -320,6 +334,11 @@ def _record_receipt(grant: GrantState, c: RecordReceipt) -> list[GrantEvent]:
             reference=c.reference,
         )
     ]
+
+
+def receipt_window(grant: GrantState) -> tuple[date, date]:
+    """The days a receipt of ``grant`` may be dated: its spend period's years and the next."""
+    return date(grant.spend_from.year, 1, 1), date(grant.spend_to.year + 1, 12, 31)
 
 
 def _repay(grant: GrantState, c: RepayUnspent) -> list[GrantEvent]:

@@ -1,9 +1,9 @@
 """The refusals of the grant domain, each a subclass of one kind in ``ledger.errors``.
 
 Every error has a stable ``code`` (the slug a client can switch on) and puts what a person needs
-to act in ``fields``: the rule of DESIGN §1 it enforces (``rule``), where (grant, area, activity),
-and amounts in öre (``available``, ``requested``).  The message says the same in words, with
-amounts in kronor.
+to act in ``fields``: the rule of docs/rules.md it enforces (``rule``), where (grant, area,
+activity), and amounts in öre (``available``, ``requested``).  The message says the same in
+words, with amounts in kronor.
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ __all__ = [
     "OverAllocation",
     "PeriodAlreadyClosed",
     "PeriodClosed",
+    "ReceiptOutsideAgreement",
     "RepaymentExceedsUnallocated",
     "RingFenced",
     "UnclassifiedSpendOpen",
@@ -97,7 +98,7 @@ class UnreadableEvent(InvalidInput):
         )
 
 
-# --- rules of DESIGN §1 ----------------------------------------------------------------------
+# --- rules (docs/rules.md) --------------------------------------------------------------------
 
 
 class OverAllocation(RuleViolation):
@@ -334,6 +335,24 @@ class OutsideSpendPeriod(RuleViolation):
             date=on,
             spend_from=spend_from.isoformat(),
             spend_to=spend_to.isoformat(),
+        )
+
+
+class ReceiptOutsideAgreement(RuleViolation):
+    """Rule 9: a receipt is dated in the agreement's years (its spend period's and the next)."""
+
+    code = "receipt-outside-agreement"
+    title = "Receipt dated outside the agreement's years"
+
+    def __init__(self, *, grant_id: str, received_on: date, earliest: date, latest: date) -> None:
+        super().__init__(
+            f"a receipt of grant {grant_id!r} dated {received_on} is outside the agreement's "
+            f"years ({earliest} – {latest}): check the date, or the grant it belongs to",
+            rule="receipt-in-agreement-years",
+            grant_id=grant_id,
+            received_on=received_on.isoformat(),
+            earliest=earliest.isoformat(),
+            latest=latest.isoformat(),
         )
 
 
