@@ -3,11 +3,17 @@
 ``hash = sha256(prev_hash ‖ canonical_json(event))`` where the event is every column an auditor
 relies on (position, stream, version, type, schema version, data, meta, effective date and
 recorded time), so changing any of them, or deleting or inserting a row, breaks the chain.
+Each row also keeps that canonical text (``body``), so the database can check the hashes itself.
+
+This module is the one place the chain is computed and checked: ``seal`` for an append,
+``check`` for every row read in order (verify, import), ``PG_SEALED`` for the same rule inside
+PostgreSQL.
 """
 
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -58,3 +64,73 @@ def event_hash(prev_hash: str, body: dict[str, Any]) -> str:
     h = hashlib.sha256(prev_hash.encode("ascii"))
     h.update(canonical_json(body))
     return h.hexdigest()
+
+
+def seal(prev_hash: str, body: dict[str, Any]) -> tuple[str, str]:
+    """What an append stores for an event: its canonical text (``body``) and its hash."""
+    text = canonical_json(body)
+    h = hashlib.sha256(prev_hash.encode("ascii"))
+    h.update(text)
+    return text.decode(), h.hexdigest()
+
+
+def content_matches(digest: str, prev_hash: str, body: dict[str, Any], text: str | None) -> bool:
+    """Whether a row's hash is that of its columns (and its stored text, when it has one)."""
+    canonical = canonical_json(body)
+    if text is not None and text.encode() != canonical:
+        return False
+    h = hashlib.sha256(prev_hash.encode("ascii"))
+    h.update(canonical)
+    return h.hexdigest() == digest
+
+
+@dataclass(frozen=True, slots=True)
+class Fault:
+    """The first position where the chain does not hold, and why, in an auditor's words."""
+
+    position: int
+    reason: str
+
+    @classmethod
+    def missing(cls, position: int, next_position: int | None = None) -> Fault:
+        seen = f" (next row is {next_position})" if next_position is not None else ""
+        return cls(position, f"position {position} is missing{seen}: an event was deleted")
+
+    @classmethod
+    def unlinked(cls, position: int) -> Fault:
+        return cls(position, f"position {position} does not link to the previous event")
+
+    @classmethod
+    def altered(cls, position: int) -> Fault:
+        return cls(position, f"position {position} was altered: its hash does not match")
+
+
+def check(
+    *, position: int, expected: int, prev_hash: str, previous: str, sealed: bool
+) -> Fault | None:
+    """The rule for one row read in position order, after ``expected - 1`` whose hash was
+    ``previous``: no gap, a link to that row, and a hash that matches the row (``sealed``)."""
+    if position != expected:
+        return Fault.missing(expected, position)
+    if prev_hash != previous:
+        return Fault.unlinked(position)
+    if not sealed:
+        return Fault.altered(position)
+    return None
+
+
+# The same check inside PostgreSQL, over the stored canonical text: ``sealed`` is whether the
+# hash is sha256(prev_hash ‖ body) and body is the row's columns as canonical JSON (compared as
+# JSONB rendered to text, so a number's spelling counts too); NULL for a row written before
+# bodies were stored (migration 0006_read), which is checked from its columns instead.
+PG_SEALED = """
+CASE WHEN body IS NULL THEN NULL ELSE
+  encode(sha256(convert_to(prev_hash || body, 'UTF8')), 'hex') = hash
+  AND body::jsonb::text = jsonb_build_object(
+    'position', position, 'stream_id', stream_id, 'stream_version', stream_version,
+    'event_type', event_type, 'schema_version', schema_version, 'data', data, 'meta', meta,
+    'effective_date', to_char(effective_date, 'YYYY-MM-DD'),
+    'recorded_at', to_char(recorded_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')
+  )::text
+END
+"""
