@@ -37,9 +37,8 @@ from ledger.errors import Conflict, InvalidInput, LedgerError
 from ledger.projections.projector import Applied, ProjectionError, apply
 from ledger.projections.tables import LIVE, ProjectionTables
 from ledger.store import GENESIS_HASH, EventStore, StoredEvent
-from ledger.store.chain import canonical_json, format_recorded_at
+from ledger.store.chain import format_recorded_at
 from ledger.store.eventstore import check_event as check_link
-from ledger.store.eventstore import hashed_body_of
 from ledger.store.schema import events
 
 # Events inserted and projected per statement batch; the transaction spans the whole file.
@@ -264,11 +263,7 @@ def _ensure_empty(conn: Connection, tables: ProjectionTables) -> None:
 
 
 def _row(e: StoredEvent) -> dict[str, Any]:
-    # With the canonical text its hash was checked over, as an append stores it.
-    return {
-        **{f: getattr(e, f) for f in FIELDS},
-        "body": canonical_json(hashed_body_of(e)).decode(),
-    }
+    return {f: getattr(e, f) for f in FIELDS}
 
 
 def import_events(

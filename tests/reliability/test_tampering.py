@@ -30,7 +30,7 @@ from sqlalchemy.engine import Engine
 from api.app import create_app
 from api.settings import Settings
 from ledger.domain import commands as cmd
-from ledger.store.chain import format_recorded_at, hashed_body, seal
+from ledger.store.chain import event_hash, format_recorded_at, hashed_body
 from ledger.store.schema import events
 from tests.support.ledger import Ledger, kr, line
 from tests.support.servers import cli, make_tokens
@@ -82,7 +82,6 @@ def _row(conn: sa.Connection, position: int) -> dict[str, Any]:
 
 
 def _rehash(row: dict[str, Any]) -> str:
-    """Recompute a row's hash as an append would, and its stored canonical text with it."""
     recorded = row["recorded_at"]
     if isinstance(recorded, str):
         from datetime import datetime
@@ -99,8 +98,7 @@ def _rehash(row: dict[str, Any]) -> str:
         effective_date=row["effective_date"],
         recorded_at=format_recorded_at(recorded),
     )
-    row["body"], digest = seal(row["prev_hash"], body)
-    return digest
+    return event_hash(row["prev_hash"], body)
 
 
 def edit(conn: sa.Connection, w: World) -> None:
@@ -117,7 +115,7 @@ def edit_rehashed(conn: sa.Connection, w: World) -> None:
     conn.execute(
         events.update()
         .where(events.c.position == TARGET)
-        .values(data=row["data"], hash=_rehash(row), body=row["body"])
+        .values(data=row["data"], hash=_rehash(row))
     )
 
 

@@ -106,6 +106,6 @@ def verify(
         int, Query(ge=1, le=VERIFY_MAX, description=f"At most this many (≤ {VERIFY_MAX:,}).")
     ] = VERIFY_MAX,
 ) -> VerifyOut:
-    # One connection: the database does the hashing; no worker process or thread per request.
+    # One connection in this request's thread: never a worker process spawned per request.
     result = container.store.verify(container.engine, after=after, limit=limit, workers=1)
     return VerifyOut.of(result)

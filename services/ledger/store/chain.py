@@ -3,11 +3,9 @@
 ``hash = sha256(prev_hash ‖ canonical_json(event))`` where the event is every column an auditor
 relies on (position, stream, version, type, schema version, data, meta, effective date and
 recorded time), so changing any of them, or deleting or inserting a row, breaks the chain.
-Each row also keeps that canonical text (``body``), so the database can check the hashes itself.
 
-This module is the one place the chain is computed and checked: ``seal`` for an append,
-``check`` for every row read in order (verify, import), ``PG_SEALED`` for the same rule inside
-PostgreSQL.
+This module is the one place the chain is computed and checked: ``event_hash`` for an append,
+``content_matches`` and ``check`` for every row read back in order (verify, import).
 """
 
 from __future__ import annotations
@@ -66,22 +64,9 @@ def event_hash(prev_hash: str, body: dict[str, Any]) -> str:
     return h.hexdigest()
 
 
-def seal(prev_hash: str, body: dict[str, Any]) -> tuple[str, str]:
-    """What an append stores for an event: its canonical text (``body``) and its hash."""
-    text = canonical_json(body)
-    h = hashlib.sha256(prev_hash.encode("ascii"))
-    h.update(text)
-    return text.decode(), h.hexdigest()
-
-
-def content_matches(digest: str, prev_hash: str, body: dict[str, Any], text: str | None) -> bool:
-    """Whether a row's hash is that of its columns (and its stored text, when it has one)."""
-    canonical = canonical_json(body)
-    if text is not None and text.encode() != canonical:
-        return False
-    h = hashlib.sha256(prev_hash.encode("ascii"))
-    h.update(canonical)
-    return h.hexdigest() == digest
+def content_matches(digest: str, prev_hash: str, body: dict[str, Any]) -> bool:
+    """Whether a row's hash is the hash of its hashed form after ``prev_hash``."""
+    return event_hash(prev_hash, body) == digest
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,20 +102,3 @@ def check(
     if not sealed:
         return Fault.altered(position)
     return None
-
-
-# The same check inside PostgreSQL, over the stored canonical text: ``sealed`` is whether the
-# hash is sha256(prev_hash ‖ body) and body is the row's columns as canonical JSON (compared as
-# JSONB rendered to text, so a number's spelling counts too); NULL for a row written before
-# bodies were stored (migration 0006_read), which is checked from its columns instead.
-PG_SEALED = """
-CASE WHEN body IS NULL THEN NULL ELSE
-  encode(sha256(convert_to(prev_hash || body, 'UTF8')), 'hex') = hash
-  AND body::jsonb::text = jsonb_build_object(
-    'position', position, 'stream_id', stream_id, 'stream_version', stream_version,
-    'event_type', event_type, 'schema_version', schema_version, 'data', data, 'meta', meta,
-    'effective_date', to_char(effective_date, 'YYYY-MM-DD'),
-    'recorded_at', to_char(recorded_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')
-  )::text
-END
-"""

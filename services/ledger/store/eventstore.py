@@ -24,9 +24,9 @@ from ledger.store.chain import (
     Fault,
     check,
     content_matches,
+    event_hash,
     format_recorded_at,
     hashed_body,
-    seal,
 )
 from ledger.store.schema import events
 
@@ -210,7 +210,7 @@ class EventStore:
                     effective_date=e.effective_date,
                     recorded_at=recorded_at,
                 )
-                text, digest = seal(prev, body)
+                digest = event_hash(prev, body)
                 row: dict[str, Any] = {
                     "position": position,
                     "stream_id": a.stream_id,
@@ -224,8 +224,8 @@ class EventStore:
                     "prev_hash": prev,
                     "hash": digest,
                 }
+                rows.append(row)
                 stored.append(StoredEvent(**row))
-                rows.append({**row, "body": text})
                 prev = digest
         bulk_insert(conn, events, rows)
         return stored
@@ -348,6 +348,6 @@ def check_event(e: StoredEvent, expected_position: int, prev: str) -> tuple[int,
         expected=expected_position,
         prev_hash=e.prev_hash,
         previous=prev,
-        sealed=content_matches(e.hash, e.prev_hash, hashed_body_of(e), None),
+        sealed=content_matches(e.hash, e.prev_hash, hashed_body_of(e)),
     )
     return None if fault is None else (fault.position, fault.reason)

@@ -39,9 +39,6 @@ events = sa.Table(
     sa.Column("recorded_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("prev_hash", sa.String(64), nullable=False),
     sa.Column("hash", sa.String(64), nullable=False),
-    # The canonical text that was hashed (store/chain.py), so the database can check the chain;
-    # NULL on rows written before migration 0006_read (they are checked from their columns).
-    sa.Column("body", sa.Text, nullable=True),
     sa.UniqueConstraint("stream_id", "stream_version", name="uq_events_stream_version"),
     sa.Index("ix_events_stream_position", "stream_id", "position"),
     sa.Index("ix_events_type_position", "event_type", "position"),

@@ -1,18 +1,19 @@
-"""Verifying the hash chain: every row's hash checked, every link checked, in position order.
+"""Verifying the hash chain: every row's hash recomputed, every link checked, in position order.
 
 Each row carries the hash of the row before it, so a range of positions can be checked on its
-own and the ranges joined by comparing the hashes where they meet: a long chain is checked on
-several connections at once, each in constant memory.  On PostgreSQL the database hashes each
-row's stored canonical text and checks it against the row's columns (``chain.PG_SEALED``); only
-the verdicts travel.  SQLite rows are hashed here from their columns.  The rule itself, and
-the words of every fault, are ``store/chain.py``'s.
+own and the ranges joined by comparing the hashes where they meet: a long chain is checked by
+several processes at once (the command line; never inside an API request), each in constant
+memory.  Rows are read as text straight from the driver (JSON as text, instants already spelled
+as the chain spells them): no ORM objects.  The rule itself, and the words of every fault, are
+``store/chain.py``'s.
 """
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,27 +21,22 @@ import orjson
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from ledger.store.chain import GENESIS_HASH, PG_SEALED, Fault, check, content_matches
+from ledger.store.chain import GENESIS_HASH, Fault, check, content_matches
 
-PAGE = 20_000
-# Below this a second connection costs more than it saves.
-PARALLEL_FROM = 20_000
+PAGE = 10_000
+# Below this a second process costs more than it saves.
+PARALLEL_FROM = 200_000
 
 _PG = f"""
-SELECT position, prev_hash, hash, {PG_SEALED}
-FROM events WHERE position > %(after)s AND position <= %(until)s ORDER BY position LIMIT {PAGE}
-"""
-# Rows' columns spelled as the chain spells them: for rows stored without their text.
-_PG_ROW = """
 SELECT position, stream_id, stream_version, event_type, schema_version, data::text, meta::text,
        to_char(effective_date, 'YYYY-MM-DD'),
        to_char(recorded_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
-       prev_hash, hash, body
-FROM events WHERE position = ANY(%(positions)s) ORDER BY position
+       prev_hash, hash
+FROM events WHERE position > %(after)s AND position <= %(until)s ORDER BY position LIMIT {PAGE}
 """
 _SQLITE = f"""
 SELECT position, stream_id, stream_version, event_type, schema_version, data, meta,
-       effective_date, recorded_at, prev_hash, hash, body
+       effective_date, recorded_at, prev_hash, hash
 FROM events WHERE position > ? AND position <= ? ORDER BY position LIMIT {PAGE}
 """
 
@@ -59,9 +55,9 @@ class Span:
 
 
 def _sealed(row: tuple[Any, ...]) -> bool:
-    """``chain.content_matches`` for a row of columns read as text (``_PG_ROW``, ``_SQLITE``)."""
+    """``chain.content_matches`` for a row of columns read as text."""
     (position, stream_id, version, event_type, schema_version, data, meta, effective,
-     recorded_at, prev_hash, digest, text) = row  # fmt: skip
+     recorded_at, prev_hash, digest) = row  # fmt: skip
     body = {
         "position": position,
         "stream_id": stream_id,
@@ -73,11 +69,11 @@ def _sealed(row: tuple[Any, ...]) -> bool:
         "effective_date": effective,
         "recorded_at": recorded_at,
     }
-    return content_matches(digest, prev_hash, body, text)
+    return content_matches(digest, prev_hash, body)
 
 
 def _verdicts(conn: Connection, after: int, until: int) -> Iterator[tuple[int, str, str, bool]]:
-    """(position, prev_hash, hash, sealed) of each row in after..until, in position order."""
+    """(position, prev_hash, hash, whether the hash matches the row) in after..until, in order."""
     raw = conn.connection.driver_connection
     assert raw is not None
     postgres = conn.dialect.name == "postgresql"
@@ -88,18 +84,11 @@ def _verdicts(conn: Connection, after: int, until: int) -> Iterator[tuple[int, s
         else:
             cursor.execute(_SQLITE, (after, until))
         page = cursor.fetchall()
-        if postgres:
-            legacy = [r[0] for r in page if r[3] is None]  # stored before bodies were kept
-            if legacy:
-                cursor.execute(_PG_ROW, {"positions": legacy})
-                by_columns = {row[0]: _sealed(row) for row in cursor.fetchall()}
-            for r in page:
-                yield r[0], r[1], r[2], bool(r[3]) if r[3] is not None else by_columns[r[0]]
-        else:  # SQLite keeps the text SQLAlchemy wrote: "… 12:00:00.123000"
-            for r in page:
-                row = (*r[:8], r[8].replace(" ", "T") + "Z", *r[9:])
-                yield r[0], r[9], r[10], _sealed(row)
         cursor.close()
+        for r in page:
+            if not postgres:  # SQLite keeps the text SQLAlchemy wrote: "… 12:00:00.123000"
+                r = (*r[:8], r[8].replace(" ", "T") + "Z", *r[9:])
+            yield r[0], r[9], r[10], _sealed(r)
         if len(page) < PAGE:
             return
         after = page[-1][0]
@@ -128,6 +117,17 @@ def scan(conn: Connection, after: int, until: int) -> Span:
     )
 
 
+def _scan_in_process(url: str, after: int, until: int) -> Span:
+    from ledger.db import create_engine
+
+    engine = create_engine(url, pool_size=1)
+    try:
+        with engine.connect() as conn:
+            return scan(conn, after, until)
+    finally:
+        engine.dispose()
+
+
 def walk(
     engine: Engine,
     head: int,
@@ -136,35 +136,32 @@ def walk(
     workers: int | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> tuple[Span, list[Span]]:
-    """Check after+1..head in ranges (on several connections when long), joined in order.
+    """Check after+1..head in ranges (in parallel processes when long), joined in order.
 
     From ``after`` > 0 the first row must link to row ``after``'s hash: consecutive calls
-    check the chain as a whole.  Threads, not processes: on PostgreSQL the database does the
-    hashing, and SQLite is checked on one connection.
+    check the chain as a whole.
     """
-    postgres = engine.dialect.name == "postgresql"
     if workers is None:
-        workers = min(os.cpu_count() or 1, 4) if postgres and head - after >= PARALLEL_FROM else 1
-    bounds = _ranges(after, head, workers * 2 if workers > 1 else 1)
+        workers = min(os.cpu_count() or 1, 4) if head - after >= PARALLEL_FROM else 1
+    bounds = _ranges(after, head, workers * 4 if workers > 1 else 1)
+    spans: list[Span] = []
     with engine.connect() as conn:
         start = hash_at(conn, after)
         if start is None:
-            return Span(None, None, None, None, 0, after, Fault.missing(after).reason), []
-        spans: list[Span] = []
+            gone = Fault.missing(after)
+            return Span(None, None, None, None, 0, gone.position, gone.reason), []
         if workers <= 1 or len(bounds) == 1:
             for a, u in bounds:
                 spans.append(scan(conn, a, u))
                 if progress is not None:
                     progress(sum(s.checked for s in spans))
             return _join(spans, after, start, head), spans
-
-    def scan_alone(a: int, u: int) -> Span:
-        with engine.connect() as conn:
-            return scan(conn, a, u)
-
-    with ThreadPoolExecutor(workers) as pool:
-        for span in pool.map(scan_alone, *zip(*bounds, strict=True)):
-            spans.append(span)
+    url = engine.url.render_as_string(hide_password=False)
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(workers, mp_context=context) as pool:
+        futures = [pool.submit(_scan_in_process, url, a, u) for a, u in bounds]
+        for f in futures:
+            spans.append(f.result())
             if progress is not None:
                 progress(sum(s.checked for s in spans))
     return _join(spans, after, start, head), spans
