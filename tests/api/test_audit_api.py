@@ -228,6 +228,8 @@ def test_the_chain_verifies_and_names_its_head(planned: Api) -> None:
         "head_hash": events[-1]["hash"],
         "first_bad_position": None,
         "reason": None,
+        "complete": True,
+        "next_after": None,
     }
 
 
@@ -258,3 +260,45 @@ def test_verify_names_the_first_position_an_edit_behind_the_apis_back_broke(
     assert body["ok"] is False
     assert body["first_bad_position"] == 3
     assert body["reason"]
+
+
+def test_verify_is_bounded_per_request_and_its_pages_check_the_whole_chain(
+    planned: Api, backend: str
+) -> None:
+    """Issue 16 §6: one request checks at most ``limit`` events; ``next_after`` continues."""
+    planned.spend(line())
+    head = all_events(planned)[-1]["position"]
+    checked, after, pages = 0, 0, 0
+    while True:
+        body = planned.get(f"/v1/audit/verify?after={after}&limit=3", "auditor").json()
+        assert body["ok"] is True
+        assert body["checked"] <= 3
+        checked, pages = checked + body["checked"], pages + 1
+        if body["complete"]:
+            assert body["next_after"] is None
+            assert body["head_position"] == head
+            break
+        after = body["next_after"]
+        assert after == body["head_position"]
+    assert (checked, pages) == (head, -(-head // 3))
+    too_many = planned.get("/v1/audit/verify?limit=200001", "auditor")
+    assert too_many.status_code == 422
+
+
+def test_a_verify_page_names_a_break_at_the_link_to_the_page_before(
+    planned: Api, backend: str
+) -> None:
+    """A page starting after position 2 still sees that position 3 no longer links to 2."""
+    with planned.engine.begin() as conn:
+        if backend == "postgresql":
+            conn.execute(sa.text("ALTER TABLE events DISABLE TRIGGER USER"))
+        else:
+            conn.execute(sa.text("DROP TRIGGER events_no_update"))
+        conn.execute(
+            sa.text("UPDATE events SET prev_hash = :h WHERE position = 3"), {"h": "0" * 64}
+        )
+        if backend == "postgresql":
+            conn.execute(sa.text("ALTER TABLE events ENABLE TRIGGER USER"))
+    body = planned.get("/v1/audit/verify?after=2&limit=5", "auditor").json()
+    assert (body["ok"], body["first_bad_position"]) == (False, 3)
+    assert "link" in body["reason"]

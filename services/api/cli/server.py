@@ -7,9 +7,9 @@ from typing import Annotated
 
 import orjson
 import typer
-import uvicorn
 
 from api.cli.common import DatabaseOpt, engine, out, settings
+from api.serve import exec_server
 from ledger import migrate
 
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
@@ -35,14 +35,14 @@ def serve(
     if migrate_first:
         migrate.upgrade(engine(database_url, schema=False))
     out.print(f"grantledger on http://{host}:{port}  (docs: http://{host}:{port}/docs)")
-    uvicorn.run(
-        "api.app:create_app",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        log_level=config.log_level,
-        access_log=False,
+    exec_server(  # a fresh process without the CLI's imports (api/serve.py)
+        {
+            "host": host,
+            "port": port,
+            "workers": workers,
+            "log_level": config.log_level,
+            "access_log": False,
+        }
     )
 
 

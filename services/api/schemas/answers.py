@@ -332,10 +332,23 @@ class VerifyOut(Answer):
     head_hash: str
     first_bad_position: int | None
     reason: str | None
+    complete: bool = Field(description="Whether the check reached the newest event.")
+    next_after: int | None = Field(
+        description="Where to continue (`after`) when the check stopped before the newest event."
+    )
 
     @classmethod
     def of(cls, r: VerifyResult) -> VerifyOut:
-        return cls.model_validate(r)
+        return cls(
+            ok=r.ok,
+            checked=r.checked,
+            head_position=r.head_position,
+            head_hash=r.head_hash,
+            first_bad_position=r.first_bad_position,
+            reason=r.reason,
+            complete=r.complete,
+            next_after=None if r.complete or not r.ok else r.head_position,
+        )
 
 
 class TransactionOut(Answer):
