@@ -195,7 +195,11 @@ class RelayProcess:
         )
 
     def metrics(self) -> dict[str, float]:
-        text = httpx.get(f"http://127.0.0.1:{self.metrics_port}/metrics", timeout=3).text
+        """The relay's own /metrics, or nothing while it is not (yet) serving."""
+        try:
+            text = httpx.get(f"http://127.0.0.1:{self.metrics_port}/metrics", timeout=3).text
+        except httpx.TransportError:
+            return {}
         found: dict[str, float] = {}
         for line in text.splitlines():
             if line.startswith("grantledger_relay_") and " " in line:

@@ -89,6 +89,9 @@ class Relay:
         async def on_lost() -> None:
             lost.set()
 
+        async def on_error(e: Exception) -> None:  # one line, not nats-py's traceback per retry
+            log.warning("nats: %s: %s", type(e).__name__, e)
+
         nc: Client = await nats.connect(
             servers=self.settings.servers,
             name="grantledger-relay",
@@ -96,6 +99,7 @@ class Relay:
             connect_timeout=2,
             disconnected_cb=on_lost,
             closed_cb=on_lost,
+            error_cb=on_error,
         )
         try:
             self.metrics.connected.set(1)
