@@ -24,6 +24,7 @@ from typing import IO, Any
 
 import httpx
 import nats
+from nats.js.api import AckPolicy, ConsumerConfig
 from nats.js.errors import NotFoundError
 
 from tests.support.servers import ROOT, _base_env, _command, free_port
@@ -91,13 +92,16 @@ async def _fetch_all(url: str, names: Names) -> list[Received]:
         if info.state.messages == 0:
             return []
         # An ephemeral consumer of every subject of the test, from sequence 1.
-        sub = await js.pull_subscribe(f"{names.subject}.>", stream=names.stream)
+        sub = await js.pull_subscribe(
+            f"{names.subject}.>",
+            stream=names.stream,
+            config=ConsumerConfig(ack_policy=AckPolicy.NONE),
+        )
         out: list[Received] = []
         while len(out) < info.state.messages:
             for m in await sub.fetch(min(5000, info.state.messages - len(out)), timeout=10):
                 seq = m.metadata.sequence.stream
                 out.append(Received(seq, m.subject, dict(m.headers or {}), m.data))
-                await m.ack()
         await sub.unsubscribe()
         return out
     finally:

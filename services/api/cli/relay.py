@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import signal
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -70,9 +71,19 @@ def relay(
         )
     engine = create_engine(config.database_url, pool_size=2)
     try:
-        asyncio.run(_run(Relay(config, engine, public_json, signer, metrics)))
+        # uvloop (installed with uvicorn[standard]) halves the event loop's cost per message.
+        with asyncio.Runner(loop_factory=_loop_factory()) as runner:
+            runner.run(_run(Relay(config, engine, public_json, signer, metrics)))
     finally:
         engine.dispose()
+
+
+def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
+    try:
+        import uvloop
+    except ImportError:
+        return None
+    return uvloop.new_event_loop
 
 
 async def _run(r: Relay) -> None:
