@@ -217,7 +217,7 @@ def command(service: dict[str, Any]) -> list[str]:
 
 
 def test_compose_services(compose: dict[str, Any]) -> None:
-    assert set(compose["services"]) == {"db", "migrate", "api"}
+    assert set(compose["services"]) == {"db", "migrate", "api", "nats", "relay"}
     assert "version" not in compose  # obsolete in the Compose specification
 
 

@@ -18,6 +18,7 @@ from api.middleware import BodyLimit, RequestContext
 from api.routers import (
     audit,
     balances,
+    checkpoints,
     grants,
     health,
     imports,
@@ -60,6 +61,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_exception_handler(ForbiddenError, _forbidden)
     for module in (health, grants, transactions, balances, audit, periods, imports, reports):
         app.include_router(module.router)
+    app.include_router(checkpoints.router)  # after audit: the auditor's signed-checkpoint check
     observability.install(app, settings)
     docs.install(app)
     if settings.cors_origins:  # closed unless configured

@@ -7,7 +7,7 @@ import sys
 import typer
 from pydantic import ValidationError
 
-from api.cli import audit, backup, demo, integrations, planning, server, tokens
+from api.cli import audit, backup, demo, integrations, keys, planning, relay, server, tokens
 from api.cli.common import err
 from ledger.errors import LedgerError
 
@@ -23,6 +23,8 @@ app.add_typer(planning.app, name="plan")
 demo.register(app)
 backup.register(app)
 integrations.register(app)
+relay.register(app)
+app.add_typer(keys.app, name="keys")
 
 
 def main() -> None:

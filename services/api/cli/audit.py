@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Annotated
+
 import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
+from api.cli import relay as checkpoints
 from api.cli.common import DatabaseOpt, engine, err, out
 from ledger.replay import replay as run_replay
 from ledger.store import EventStore
@@ -26,8 +30,26 @@ def _progress() -> Progress:
     )
 
 
-def verify(database_url: DatabaseOpt = None) -> None:
-    """Walk the whole hash chain; exit 1 naming the first bad position if it is broken."""
+def verify(
+    database_url: DatabaseOpt = None,
+    checkpoint: Annotated[
+        Path | None, typer.Option("--checkpoint", help="A signed checkpoint to hold it to.")
+    ] = None,
+    public_key: Annotated[
+        Path | None, typer.Option("--public-key", help="The key that signed the checkpoint.")
+    ] = None,
+) -> None:
+    """Walk the whole hash chain; exit 1 naming the first bad position if it is broken.
+
+    With --checkpoint and --public-key: the signature must hold and the chain up to the
+    checkpoint's position must end in exactly its hash (catches a rewritten chain and deleted
+    last events).
+    """
+    if checkpoint is not None or public_key is not None:
+        if checkpoint is None or public_key is None:
+            raise typer.BadParameter("--checkpoint and --public-key go together")
+        checkpoints.verify_checkpoint(database_url, checkpoint, public_key)
+        return
     eng = engine(database_url)
     store = EventStore()
     with eng.connect() as conn:
