@@ -91,3 +91,8 @@ _EVENT = TypeAdapter(EventOut)
 def event_out(e: StoredEvent) -> Any:
     """The typed public event: ``public_event`` (the relay's shape too), validated once."""
     return _EVENT.validate_python(public_event(e))
+
+
+def event_json(e: StoredEvent) -> bytes:
+    """The event serialized exactly as an answer of ``GET /v1/events`` carries it (the relay)."""
+    return _EVENT.dump_json(event_out(e), by_alias=True)
