@@ -160,18 +160,14 @@ def _print_outcome(file: Path, outcome: ImportOutcome, *, show_skipped: bool) ->
             )
         out.print(table)
     if show_skipped and outcome.skipped:
-        table = Table("line", "voucher", "file line", "account", "amount", "object", "reason")
+        # One line each, never cut to the terminal's width: the key is what a controller looks up.
         for s in outcome.skipped:
-            table.add_row(
-                escape(s.row.line_id),
-                escape(s.row.voucher),
-                str(s.row.file_line),
-                escape(s.row.account),
-                format_kronor(s.row.amount_ore),
-                escape(s.row.cost_object or ""),
-                escape(s.reason),
+            row = s.row
+            out.print(
+                f"  {escape(row.line_id)}  file line {row.file_line}  account "
+                f"{escape(row.account)}  {format_kronor(row.amount_ore)}  "
+                f"object {escape(row.cost_object or '-')}  {s.reason_code}: {escape(s.reason)}"
             )
-        out.print(table)
 
 
 # --- report ----------------------------------------------------------------------------------
