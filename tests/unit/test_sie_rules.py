@@ -10,16 +10,21 @@
 from __future__ import annotations
 
 import contextlib
+from pathlib import Path
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from ledger.domain.money import MAX_ORE
 from ledger.errors import InvalidInput
+from ledger.formats import plan
 from ledger.formats.sie import read_sie
 from ledger.formats.sie.accounts import DEFAULT, SpendAccounts
 from ledger.formats.sie.importer import prepare
 from ledger.formats.sie.lines import NOT_A_COST_ACCOUNT, Options
 
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 OPTIONS = Options(6, None, SpendAccounts.parse(DEFAULT))
 HEAD = "#FLAGGA 0\n#FORMAT PC8\n#SIETYP 4\n#RAR 0 20220101 20221231\n"
 
@@ -86,3 +91,17 @@ def test_only_cost_accounts_are_spend(account: int, low: int, width: int) -> Non
     assert (str(account) in spend) == (low <= account <= low + width)
     if str(account) not in spend:
         assert plan.skipped[0].reason_code == NOT_A_COST_ACCOUNT
+
+
+def test_plan_files_share_the_one_bound_for_money(tmp_path: Path) -> None:
+    """Rule: one bound for money everywhere, API, SIE and plan files (issue 16 §3)."""
+    seed = (EXAMPLES / "god-och-nara-vard-2022.yaml").read_text(encoding="utf-8")
+    at_bound = tmp_path / "at-bound.yaml"
+    at_bound.write_text(seed.replace('"30593953.00"', '"10000000000000.00"'), encoding="utf-8")
+    assert plan.read(at_bound).areas[0].awarded == MAX_ORE
+    beyond = tmp_path / "beyond.yaml"
+    beyond.write_text(seed.replace('"30593953.00"', '"10000000000000.01"'), encoding="utf-8")
+    with pytest.raises(InvalidInput) as info:
+        plan.read(beyond)
+    assert "areas.0.awarded" in info.value.detail
+    assert "exceeds 10 000 000 000 000 kr" in info.value.detail

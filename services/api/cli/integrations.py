@@ -104,10 +104,12 @@ def import_sie(
         ),
     )
     with _spinner() as progress:
-        progress.add_task(f"reading {escape(file.name)}")
+        task = progress.add_task(f"reading {escape(file.name)}")
         prepared = prepare(file.read_bytes(), options, max_lines=c.settings.sie_max_lines)
-        progress.add_task(
-            f"{'previewing' if dry_run else 'posting'} {len(prepared.command.lines):,} lines"
+        progress.update(
+            task,
+            description=f"{'previewing' if dry_run else 'posting'} "
+            f"{len(prepared.command.lines):,} lines",
         )
         outcome = sie_importer.import_sie(
             c.service,
