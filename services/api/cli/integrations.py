@@ -214,7 +214,7 @@ def report(
     target.write_bytes(body)
     t = built.totals
     out.print(
-        f"wrote {target} ({len(body):,} bytes): {built.name}, "
+        f"wrote {escape(str(target))} ({len(body):,} bytes): {escape(built.name)}, "
         f"awarded {format_kronor(t.awarded)}, spent {format_kronor(t.spent)}, "
         f"remaining {format_kronor(t.remaining)}"
     )
@@ -258,6 +258,6 @@ def beancount(
             progress=lambda n: progress.update(task, completed=n),
         )
     out.print(
-        f"wrote {output}: {summary.transactions:,} transactions, {summary.postings:,} "
+        f"wrote {escape(str(output))}: {summary.transactions:,} transactions, {summary.postings:,} "
         f"transfers, {summary.accounts:,} accounts of {summary.grants:,} grant(s)"
     )
