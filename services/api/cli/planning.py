@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from api.cli.actors import ActorOpt, cli_actor
@@ -41,7 +42,7 @@ def check(
             routes = loader.load_routes(conn, c.service.tables)
     state, problems = plan.check(parsed, routes)
     for p in problems:
-        err.print(f"[red]refused[/] ({p.fields.get('rule', p.code)}): {p.detail}")
+        err.print(f"[red]refused[/] ({p.fields.get('rule', p.code)}): {escape(p.detail)}")
     if state is not None:
         f = figures(state.balances, state.areas, state.activities)
         table = Table("area", "awarded", "allocated", "unallocated", title=state.grant_id)
@@ -64,4 +65,4 @@ def load(path: PlanPath, actor: ActorOpt = None, database_url: DatabaseOpt = Non
     commands = plan.commands(plan.read(path))
     # Rule 7: the events name who loaded the plan, not the command that did it.
     results = c.service.execute_all(commands, cli_actor("planner", actor))
-    out.print(f"loaded {path}: {sum(len(r.events) for r in results)} events")
+    out.print(f"loaded {escape(str(path))}: {sum(len(r.events) for r in results)} events")

@@ -14,7 +14,8 @@ from dataclasses import dataclass, replace
 
 from ledger.formats.sie.lines import SOURCE as SOURCE
 from ledger.formats.sie.lines import Options, Plan, Row, SieImportRefused, Skip, plan_lines
-from ledger.formats.sie.reader import SieFile, read_sie
+from ledger.formats.sie.model import SieFile
+from ledger.formats.sie.reader import read_sie
 from ledger.service import (
     Actor,
     Idempotency,

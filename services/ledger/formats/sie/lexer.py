@@ -103,6 +103,21 @@ class SieError(InvalidInput):
         self.problems = tuple(problems)
 
 
+class TooManyLines(InvalidInput):
+    """A file with more transaction rows than one import takes (GRANTLEDGER_SIE_MAX_LINES)."""
+
+    code = "sie-too-many-lines"
+    title = "SIE file has too many lines for one import"
+
+    def __init__(self, *, cap: int, line: int) -> None:
+        super().__init__(
+            f"line {line}: the file has more than {cap:,} transaction rows, the most one import "
+            "takes (GRANTLEDGER_SIE_MAX_LINES): export a shorter period",
+            cap=cap,
+            line=line,
+        )
+
+
 @dataclass(frozen=True, slots=True)
 class Record:
     """One non-blank line: ``label`` is upper-cased (``#TRANS``, ``{``, ``}``)."""

@@ -20,8 +20,8 @@ from datetime import date
 
 from ledger.errors import InvalidInput
 from ledger.formats.sie.accounts import SpendAccounts
-from ledger.formats.sie.lexer import Problem
-from ledger.formats.sie.reader import SieFile, Trans, Voucher
+from ledger.formats.sie.lexer import UNSAFE_ID, Problem
+from ledger.formats.sie.model import SieFile, Trans, Voucher
 from ledger.service import LineInput, StruckLine
 
 SOURCE = "sie"
@@ -271,8 +271,9 @@ class _Builder:
 
 
 def _text(value: str | None) -> str | None:
-    """Texts end up in reports: control characters become blanks, and the length is capped."""
+    """Texts end up in reports and terminals: control characters (escape sequences among them)
+    and bidirectional overrides become blanks, and the length is capped."""
     if not value:
         return None
-    cleaned = "".join(" " if ord(ch) < 32 or ord(ch) == 127 else ch for ch in value).strip()
+    cleaned = UNSAFE_ID.sub(" ", value).strip()
     return cleaned[:_MAX_TEXT] or None
