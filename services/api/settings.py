@@ -24,6 +24,12 @@ class Settings(BaseSettings):
     cors_origins: list[str] = Field(default_factory=list)
     sie_cost_object_dim: int = Field(default=6, ge=1)
     sie_activity_dim: int | None = Field(default=None, ge=1)
+    idempotency_retention_days: int = Field(
+        default=30,
+        ge=1,
+        description="Days an Idempotency-Key is kept at least: a retry within them replays the "
+        "first answer; older keys are swept and the same key is then a new request.",
+    )
     log_level: str = "info"
     log_json: bool = True
 

@@ -5,23 +5,32 @@ runs each single-line post in its own transaction spends most of the lock's time
 its own commit.  Here the first waiting thread leads: it decides every queued command against
 one ``UnitOfWork`` (a refused command records nothing, so it fails alone), flushes their events
 in one append, commits once, and hands each caller its own result or error.  A result is only
-returned after the commit that made it durable; if that commit fails, every command in it fails.
+returned after the commit that made it durable.
+
+One client's command must never fail another's: if the group's transaction fails for any reason
+but an unreachable database, each of its commands is run again alone, in its own transaction, so
+only the culprit fails (a value the database refuses is then its own 422).  Refusals decided in
+the failed group are decided again too: they were decided against state that never committed.
 """
 
 from __future__ import annotations
 
 import threading
+import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Generic, TypeVar
+from datetime import timedelta
+from typing import Generic, TypeVar, cast
 
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import DataError
 
 from ledger.db import write_transaction
-from ledger.errors import LedgerError
+from ledger.errors import InvalidInput, LedgerError, Unavailable
 from ledger.projections.tables import ProjectionTables
 from ledger.store import EventStore
+from ledger.store import idempotency as idem
 from ledger.unit_of_work import UnitOfWork
 
 T = TypeVar("T")
@@ -42,9 +51,17 @@ class _Unit(Generic[T]):
 
 class GroupCommit:
     def __init__(
-        self, engine: Engine, store: EventStore, tables: ProjectionTables, max_batch: int = 64
+        self,
+        engine: Engine,
+        store: EventStore,
+        tables: ProjectionTables,
+        *,
+        max_batch: int = 64,
+        retention: timedelta = idem.DEFAULT_RETENTION,
     ) -> None:
         self._engine = engine
+        self._retention = retention
+        self._next_sweep = 0.0
         self._store = store
         self._tables = tables
         self._max_batch = max_batch
@@ -80,26 +97,74 @@ class GroupCommit:
 
     def _commit(self, batch: list[_Unit[object]]) -> None:
         try:
-            with write_transaction(self._engine) as conn:
-                self._store.lock(conn)
-                uow = UnitOfWork(conn, self._store, self._tables)
-                answers: list[tuple[_Unit[object], Callable[[], object]]] = []
-                for unit in batch:
-                    try:
-                        answers.append((unit, unit.work(uow)))
-                    except LedgerError as e:  # this command's refusal: it recorded nothing
-                        unit.error = e
-                    # Anything else (a lost connection, a bug) ends the whole transaction.
-                uow.flush()
-                for unit, answer in answers:
-                    unit.result = answer()
-                uow.flush_answers()
-        except BaseException as e:  # the commit itself failed: nothing in the batch is durable
-            for unit in batch:
-                if unit.error is None:
-                    unit.error = e
-                    unit.result = None
+            self._commit_together(batch)
+        except Unavailable as e:  # the database is gone: nothing in the batch is durable
+            self._fail(batch, e)
+        except BaseException as e:
+            if len(batch) == 1:
+                self._fail(batch, _as_refusal(e))
+            else:
+                for unit in batch:  # find the culprit: each command alone
+                    unit.error = unit.result = None
+                    self._commit(cast(list[_Unit[object]], [unit]))
         finally:
             for unit in batch:
                 unit.done = True
                 unit.wake.set()
+
+    def _commit_together(self, batch: list[_Unit[object]]) -> None:
+        with write_transaction(self._engine) as conn:
+            self._store.lock(conn)
+            self._expire_keys(conn)
+            uow = UnitOfWork(conn, self._store, self._tables)
+            answers: list[tuple[_Unit[object], Callable[[], object]]] = []
+            for unit in batch:
+                try:
+                    answers.append((unit, unit.work(uow)))
+                except LedgerError as e:  # this command's refusal: it recorded nothing
+                    unit.error = e
+                # Anything else (a lost connection, a bug) ends the whole transaction.
+            uow.flush()
+            results = [(unit, answer()) for unit, answer in answers]
+            uow.flush_answers()
+        for unit, result in results:  # only now: the commit made them durable
+            unit.result = result
+
+    def _fail(self, batch: list[_Unit[object]], error: BaseException) -> None:
+        for unit in batch:
+            unit.error = error
+            unit.result = None
+
+    def _expire_keys(self, conn: Connection) -> None:
+        """Forget idempotency keys past their retention, at most once per sweep interval."""
+        now = time.monotonic()
+        if now < self._next_sweep:
+            return
+        self._next_sweep = now + _SWEEP_INTERVAL
+        idem.expire(conn, self._retention)
+
+
+# A sweep deletes by the created_at index; once in a while per process is plenty.
+_SWEEP_INTERVAL = 600.0
+
+
+def _as_refusal(error: BaseException) -> BaseException:
+    """A value the database refused, as the one command's 422; anything else as it is."""
+    if isinstance(error, LedgerError):
+        return error
+    if isinstance(error, DataError | OverflowError) or _is_driver_data_error(error):
+        reason = str(getattr(error, "orig", None) or error).strip().splitlines()
+        return InvalidInput(
+            f"a value cannot be stored: {reason[0] if reason else type(error).__name__}",
+            reason=reason[0] if reason else type(error).__name__,
+        )
+    return error
+
+
+def _is_driver_data_error(error: BaseException) -> bool:
+    # COPY runs on the driver's own cursor, so its errors are not wrapped by SQLAlchemy.
+    try:
+        import psycopg
+    except ImportError:  # pragma: no cover - psycopg is a dependency
+        return False
+    return isinstance(error, psycopg.DataError)

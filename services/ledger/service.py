@@ -12,7 +12,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 from sqlalchemy.engine import Engine
@@ -29,7 +29,7 @@ from ledger.projections.projector import line_digest
 from ledger.projections.tables import LIVE, ProjectionTables
 from ledger.store import EventStore, StoredEvent
 from ledger.store import idempotency as idem
-from ledger.unit_of_work import PERIODS_STREAM, Recorded, UnitOfWork, grant_stream
+from ledger.unit_of_work import PERIODS_STREAM, Claim, Recorded, UnitOfWork, grant_stream
 
 __all__ = ["PERIODS_STREAM", "LedgerService", "grant_stream"]
 
@@ -122,6 +122,7 @@ class Result:
     version: int | None = None  # the grant's stream version after the command (its ETag)
     lines: tuple[LineOutcome, ...] = ()
     period: str | None = None
+    answer: idem.StoredAnswer | None = None  # as stored for its Idempotency-Key, if it had one
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,9 +156,13 @@ class LedgerService:
     engine: Engine
     store: EventStore = field(default_factory=EventStore)
     tables: ProjectionTables = LIVE
+    # How long an Idempotency-Key is kept at least (store/idempotency.py).
+    idempotency_retention: timedelta = idem.DEFAULT_RETENTION
 
     def __post_init__(self) -> None:
-        self._group = GroupCommit(self.engine, self.store, self.tables)
+        self._group = GroupCommit(
+            self.engine, self.store, self.tables, retention=self.idempotency_retention
+        )
 
     def execute(
         self,
@@ -172,23 +177,22 @@ class LedgerService:
             actor = replace(actor, idempotency_key=idempotency.key)
 
         def work(uow: UnitOfWork) -> Callable[[], Result | Replayed]:
-            if idempotency is not None:
-                known = uow.answer_for(idempotency.scope, idempotency.key, idempotency.request_hash)
-                if known is not None:
-                    replayed = Replayed(known)
-                    return lambda: replayed
+            if idempotency is None:
+                pending = self._dispatch(uow, command, actor, expected_version)
+                return pending.resolve
+            scope, key, request_hash = idempotency.scope, idempotency.key, idempotency.request_hash
+            earlier = uow.claimed(scope, key, request_hash)
+            if earlier is not None:
+                # Committed before, or decided earlier in this very group: its answer either
+                # way (the group renders answers in order, so the first's is there by then).
+                return lambda: Replayed(_answer_of(earlier))
             pending = self._dispatch(uow, command, actor, expected_version)
+            claim = uow.claim(scope, key, request_hash)
 
             def answer() -> Result:
-                result = pending.resolve(uow)
-                if idempotency is not None:
-                    uow.remember(
-                        idempotency.scope,
-                        idempotency.key,
-                        idempotency.request_hash,
-                        idempotency.render(result),
-                    )
-                return result
+                result = pending.resolve()
+                claim.answer = idempotency.render(result)
+                return replace(result, answer=claim.answer)
 
             return answer
 
@@ -201,7 +205,7 @@ class LedgerService:
             uow = UnitOfWork(conn, self.store, self.tables)
             pending = [self._dispatch(uow, c, actor, None) for c in commands]
             uow.flush()
-            return [p.resolve(uow) for p in pending]
+            return [p.resolve() for p in pending]
 
     def _dispatch(
         self, uow: UnitOfWork, command: Command, actor: Actor, expected: int | None
@@ -216,7 +220,7 @@ class LedgerService:
             case cmd.ClosePeriod():
                 state = uow.periods()
                 new = decide_period(state, command)
-                recorded = uow.record([(PERIODS_STREAM, state.version, new)], _meta(actor, command))
+                recorded = uow.record([(PERIODS_STREAM, new)], _meta(actor, command))
                 return _Pending(recorded, period=command.period)
             case cmd.RegisterGrant():
                 with_routes = replace(command, existing_routes=uow.routes())
@@ -237,7 +241,7 @@ class LedgerService:
         if expected is not None and expected != version:
             raise ConcurrencyError(stream, expected, version)
         new = decide(state, command)
-        recorded = uow.record([(stream, version, new)], _meta(actor, command))
+        recorded = uow.record([(stream, new)], _meta(actor, command))
         return _Pending(recorded, command.grant_id, version + len(new))
 
     # --- spend -----------------------------------------------------------------------------
@@ -274,7 +278,7 @@ class LedgerService:
             raise NaturalKeyConflict(command.source, conflicts)
 
         by_grant, errors = route_batch(index_routes(uow.routes()), fresh)
-        appends: list[tuple[str, int, Sequence[ev.Event]]] = []
+        appends: list[tuple[str, Sequence[ev.Event]]] = []
         for grant_id, lines in by_grant.items():
             state = uow.grant(grant_id)
             if state is None:  # a route always names a registered grant
@@ -284,7 +288,7 @@ class LedgerService:
             except UnplaceableSpend as e:
                 errors.extend(e.errors)
                 continue
-            appends.append((grant_stream(grant_id), state.version, new))
+            appends.append((grant_stream(grant_id), new))
             for spend in lines:
                 outcomes[spend.line_id] = LineOutcome(
                     spend.line_id, spend.transaction_id, grant_id, "recorded"
@@ -339,10 +343,14 @@ class _Pending:
     lines: tuple[LineOutcome, ...] = ()
     period: str | None = None
 
-    def resolve(self, uow: UnitOfWork) -> Result:
-        return Result(
-            uow.stored(self.recorded), self.grant_id, self.version, self.lines, self.period
-        )
+    def resolve(self) -> Result:
+        """The answer, once the unit of work's flush has stored the events."""
+        return Result(self.recorded.events, self.grant_id, self.version, self.lines, self.period)
+
+
+def _answer_of(claim: Claim) -> idem.StoredAnswer:
+    assert claim.answer is not None, "a claim is answered before any replay of it is"
+    return claim.answer
 
 
 def _meta(actor: Actor, command: object) -> dict[str, Any]:

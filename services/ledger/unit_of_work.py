@@ -19,11 +19,11 @@ from ledger.domain import events as ev
 from ledger.domain.commands import CostObjectRoute, RecordedLine
 from ledger.domain.decide import routes_of
 from ledger.domain.state import GrantState, PeriodsState, evolve_periods, fold
-from ledger.errors import ConcurrencyError, IdempotencyKeyReused
+from ledger.errors import IdempotencyKeyReused
 from ledger.projections import loader
 from ledger.projections.projector import Applied, apply, line_digest
 from ledger.projections.tables import ProjectionTables
-from ledger.store import EventStore, NewEvent, StoredEvent
+from ledger.store import EventStore, NewEvent, StoredEvent, storable
 from ledger.store import idempotency as idem
 from ledger.store.eventstore import StreamAppend
 
@@ -34,12 +34,23 @@ def grant_stream(grant_id: str) -> str:
     return f"grant-{grant_id}"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(eq=False, slots=True)
 class Recorded:
-    """Where a command's events sit in the transaction's append; resolved after ``flush``."""
+    """A command's events; ``flush`` fills in how they were stored (positions, hashes)."""
 
-    start: int
-    end: int
+    events: tuple[StoredEvent, ...] = ()
+
+
+@dataclass(eq=False, slots=True)
+class Claim:
+    """An Idempotency-Key taken by a command decided in this transaction.
+
+    Claimed when the command is decided, so a second command with the key in the same group is
+    a replay of the first; ``answer`` is filled when the first's answer is rendered after flush.
+    """
+
+    request_hash: str
+    answer: idem.StoredAnswer | None = None
 
 
 @dataclass(slots=True)
@@ -47,7 +58,9 @@ class _Append:
     stream_id: str
     expected_version: int
     events: Sequence[ev.Event]
+    new: list[NewEvent]
     meta: Mapping[str, Any]
+    recorded: Recorded
 
 
 class UnitOfWork:
@@ -63,9 +76,7 @@ class UnitOfWork:
         # computed if a later command sends the same key (the projector computes it anyway).
         self._keys: dict[tuple[str, str], ev.SpendRecorded] = {}
         self._appends: list[_Append] = []
-        self._count = 0
-        self._stored: list[StoredEvent] = []
-        self._answers: dict[tuple[str, str], tuple[str, idem.StoredAnswer]] = {}
+        self._claims: dict[tuple[str, str], Claim] = {}
 
     # --- state -----------------------------------------------------------------------------
 
@@ -112,20 +123,34 @@ class UnitOfWork:
 
     # --- recording -------------------------------------------------------------------------
 
+    def version(self, stream_id: str) -> int:
+        """The stream's version as this transaction sees it (its own records included)."""
+        return self._version(stream_id)
+
     def record(
-        self, appends: Sequence[tuple[str, int, Sequence[ev.Event]]], meta: Mapping[str, Any]
+        self, appends: Sequence[tuple[str, Sequence[ev.Event]]], meta: Mapping[str, Any]
     ) -> Recorded:
-        """Take a decided command's events; the state seen by later commands moves on."""
-        for stream_id, expected, _ in appends:
-            current = self._version(stream_id)
-            if current != expected:
-                raise ConcurrencyError(stream_id, expected, current)
-        start = self._count
-        for stream_id, expected, new in appends:
-            self._appends.append(_Append(stream_id, expected, new, meta))
-            self._count += len(new)
+        """Take a decided command's events; the state seen by later commands moves on.
+
+        Each stream is appended at the version this unit of work holds for it; the events were
+        decided against that same state, so no version check is needed here.  A value no
+        database can store refuses this command alone (``storable.check``) before it can fail
+        the whole group's flush.
+        """
+        storable.check(meta, "meta")
+        encoded = []
+        for stream_id, new in appends:
+            rows = [_to_new(e) for e in new]
+            for e, row in zip(new, rows, strict=True):
+                storable.check(row.data, e.event_type)
+            encoded.append((stream_id, new, rows))
+        recorded = Recorded()
+        for stream_id, new, rows in encoded:
+            self._appends.append(
+                _Append(stream_id, self._version(stream_id), new, rows, meta, recorded)
+            )
             self._evolve(stream_id, new)
-        return Recorded(start, self._count)
+        return recorded
 
     def _version(self, stream_id: str) -> int:
         if stream_id == PERIODS_STREAM:
@@ -201,16 +226,24 @@ class UnitOfWork:
 
     # --- idempotency -----------------------------------------------------------------------
 
-    def answer_for(self, scope: str, key: str, request_hash: str) -> idem.StoredAnswer | None:
-        pending = self._answers.get((scope, key))
-        if pending is not None:
-            if pending[0] != request_hash:
-                raise IdempotencyKeyReused(key)
-            return pending[1]
-        return idem.lookup(self.conn, scope, key, request_hash)
+    def claimed(self, scope: str, key: str, request_hash: str) -> Claim | None:
+        """The key's earlier claim: in this transaction, or stored by a committed one.
 
-    def remember(self, scope: str, key: str, request_hash: str, answer: idem.StoredAnswer) -> None:
-        self._answers[(scope, key)] = (request_hash, answer)
+        Raises ``IdempotencyKeyReused`` if it was claimed for another request.
+        """
+        claim = self._claims.get((scope, key))
+        if claim is not None:
+            if claim.request_hash != request_hash:
+                raise IdempotencyKeyReused(key)
+            return claim
+        stored = idem.lookup(self.conn, scope, key, request_hash)
+        return None if stored is None else Claim(request_hash, stored)
+
+    def claim(self, scope: str, key: str, request_hash: str) -> Claim:
+        """Take the key for a command just decided; its answer is stored with its events."""
+        claim = Claim(request_hash)
+        self._claims[(scope, key)] = claim
+        return claim
 
     # --- writing ---------------------------------------------------------------------------
 
@@ -219,22 +252,24 @@ class UnitOfWork:
         if not self._appends:
             return
         appends = [
-            StreamAppend(a.stream_id, a.expected_version, [_to_new(e) for e in a.events], a.meta)
-            for a in self._appends
+            StreamAppend(a.stream_id, a.expected_version, a.new, a.meta) for a in self._appends
         ]
         stored = self.store.append_many(self.conn, appends)
         domain = [e for a in self._appends for e in a.events]
         apply(self.conn, self.tables, [Applied(s, e) for s, e in zip(stored, domain, strict=True)])
-        self._stored.extend(stored)
+        at = 0
+        for a in self._appends:
+            a.recorded.events += tuple(stored[at : at + len(a.new)])
+            at += len(a.new)
         self._appends = []
 
-    def stored(self, recorded: Recorded) -> tuple[StoredEvent, ...]:
-        return tuple(self._stored[recorded.start : recorded.end])
-
     def flush_answers(self) -> None:
-        for (scope, key), (request_hash, answer) in self._answers.items():
-            idem.remember(self.conn, scope, key, request_hash, answer)
-        self._answers = {}
+        """Store the answers of the keys claimed here (each rendered after ``flush``)."""
+        answers = {
+            k: (c.request_hash, c.answer) for k, c in self._claims.items() if c.answer is not None
+        }
+        idem.remember_all(self.conn, answers)
+        self._claims = {}
 
 
 def _to_new(e: ev.Event) -> NewEvent:
