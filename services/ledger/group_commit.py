@@ -21,14 +21,16 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Generic, TypeVar, cast
+from typing import Generic, TypeVar
 
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DataError
 
 from ledger.db import write_transaction
+from ledger.domain.state import GrantState
 from ledger.errors import InvalidInput, LedgerError, Unavailable
 from ledger.projections.tables import ProjectionTables
+from ledger.state_cache import LedgerFacts, StateCache
 from ledger.store import EventStore
 from ledger.store import idempotency as idem
 from ledger.unit_of_work import UnitOfWork
@@ -49,6 +51,13 @@ class _Unit(Generic[T]):
     error: BaseException | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class _Decided:
+    results: list[tuple[_Unit[object], object]]
+    states: list[GrantState]  # the grants as this transaction leaves them
+    facts: LedgerFacts | None  # closed periods and routes, likewise
+
+
 class GroupCommit:
     def __init__(
         self,
@@ -58,9 +67,11 @@ class GroupCommit:
         *,
         max_batch: int = 64,
         retention: timedelta = idem.DEFAULT_RETENTION,
+        cache: StateCache | None = None,
     ) -> None:
         self._engine = engine
         self._retention = retention
+        self._cache = cache if cache is not None else StateCache()
         self._next_sweep = 0.0
         self._store = store
         self._tables = tables
@@ -85,50 +96,88 @@ class GroupCommit:
 
     def _lead(self, own: _Unit[T]) -> None:
         while not own.done:
-            with self._mutex:
-                n = min(len(self._queue), self._max_batch)
-                batch = [self._queue.popleft() for _ in range(n)]
-            self._commit(batch)
+            self._commit_next()
         with self._mutex:  # hand the lead to the next waiter, if any
             if self._queue:
                 self._queue[0].wake.set()
             else:
                 self._leading = False
 
-    def _commit(self, batch: list[_Unit[object]]) -> None:
+    def _take(self) -> list[_Unit[object]]:
+        with self._mutex:
+            n = min(len(self._queue), self._max_batch)
+            return [self._queue.popleft() for _ in range(n)]
+
+    def _commit_next(self) -> None:
+        """Commit the queue's next group, gathered once the append lock is ours.
+
+        While another process holds the lock, this process's writers keep queueing: taking the
+        group only after the lock is granted turns that wait into a bigger group instead of a
+        queue of small ones (the two workers' turns then each carry everything that arrived).
+        """
+        batch: list[_Unit[object]] = []
         try:
-            self._commit_together(batch)
-        except Unavailable as e:  # the database is gone: nothing in the batch is durable
-            self._fail(batch, e)
+            with write_transaction(self._engine) as conn:
+                self._store.lock(conn)
+                batch = self._take()
+                decided = self._decide_and_flush(conn, batch)
         except BaseException as e:
-            if len(batch) == 1:
-                self._fail(batch, _as_refusal(e))
+            self._recover(batch or self._take(), e)
+            return
+        self._committed(batch, decided)
+
+    def _commit_alone(self, unit: _Unit[object]) -> None:
+        try:
+            with write_transaction(self._engine) as conn:
+                self._store.lock(conn)
+                decided = self._decide_and_flush(conn, [unit])
+        except BaseException as e:
+            self._recover([unit], e)
+            return
+        self._committed([unit], decided)
+
+    def _committed(self, batch: list[_Unit[object]], decided: _Decided) -> None:
+        """Nothing here may fail the batch: its commit is done."""
+        self._done(batch, decided.results)
+        self._cache.keep(decided.states)
+        self._cache.keep_facts(decided.facts)
+
+    def _recover(self, batch: list[_Unit[object]], error: BaseException) -> None:
+        try:
+            if isinstance(error, Unavailable):  # the database is gone: nothing is durable
+                self._fail(batch, error)
+            elif len(batch) == 1:
+                self._fail(batch, _as_refusal(error))
             else:
                 for unit in batch:  # find the culprit: each command alone
                     unit.error = unit.result = None
-                    self._commit(cast(list[_Unit[object]], [unit]))
+                    self._commit_alone(unit)
         finally:
-            for unit in batch:
-                unit.done = True
-                unit.wake.set()
+            self._done(batch, [])
 
-    def _commit_together(self, batch: list[_Unit[object]]) -> None:
-        with write_transaction(self._engine) as conn:
-            self._store.lock(conn)
-            self._expire_keys(conn)
-            uow = UnitOfWork(conn, self._store, self._tables)
-            answers: list[tuple[_Unit[object], Callable[[], object]]] = []
-            for unit in batch:
-                try:
-                    answers.append((unit, unit.work(uow)))
-                except LedgerError as e:  # this command's refusal: it recorded nothing
-                    unit.error = e
-                # Anything else (a lost connection, a bug) ends the whole transaction.
-            uow.flush()
-            results = [(unit, answer()) for unit, answer in answers]
-            uow.flush_answers()
+    def _decide_and_flush(self, conn: Connection, batch: list[_Unit[object]]) -> _Decided:
+        self._expire_keys(conn)
+        uow = UnitOfWork(conn, self._store, self._tables, self._cache)
+        answers: list[tuple[_Unit[object], Callable[[], object]]] = []
+        for unit in batch:
+            try:
+                answers.append((unit, unit.work(uow)))
+            except LedgerError as e:  # this command's refusal: it recorded nothing
+                unit.error = e
+            # Anything else (a lost connection, a bug) ends the whole transaction.
+        uow.flush()
+        results = [(unit, answer()) for unit, answer in answers]
+        uow.flush_answers()
+        return _Decided(results, uow.states(), uow.facts())
+
+    def _done(
+        self, batch: list[_Unit[object]], results: list[tuple[_Unit[object], object]]
+    ) -> None:
         for unit, result in results:  # only now: the commit made them durable
             unit.result = result
+        for unit in batch:
+            unit.done = True
+            unit.wake.set()
 
     def _fail(self, batch: list[_Unit[object]], error: BaseException) -> None:
         for unit in batch:

@@ -9,7 +9,6 @@ what ``If-Match`` compares against).  Concurrent callers in one process share a 
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
@@ -24,6 +23,7 @@ from ledger.domain.decide import decide, decide_period, index_routes, route_batc
 from ledger.domain.errors import UnknownGrant, UnknownTransaction, UnplaceableSpend
 from ledger.errors import ConcurrencyError, Conflict
 from ledger.group_commit import GroupCommit
+from ledger.ids import time_ordered_id
 from ledger.projections.loader import LineRecord
 from ledger.projections.projector import line_digest
 from ledger.projections.tables import LIVE, ProjectionTables
@@ -253,7 +253,7 @@ class LedgerService:
         fresh: list[cmd.SpendLine] = []
         for line in command.lines:
             spend = cmd.SpendLine(
-                transaction_id=str(uuid.uuid4()),
+                transaction_id=time_ordered_id(),
                 source=command.source,
                 line_id=line.line_id,
                 voucher=line.voucher,
@@ -307,7 +307,7 @@ class LedgerService:
 
     def _reverse(self, uow: UnitOfWork, command: ReverseTransaction, actor: Actor) -> _Pending:
         record = self._line(uow, command.transaction_id)
-        reversal_id = str(uuid.uuid4())
+        reversal_id = time_ordered_id()
         pending = self._grant_command(
             uow,
             cmd.ReverseSpend(

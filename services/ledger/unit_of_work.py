@@ -23,6 +23,7 @@ from ledger.errors import IdempotencyKeyReused
 from ledger.projections import loader
 from ledger.projections.projector import Applied, apply, line_digest
 from ledger.projections.tables import ProjectionTables
+from ledger.state_cache import LedgerFacts, StateCache
 from ledger.store import EventStore, NewEvent, StoredEvent, storable
 from ledger.store import idempotency as idem
 from ledger.store.eventstore import StreamAppend
@@ -64,13 +65,22 @@ class _Append:
 
 
 class UnitOfWork:
-    def __init__(self, conn: Connection, store: EventStore, tables: ProjectionTables) -> None:
+    def __init__(
+        self,
+        conn: Connection,
+        store: EventStore,
+        tables: ProjectionTables,
+        cache: StateCache | None = None,
+    ) -> None:
         self.conn = conn
         self.store = store
         self.tables = tables
+        self._cache = cache
         self._grants: dict[str, GrantState | None] = {}
         self._periods: PeriodsState | None = None
         self._routes: list[CostObjectRoute] | None = None
+        self._facts_key: tuple[int, int] | None = None
+        self._registered = 0  # grants registered here: the facts' key moves on by them
         self._lines: dict[str, loader.LineRecord] = {}
         # Lines recorded earlier in this transaction, by natural key; their digest is only
         # computed if a later command sends the same key (the projector computes it anyway).
@@ -82,21 +92,58 @@ class UnitOfWork:
 
     def periods(self) -> PeriodsState:
         if self._periods is None:
+            self._kept_facts()
+        if self._periods is None:
             self._periods = loader.load_periods(self.conn, self.tables)
         return self._periods
 
+    def _kept_facts(self) -> None:
+        """Closed periods and routes as this process kept them, if no one changed them since.
+
+        Both change only by events that add rows (a closed month, a registered grant), so the
+        two counts, read under the lock in one probe, tell whether the kept ones are current.
+        """
+        if self._cache is None or self._facts_key is not None:
+            return
+        self._facts_key = loader.facts_key(self.conn, self.tables)
+        kept = self._cache.facts(self._facts_key)
+        if kept is not None:
+            self._periods, self._routes = kept.periods, list(kept.routes)
+
+    def facts(self) -> LedgerFacts | None:
+        """The ledger-wide facts as this transaction leaves them, to keep after its commit."""
+        if self._facts_key is None or self._periods is None or self._routes is None:
+            return None
+        key = (self._periods.version, self._facts_key[1] + self._registered)
+        return LedgerFacts(key, self._periods, tuple(self._routes))
+
     def grant(self, grant_id: str) -> GrantState | None:
         if grant_id not in self._grants:
-            self._grants[grant_id] = loader.load_grant(
-                self.conn, self.tables, grant_id, self.periods().closed
-            )
+            self._grants[grant_id] = self._load(grant_id)
         state = self._grants[grant_id]
         if state is not None and state.closed_periods != self.periods().closed:
             state = state.with_closed_periods(self.periods().closed)
             self._grants[grant_id] = state
         return state
 
+    def _load(self, grant_id: str) -> GrantState | None:
+        """The grant as committed: this process's kept state if still current, else read."""
+        if self._cache is not None:
+            version = loader.grant_version(self.conn, self.tables, grant_id)
+            if version is None:
+                return None
+            kept = self._cache.get(grant_id, version)
+            if kept is not None:
+                return kept
+        return loader.load_grant(self.conn, self.tables, grant_id, self.periods().closed)
+
+    def states(self) -> list[GrantState]:
+        """Every grant state this unit of work holds, as its events leave them."""
+        return [s for s in self._grants.values() if s is not None]
+
     def routes(self) -> tuple[CostObjectRoute, ...]:
+        if self._routes is None:
+            self._kept_facts()
         if self._routes is None:
             self._routes = list(loader.load_routes(self.conn, self.tables))
         return tuple(self._routes)
@@ -176,8 +223,10 @@ class UnitOfWork:
     def _track(self, e: ev.GrantEvent, state: GrantState | None) -> None:
         """Keep routes and line records current for later commands of this transaction."""
         match e:
-            case ev.GrantRegistered() if state is not None and self._routes is not None:
-                self._routes.extend(routes_of(state))
+            case ev.GrantRegistered() if state is not None:
+                self._registered += 1
+                if self._routes is not None:
+                    self._routes.extend(routes_of(state))
             case ev.SpendRecorded():
                 self._keys[(e.source, e.line_id)] = e
                 self._lines[e.transaction_id] = loader.LineRecord(
@@ -254,7 +303,8 @@ class UnitOfWork:
         appends = [
             StreamAppend(a.stream_id, a.expected_version, a.new, a.meta) for a in self._appends
         ]
-        stored = self.store.append_many(self.conn, appends)
+        # The versions are this unit of work's own, read under the lock it still holds.
+        stored = self.store.append_many(self.conn, appends, versions_checked=True)
         domain = [e for a in self._appends for e in a.events]
         apply(self.conn, self.tables, [Applied(s, e) for s, e in zip(stored, domain, strict=True)])
         at = 0

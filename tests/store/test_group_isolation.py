@@ -26,6 +26,7 @@ from sqlalchemy.engine import Engine
 
 from ledger.db import write_transaction
 from ledger.domain import commands as cmd
+from ledger.domain import errors
 from ledger.errors import IdempotencyKeyReused, InvalidInput
 from ledger.service import Command, Idempotency, LedgerService, PostSpend, Replayed, Result
 from ledger.store import EventStore
@@ -33,7 +34,7 @@ from ledger.store import idempotency as idem
 from ledger.store.idempotency import StoredAnswer
 from ledger.store.schema import idempotency_keys
 from ledger.store.storable import Unstorable
-from tests.support.ledger import POSTER, Ledger, kr, line
+from tests.support.ledger import ADMIN, POSTER, Ledger, decision, kr, line
 
 G = "g-2022"
 
@@ -217,3 +218,46 @@ def test_the_leader_sweeps_expired_keys(engine: Engine) -> None:
     with engine.connect() as conn:
         left = conn.execute(sa.select(sa.func.count()).select_from(idempotency_keys)).scalar()
     assert left == 0
+
+
+def test_a_kept_state_is_never_decided_against_after_another_process_wrote(
+    ledger: Ledger,
+) -> None:
+    """Rule 1 across processes: each process keeps the states it committed, but decides only
+    against one whose version is still the grant's; another process's write makes it reload."""
+    one, other = LedgerService(ledger.engine), LedgerService(ledger.engine)
+
+    def allocation(code: str, amount: int) -> cmd.AllocateActivity:
+        return cmd.AllocateActivity(G, code, "nara", code, amount, "HOSPA", decision())
+
+    one.execute(allocation("x1", kr(300_000)), POSTER)  # kept by `one`: 300 000 left
+    other.execute(allocation("x2", kr(300_000)), POSTER)  # `other` took the rest
+    with pytest.raises(errors.OverAllocation) as refused:
+        one.execute(allocation("x3", kr(1)), POSTER)
+    assert refused.value.available == 0
+
+
+def test_kept_periods_and_routes_follow_another_processes_writes(ledger: Ledger) -> None:
+    """Rules 5 and the closed month across processes: kept facts are reloaded once they moved."""
+    one, other = LedgerService(ledger.engine), LedgerService(ledger.engine)
+    may = PostSpend("erp", (line("9916", kr(1), date(2022, 5, 2)),))
+    assert isinstance(one.execute(may, POSTER), Result)  # `one` keeps periods and routes
+    other.execute(cmd.ClosePeriod("2022-05"), ADMIN)
+    with pytest.raises(errors.UnplaceableSpend) as refused:
+        one.execute(PostSpend("erp", (line("9916", kr(1), date(2022, 5, 3)),)), POSTER)
+    assert [e.code for e in refused.value.errors] == ["closed-period"]
+    other.execute(
+        cmd.RegisterGrant(
+            "h-2022",
+            "Annan",
+            "Staten",
+            decision(),
+            date(2022, 1, 1),
+            date(2022, 12, 31),
+            (cmd.AreaSpec("annan", "Annan", kr(1_000), "9950", "HOSPA"),),
+        ),
+        ADMIN,
+    )
+    routed = one.execute(PostSpend("erp", (line("9950", kr(1), date(2022, 6, 1)),)), POSTER)
+    assert isinstance(routed, Result)
+    assert routed.lines[0].grant_id == "h-2022"
