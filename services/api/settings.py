@@ -32,6 +32,12 @@ class Settings(BaseSettings):
     )
     # Transaction rows one SIE import takes: a bigger file holds every other writer too long.
     sie_max_lines: int = Field(default=50_000, ge=1)
+    idempotency_retention_days: int = Field(
+        default=30,
+        ge=1,
+        description="Days an Idempotency-Key is kept at least: a retry within them replays the "
+        "first answer; older keys are swept and the same key is then a new request.",
+    )
     log_level: str = "info"
     log_json: bool = True
     token_cache_seconds: float = Field(

@@ -9,10 +9,9 @@ what ``If-Match`` compares against).  Concurrent callers in one process share a 
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 from sqlalchemy.engine import Engine
@@ -24,12 +23,13 @@ from ledger.domain.decide import decide, decide_period, index_routes, route_batc
 from ledger.domain.errors import LineError, UnknownGrant, UnknownTransaction, UnplaceableSpend
 from ledger.errors import ConcurrencyError, Conflict
 from ledger.group_commit import GroupCommit
+from ledger.ids import time_ordered_id
 from ledger.projections.loader import KnownLine, LineRecord
 from ledger.projections.projector import line_digest
 from ledger.projections.tables import LIVE, ProjectionTables
 from ledger.store import EventStore, StoredEvent
 from ledger.store import idempotency as idem
-from ledger.unit_of_work import PERIODS_STREAM, Recorded, UnitOfWork, grant_stream
+from ledger.unit_of_work import PERIODS_STREAM, Claim, Recorded, UnitOfWork, grant_stream
 
 __all__ = ["PERIODS_STREAM", "LedgerService", "grant_stream"]
 
@@ -143,6 +143,7 @@ class Result:
     version: int | None = None  # the grant's stream version after the command (its ETag)
     lines: tuple[LineOutcome, ...] = ()
     period: str | None = None
+    answer: idem.StoredAnswer | None = None  # as stored for its Idempotency-Key, if it had one
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,9 +183,13 @@ class LedgerService:
     engine: Engine
     store: EventStore = field(default_factory=EventStore)
     tables: ProjectionTables = LIVE
+    # How long an Idempotency-Key is kept at least (store/idempotency.py).
+    idempotency_retention: timedelta = idem.DEFAULT_RETENTION
 
     def __post_init__(self) -> None:
-        self._group = GroupCommit(self.engine, self.store, self.tables)
+        self._group = GroupCommit(
+            self.engine, self.store, self.tables, retention=self.idempotency_retention
+        )
 
     def execute(
         self,
@@ -199,23 +204,22 @@ class LedgerService:
             actor = replace(actor, idempotency_key=idempotency.key)
 
         def work(uow: UnitOfWork) -> Callable[[], Result | Replayed]:
-            if idempotency is not None:
-                known = uow.answer_for(idempotency.scope, idempotency.key, idempotency.request_hash)
-                if known is not None:
-                    replayed = Replayed(known)
-                    return lambda: replayed
+            if idempotency is None:
+                pending = self._dispatch(uow, command, actor, expected_version)
+                return pending.resolve
+            scope, key, request_hash = idempotency.scope, idempotency.key, idempotency.request_hash
+            earlier = uow.claimed(scope, key, request_hash)
+            if earlier is not None:
+                # Committed before, or decided earlier in this very group: its answer either
+                # way (the group renders answers in order, so the first's is there by then).
+                return lambda: Replayed(_answer_of(earlier))
             pending = self._dispatch(uow, command, actor, expected_version)
+            claim = uow.claim(scope, key, request_hash)
 
             def answer() -> Result:
-                result = pending.resolve(uow)
-                if idempotency is not None:
-                    uow.remember(
-                        idempotency.scope,
-                        idempotency.key,
-                        idempotency.request_hash,
-                        idempotency.render(result),
-                    )
-                return result
+                result = pending.resolve()
+                claim.answer = idempotency.render(result)
+                return replace(result, answer=claim.answer)
 
             return answer
 
@@ -225,7 +229,7 @@ class LedgerService:
         """What ``execute`` would decide, against the state now; nothing is written (dry run)."""
         with read_transaction(self.engine) as conn:
             uow = UnitOfWork(conn, self.store, self.tables)
-            return self._dispatch(uow, command, actor, None).resolve(uow)
+            return self._dispatch(uow, command, actor, None).resolve()
 
     def execute_all(self, commands: Sequence[Command], actor: Actor) -> list[Result]:
         """Several commands in one transaction: all of them or none (plan files, imports)."""
@@ -234,7 +238,7 @@ class LedgerService:
             uow = UnitOfWork(conn, self.store, self.tables)
             pending = [self._dispatch(uow, c, actor, None) for c in commands]
             uow.flush()
-            return [p.resolve(uow) for p in pending]
+            return [p.resolve() for p in pending]
 
     def _dispatch(
         self, uow: UnitOfWork, command: Command, actor: Actor, expected: int | None
@@ -249,7 +253,7 @@ class LedgerService:
             case cmd.ClosePeriod():
                 state = uow.periods()
                 new = decide_period(state, command)
-                recorded = uow.record([(PERIODS_STREAM, state.version, new)], _meta(actor, command))
+                recorded = uow.record([(PERIODS_STREAM, new)], _meta(actor, command))
                 return _Pending(recorded, period=command.period)
             case cmd.RegisterGrant():
                 with_routes = replace(command, existing_routes=uow.routes())
@@ -270,7 +274,7 @@ class LedgerService:
         if expected is not None and expected != version:
             raise ConcurrencyError(stream, expected, version)
         new = decide(state, command)
-        recorded = uow.record([(stream, version, new)], _meta(actor, command))
+        recorded = uow.record([(stream, new)], _meta(actor, command))
         return _Pending(recorded, command.grant_id, version + len(new))
 
     # --- spend -----------------------------------------------------------------------------
@@ -303,7 +307,7 @@ class LedgerService:
         by_grant, errors = route_batch(index_routes(uow.routes()), fresh)
         if command.skip_unroutable:
             errors = _skip_unroutable(errors, outcomes)
-        appends: list[tuple[str, int, Sequence[ev.Event]]] = []
+        appends: list[tuple[str, Sequence[ev.Event]]] = []
         for grant_id, lines in by_grant.items():
             state = uow.grant(grant_id)
             if state is None:  # a route always names a registered grant
@@ -313,7 +317,7 @@ class LedgerService:
             except UnplaceableSpend as e:
                 errors.extend(e.errors)
                 continue
-            appends.append((grant_stream(grant_id), state.version, new))
+            appends.append((grant_stream(grant_id), new))
             for spend in lines:
                 outcomes[spend.line_id] = LineOutcome(
                     spend.line_id, spend.transaction_id, grant_id, "recorded"
@@ -322,10 +326,9 @@ class LedgerService:
             # Atomic: one bad line refuses the batch, and the answer lists every bad line.
             raise UnplaceableSpend(errors)
         recorded = uow.record(appends, _meta(actor, command))
-        for strike in strikes:  # after the new lines: a correction books both in one command
-            reversal = self._grant_command(uow, strike, actor, None)
-            recorded = Recorded(recorded.start, reversal.recorded.end)
-        return _Pending(recorded, lines=tuple(outcomes[i] for i in ids))
+        # After the new lines: a correction books both in one command.
+        reversals = tuple(self._grant_command(uow, s, actor, None).recorded for s in strikes)
+        return _Pending(recorded, lines=tuple(outcomes[i] for i in ids), also=reversals)
 
     def _strikes(
         self,
@@ -361,7 +364,7 @@ class LedgerService:
                     line_id, line.transaction_id, record.grant_id, "already-reversed"
                 )
                 continue
-            reversal_id = str(uuid.uuid4())
+            reversal_id = time_ordered_id()
             reversals.append(
                 cmd.ReverseSpend(
                     record.grant_id, reversal_id, line, struck.reason, struck.booked_on
@@ -378,7 +381,7 @@ class LedgerService:
 
     def _reverse(self, uow: UnitOfWork, command: ReverseTransaction, actor: Actor) -> _Pending:
         record = self._line(uow, command.transaction_id)
-        reversal_id = str(uuid.uuid4())
+        reversal_id = time_ordered_id()
         pending = self._grant_command(
             uow,
             cmd.ReverseSpend(
@@ -406,7 +409,7 @@ class LedgerService:
 
 def _spend_line(source: str, line: LineInput) -> cmd.SpendLine:
     return cmd.SpendLine(
-        transaction_id=str(uuid.uuid4()),
+        transaction_id=time_ordered_id(),
         source=source,
         line_id=line.line_id,
         voucher=line.voucher,
@@ -444,11 +447,17 @@ class _Pending:
     version: int | None = None
     lines: tuple[LineOutcome, ...] = ()
     period: str | None = None
+    also: tuple[Recorded, ...] = ()  # further events of the same command (an import's reversals)
 
-    def resolve(self, uow: UnitOfWork) -> Result:
-        return Result(
-            uow.stored(self.recorded), self.grant_id, self.version, self.lines, self.period
-        )
+    def resolve(self) -> Result:
+        """The answer, once the unit of work's flush has stored the events."""
+        events = self.recorded.events + tuple(e for r in self.also for e in r.events)
+        return Result(events, self.grant_id, self.version, self.lines, self.period)
+
+
+def _answer_of(claim: Claim) -> idem.StoredAnswer:
+    assert claim.answer is not None, "a claim is answered before any replay of it is"
+    return claim.answer
 
 
 def _meta(actor: Actor, command: object) -> dict[str, Any]:

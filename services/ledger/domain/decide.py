@@ -16,7 +16,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import date
 from typing import assert_never
 
-from ledger.domain import errors
+from ledger.domain import accounts, errors
 from ledger.domain.commands import (
     AllocateActivity,
     AmendAward,
@@ -64,6 +64,12 @@ SPEND_KINDS = frozenset({"expense", "depreciation", "investment"})
 
 def decide(state: GrantState | None, command: GrantCommand) -> list[GrantEvent]:
     """The events that record ``command`` against ``state`` (``None``: not registered)."""
+    decided = _decide(state, command)
+    _check_bounds(state, decided)
+    return decided
+
+
+def _decide(state: GrantState | None, command: GrantCommand) -> list[GrantEvent]:
     match command:
         case RegisterGrant():
             return _register_grant(state, command)
@@ -405,6 +411,13 @@ def _placement_problems(grant: GrantState, line: SpendLine) -> list[LineError]:
 
     if line.amount == 0:
         problem("amount", "zero-amount", "a line of 0.00 kr records nothing")
+    elif abs(line.amount) > MAX_ORE:  # the API's parser bounds it; a file reader may not
+        problem(
+            "amount",
+            "amount-out-of-range",
+            f"{format_money(line.amount)} kr is beyond the ledger's bound of "
+            f"{format_money(MAX_ORE)} kr a line",
+        )
     if line.kind == "investment":
         problem(
             "kind",
@@ -739,6 +752,33 @@ def _require_positive(amount: int, field: str) -> None:
         raise errors.InvalidAmount(
             field=field, value=format_money(amount), reason="must be greater than zero"
         )
+
+
+def _check_bounds(state: GrantState | None, decided: Sequence[GrantEvent]) -> None:
+    """No account may pass ``MAX_ORE`` either way, checked after every transfer in order.
+
+    Every balance a projection stores (the running one, a day's, an as-of) is then a sum of
+    bounded prefixes, far inside 64 bits; a command that would cross the bound is refused here
+    rather than failing at the database and jamming the account.
+    """
+    moved: dict[str, int] = {}
+    for event in decided:
+        for t in accounts.transfers(event):
+            for account, delta in ((t.source, -t.amount), (t.target, t.amount)):
+                before = moved.get(account)
+                if before is None:
+                    before = state.balance(account) if state is not None else 0
+                after = before + delta
+                if abs(after) > MAX_ORE:
+                    room = MAX_ORE - before if delta > 0 else MAX_ORE + before
+                    raise errors.BalanceOutOfRange(
+                        grant_id=event.grant_id,
+                        account=account,
+                        balance=before,
+                        available=max(room, 0),
+                        requested=abs(delta),
+                    )
+                moved[account] = after
 
 
 def _check_award(amount: int, field: str, grant_id: str) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from datetime import date
 
-from ledger.domain.money import InvalidAmount, format_kronor
+from ledger.domain.money import InvalidAmount, format_kronor, format_money
 from ledger.errors import Conflict, InvalidInput, NotFound, RuleViolation
 
 __all__ = [
@@ -197,6 +197,35 @@ class InsufficientRemaining(RuleViolation):
             available=available,
             requested=requested,
         )
+        self.available = available
+        self.requested = requested
+
+
+class BalanceOutOfRange(RuleViolation):
+    """One bound for money: no account may hold more than ``money.MAX_ORE`` either way.
+
+    A balance beyond it could not be stored (a 64-bit column) or added up safely, and would jam
+    every later command on the account; the command that would cross it is refused instead.
+    """
+
+    code = "balance-out-of-range"
+    title = "An account would exceed the ledger's money bound"
+
+    def __init__(
+        self, *, grant_id: str, account: str, balance: int, available: int, requested: int
+    ) -> None:
+        super().__init__(
+            f"account {account!r} of grant {grant_id!r} holds {format_kronor(balance)} and can "
+            f"take {format_kronor(available)} more in that direction; "
+            f"{format_kronor(requested)} requested",
+            rule="money-bound",
+            grant_id=grant_id,
+            account=account,
+            balance=format_money(balance),
+            available=available,
+            requested=requested,
+        )
+        self.account = account
         self.available = available
         self.requested = requested
 

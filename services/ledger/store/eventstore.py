@@ -178,16 +178,24 @@ class EventStore:
         conn: Connection,
         appends: Sequence[StreamAppend],
         meta: Mapping[str, Any] | None = None,
+        *,
+        versions_checked: bool = False,
     ) -> list[StoredEvent]:
-        """Append to several streams in the caller's transaction, all or nothing."""
+        """Append to several streams in the caller's transaction, all or nothing.
+
+        ``versions_checked``: the caller read every expected version under the append lock it
+        holds (the unit of work does), so they are not read again; the unique
+        (stream, version) key still refuses a version that was taken.
+        """
         if not any(a.events for a in appends):
             return []
         self.lock(conn)
-        actual = self.stream_versions(conn, [a.stream_id for a in appends])
-        for a in appends:  # a stream may come back in a later append of the same call
-            if actual[a.stream_id] != a.expected_version:
-                raise ConcurrencyError(a.stream_id, a.expected_version, actual[a.stream_id])
-            actual[a.stream_id] += len(a.events)
+        if not versions_checked:
+            actual = self.stream_versions(conn, [a.stream_id for a in appends])
+            for a in appends:  # a stream may come back in a later append of the same call
+                if actual[a.stream_id] != a.expected_version:
+                    raise ConcurrencyError(a.stream_id, a.expected_version, actual[a.stream_id])
+                actual[a.stream_id] += len(a.events)
         position, prev, now = self._head(conn)
         recorded_at = format_recorded_at(now)
         rows: list[dict[str, Any]] = []
