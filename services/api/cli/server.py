@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Annotated
 
@@ -10,6 +11,7 @@ import typer
 import uvicorn
 
 from api.cli.common import DatabaseOpt, engine, out, settings
+from api.settings import get_settings
 from ledger import migrate
 
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
@@ -28,9 +30,46 @@ def serve(
     migrate_first: Annotated[
         bool, typer.Option("--migrate/--no-migrate", help="Apply migrations before serving.")
     ] = True,
+    max_header_bytes: Annotated[
+        int | None,
+        typer.Option(help="Largest request headers [GRANTLEDGER_HTTP_MAX_HEADER_BYTES]."),
+    ] = None,
+    header_timeout: Annotated[
+        float | None,
+        typer.Option(
+            help="Seconds to receive a request's headers [GRANTLEDGER_HTTP_HEADER_TIMEOUT]."
+        ),
+    ] = None,
+    read_timeout: Annotated[
+        float | None,
+        typer.Option(help="Seconds a request body may stall [GRANTLEDGER_HTTP_READ_TIMEOUT]."),
+    ] = None,
+    timeout_keep_alive: Annotated[
+        int | None,
+        typer.Option(
+            help="Seconds an idle connection stays [GRANTLEDGER_HTTP_KEEP_ALIVE_TIMEOUT]."
+        ),
+    ] = None,
+    limit_concurrency: Annotated[
+        int | None,
+        typer.Option(
+            help="Connections per worker before 503 [GRANTLEDGER_HTTP_LIMIT_CONCURRENCY]."
+        ),
+    ] = None,
     database_url: DatabaseOpt = None,
 ) -> None:
-    """Serve the HTTP API."""
+    """Serve the HTTP API (uvicorn with h11, bounded headers and deadlines: docs/operations.md)."""
+    # Options become the settings every worker process reads (they inherit the environment).
+    for name, value in (
+        ("HTTP_MAX_HEADER_BYTES", max_header_bytes),
+        ("HTTP_HEADER_TIMEOUT", header_timeout),
+        ("HTTP_READ_TIMEOUT", read_timeout),
+        ("HTTP_KEEP_ALIVE_TIMEOUT", timeout_keep_alive),
+        ("HTTP_LIMIT_CONCURRENCY", limit_concurrency),
+    ):
+        if value is not None:
+            os.environ[f"GRANTLEDGER_{name}"] = str(value)
+    get_settings.cache_clear()
     config = settings(database_url)
     if migrate_first:
         migrate.upgrade(engine(database_url))
@@ -43,6 +82,11 @@ def serve(
         workers=workers,
         log_level=config.log_level,
         access_log=False,
+        # h11, never httptools: h11 bounds the headers; api.http_protocol adds the deadlines.
+        http="api.http_protocol:DeadlineH11Protocol",
+        h11_max_incomplete_event_size=config.http_max_header_bytes,
+        timeout_keep_alive=config.http_keep_alive_timeout,
+        limit_concurrency=config.http_limit_concurrency,
     )
 
 
