@@ -13,6 +13,7 @@ import uvicorn
 from api.cli.common import DatabaseOpt, engine, out, settings
 from api.settings import get_settings
 from ledger import migrate
+from ledger.app_login import APP_ROLE, ensure_app_login
 
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 
@@ -91,10 +92,24 @@ def serve(
 
 
 @db_app.command("upgrade")
-def db_upgrade(database_url: DatabaseOpt = None) -> None:
-    """Apply every migration the database does not have yet."""
-    migrate.upgrade(engine(database_url))
+def db_upgrade(
+    app_login: Annotated[
+        str | None,
+        typer.Option(
+            help="PostgreSQL: then make (or update) this login as a plain member of "
+            "grantledger_app, for the API to serve as; its password is "
+            "GRANTLEDGER_APP_DB_PASSWORD."
+        ),
+    ] = None,
+    database_url: DatabaseOpt = None,
+) -> None:
+    """Apply every migration the database does not have yet (run as the schema's owner)."""
+    eng = engine(database_url)
+    migrate.upgrade(eng)
     out.print(f"schema at {migrate.head_revision()}")
+    if app_login is not None:
+        ensure_app_login(eng, app_login, os.environ.get("GRANTLEDGER_APP_DB_PASSWORD"))
+        out.print(f"login {app_login} may serve the API as {APP_ROLE}")
 
 
 def openapi(
