@@ -136,8 +136,8 @@ def test_oversized_headers_are_refused_and_memory_stays_bounded(server: Server) 
 
 
 def test_headers_that_trickle_in_are_cut_off_after_the_header_timeout(server: Server) -> None:
+    started = time.monotonic()  # before the first connection: no deadline starts earlier
     sockets = [connect(server) for _ in range(20)]
-    started = time.monotonic()
     for s in sockets:
         s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
     closed_at: dict[int, float] = {}
@@ -178,7 +178,7 @@ def test_a_silent_connection_is_closed_after_the_header_timeout(server: Server) 
     answer = closed_after(sock)
     sock.close()
     assert HEADER_TIMEOUT - 0.1 <= time.monotonic() - started < HEADER_TIMEOUT + SLACK
-    assert answer in (b"",) or answer.startswith(b"HTTP/1.1 408")
+    assert answer.startswith(b"HTTP/1.1 408 Request Timeout"), answer
 
 
 def test_a_stalled_body_is_cut_off_after_the_read_timeout(
