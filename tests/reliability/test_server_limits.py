@@ -20,7 +20,9 @@ database), so one backend, SQLite, serves them.
 
 from __future__ import annotations
 
+import os
 import socket
+import subprocess
 import threading
 import time
 from collections.abc import Iterator
@@ -31,7 +33,7 @@ import pytest
 
 from ledger import migrate
 from ledger.db import create_engine
-from tests.support.servers import Server, make_tokens
+from tests.support.servers import GRANTLEDGER, Server, make_tokens
 
 MAX_HEADER_BYTES = 32 * 1024
 HEADER_TIMEOUT = 2.0
@@ -234,3 +236,35 @@ def test_connections_beyond_the_concurrency_limit_are_answered_503(server: Serve
             return
         time.sleep(0.1)
     raise AssertionError("the server did not recover once the connections closed")
+
+
+def test_serve_options_win_over_the_environment(server: Server, tmp_path: Path) -> None:
+    """``grantledger serve --header-timeout 1`` beats GRANTLEDGER_HTTP_HEADER_TIMEOUT (2 s)."""
+    quick = Server(server.database_url, tmp_path / "quick.log", env=dict(server.env))
+    quick.proc = subprocess.Popen(  # our own entry point, as Server.spawn runs it
+        [
+            str(GRANTLEDGER),
+            "serve",
+            "--port",
+            str(quick.port),
+            "--no-migrate",
+            "--header-timeout",
+            "0.5",
+            "--database-url",
+            server.database_url,
+        ],
+        env={k: v for k, v in os.environ.items() if not k.startswith("GRANTLEDGER_")}
+        | dict(server.env),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        quick.wait_ready()
+        sock = connect(quick)
+        started = time.monotonic()
+        answer = closed_after(sock)
+        sock.close()
+        assert answer.startswith(b"HTTP/1.1 408"), answer
+        assert 0.4 <= time.monotonic() - started < HEADER_TIMEOUT
+    finally:
+        quick.close()
