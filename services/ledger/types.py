@@ -14,41 +14,52 @@ from pydantic import AfterValidator, BeforeValidator, Field, PlainSerializer, Wi
 
 from ledger.domain.money import InvalidAmount, format_money, parse_money
 
-# The one form of an amount a request may use, in the spec and on the server alike: what every
-# answer shows (kronor, at most two decimals, within the money bound).  A JSON number is refused:
-# `0.57` may arrive as 0.5700000000000001, and a pattern cannot say which floats are exact.
+# The forms of an amount a request may use, the same in the spec and on the server: what every
+# answer shows (kronor, at most two decimals, at most 13 digits of kronor).  A JSON number is
+# refused: `0.57` may arrive as 0.5700000000000001, and a pattern cannot say which floats are
+# exact.  What must be more than zero (an allocation, a receipt, ...) or at least zero (an
+# award) says so in its pattern too, so that a client knows before it asks.
 MONEY_PATTERN = r"^-?[0-9]{1,13}(\.[0-9]{1,2})?$"
-_MONEY = re.compile(MONEY_PATTERN)
+AWARD_PATTERN = r"^[0-9]{1,13}(\.[0-9]{1,2})?$"
+POSITIVE_MONEY_PATTERN = r"^([1-9][0-9]{0,12}(\.[0-9]{1,2})?|0\.(0[1-9]|[1-9][0-9]?))$"
 
 
-def _money(value: Any) -> int:
-    if not isinstance(value, str):
-        raise ValueError(
-            'an amount is a string of kronor with at most two decimals, e.g. "1234.50"'
-        )
-    if _MONEY.fullmatch(value) is None:
-        raise ValueError(
-            f"{value[:40]!r} is not kronor with at most two decimals and at most 13 digits"
-        )
-    try:
-        return parse_money(value)
-    except InvalidAmount as e:
-        raise ValueError(f"{value!r} {e.fields.get('reason', 'is not a valid amount')}") from e
+def _money_of(pattern: str, what: str) -> Any:
+    """A validator of amounts that match ``pattern``, and the schema that says so."""
+    compiled = re.compile(pattern)
+
+    def parse(value: Any) -> int:
+        if not isinstance(value, str):
+            raise ValueError(
+                'an amount is a string of kronor with at most two decimals, e.g. "1234.50"'
+            )
+        if compiled.fullmatch(value) is None:
+            raise ValueError(f"{value[:40]!r} is not {what}")
+        try:
+            return parse_money(value)
+        except InvalidAmount as e:
+            raise ValueError(f"{value!r} {e.fields.get('reason', 'is not a valid amount')}") from e
+
+    schema = {
+        "type": "string",
+        "pattern": pattern,
+        "description": f"{what[0].upper()}{what[1:]}, as a string (like every answer).",
+        "examples": ["24000000.00"],
+    }
+    return BeforeValidator(parse), WithJsonSchema(schema)
 
 
-Money = Annotated[
-    int,
-    BeforeValidator(_money),
-    PlainSerializer(format_money, return_type=str),
-    WithJsonSchema(
-        {
-            "type": "string",
-            "pattern": MONEY_PATTERN,
-            "description": "Kronor with at most two decimals, as a string (like every answer).",
-            "examples": ["24000000.00"],
-        }
-    ),
-]
+_SIGNED = _money_of(MONEY_PATTERN, "kronor with at most two decimals and 13 digits")
+_AWARD = _money_of(AWARD_PATTERN, "kronor (zero or more) with at most two decimals and 13 digits")
+_POSITIVE = _money_of(
+    POSITIVE_MONEY_PATTERN,
+    "kronor greater than zero, with at most two decimals and 13 digits, no leading zeros",
+)
+_OUT = PlainSerializer(format_money, return_type=str)
+
+Money = Annotated[int, _SIGNED[0], _OUT, _SIGNED[1]]
+AwardMoney = Annotated[int, _AWARD[0], _OUT, _AWARD[1]]
+PositiveMoney = Annotated[int, _POSITIVE[0], _OUT, _POSITIVE[1]]
 
 Code = Annotated[
     str,
