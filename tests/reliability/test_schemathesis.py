@@ -131,6 +131,6 @@ def test_schemathesis_all_checks_and_stateful_finds_no_failure(served: Served, w
 @pytest.mark.slow
 @pytest.mark.parametrize("who", WHO)
 def test_soak_schemathesis(served: Served, who: str, soak_summary: SoakSummary) -> None:
-    run = schemathesis(served, who, examples=100, soak=True)
+    run = schemathesis(served, who, examples=50, soak=True)
     soak_summary.add("schemathesis", slow=True, who=who, schemathesis_cases=run.cases)
     assert run.returncode == 0, run.output[-20000:]
