@@ -70,7 +70,7 @@ async def consume(args: argparse.Namespace) -> dict[str, Any]:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    nc = await nats.connect(args.nats_url, max_reconnect_attempts=-1)
+    nc = await nats.connect(args.nats_url, connect_timeout=10, max_reconnect_attempts=-1)
     js = nc.jetstream()
     sub = await js.pull_subscribe(
         f"{args.subject}.events.>",
