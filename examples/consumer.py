@@ -87,7 +87,7 @@ async def consume(args: argparse.Namespace) -> dict[str, Any]:
         while not stop.is_set():
             try:
                 batch = await sub.fetch(args.batch, timeout=1)
-            except NatsTimeout:
+            except (NatsTimeout, TimeoutError):  # nats-py raises either when nothing came
                 if args.exit_when_idle and loop.time() - idle_since >= args.exit_when_idle:
                     break
                 continue
