@@ -8,14 +8,14 @@ postings projection up to a booking date and/or a recording time.  Both feed the
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from ledger.db import read_transaction
+from ledger.db import read_transaction, translate_errors
 from ledger.domain.balances import AreaFigures, GrantFigures, figures
 from ledger.domain.errors import UnknownActivity, UnknownArea, UnknownGrant, UnknownTransaction
 from ledger.domain.state import GrantState
@@ -69,6 +69,9 @@ class LedgerQueries:
     engine: Engine
     store: EventStore
     tables: ProjectionTables = LIVE
+    # The last state read of each grant, for today's balances: reused while the grant's stream
+    # version is unchanged (every event that moves its money bumps it), so a read is one probe.
+    _states: dict[str, GrantState] = field(default_factory=dict, repr=False)
 
     # --- grants ----------------------------------------------------------------------------
 
@@ -130,31 +133,66 @@ class LedgerQueries:
         as_of: date | None = None,
         known_at: datetime | None = None,
     ) -> list[Balances]:
+        if grant_id is not None and as_of is None and known_at is None:
+            state = self._current(grant_id)
+            return [self._answer(state, state.balances, None, None, cost_object, area, activity)]
         with read_transaction(self.engine) as conn:
             ids = [grant_id] if grant_id is not None else self.grant_ids(conn, cost_object)
             answers = []
             for gid in ids:
                 state = self._state(conn, gid)
-                if area is not None and area not in state.areas:
-                    raise UnknownArea(grant_id=gid, area=area)
-                if activity is not None and activity not in state.activities:
-                    raise UnknownActivity(grant_id=gid, activity=activity)
                 balances: Mapping[str, int] = state.balances
                 if as_of is not None or known_at is not None:
                     balances = self._balances_at(conn, gid, as_of, known_at)
-                full = figures(balances, state.areas, state.activities)
                 answers.append(
-                    Balances(
-                        gid,
-                        state.name,
-                        state.version,
-                        as_of,
-                        known_at,
-                        cost_object,
-                        _narrow(full, cost_object, area, activity),
-                    )
+                    self._answer(state, balances, as_of, known_at, cost_object, area, activity)
                 )
         return answers
+
+    def _current(self, grant_id: str) -> GrantState:
+        """The grant's state now: one indexed probe of its version while nothing changed it."""
+        cached = self._states.get(grant_id)
+        if cached is not None:
+            with translate_errors(), self.engine.connect() as conn:
+                if conn.dialect.name == "postgresql":  # one statement: no BEGIN/COMMIT trips
+                    conn = conn.execution_options(isolation_level="AUTOCOMMIT")
+                grants = self.tables.grants
+                version = conn.execute(
+                    sa.select(grants.c.version).where(grants.c.grant_id == grant_id)
+                ).scalar()
+            if version == cached.version:
+                return cached
+        with read_transaction(self.engine) as conn:
+            state = self._state(conn, grant_id)
+        if len(self._states) >= _CACHED_GRANTS:
+            self._states.clear()
+        self._states[grant_id] = state
+        return state
+
+    @staticmethod
+    def _answer(
+        state: GrantState,
+        balances: Mapping[str, int],
+        as_of: date | None,
+        known_at: datetime | None,
+        cost_object: str | None,
+        area: str | None,
+        activity: str | None,
+    ) -> Balances:
+        if area is not None and area not in state.areas:
+            raise UnknownArea(grant_id=state.grant_id, area=area)
+        if activity is not None and activity not in state.activities:
+            raise UnknownActivity(grant_id=state.grant_id, activity=activity)
+        full = figures(balances, state.areas, state.activities)
+        return Balances(
+            state.grant_id,
+            state.name,
+            state.version,
+            as_of,
+            known_at,
+            cost_object,
+            _narrow(full, cost_object, area, activity),
+        )
 
     def _balances_at(
         self, conn: Connection, grant_id: str, as_of: date | None, known_at: datetime | None
@@ -230,6 +268,9 @@ class LedgerQueries:
                 conn, after=after, limit=limit, stream_id=stream_id, event_types=event_types
             )
 
+
+# A region keeps a handful of grants; the cache starts over beyond this many.
+_CACHED_GRANTS = 256
 
 _TOTALS = (
     "awarded",

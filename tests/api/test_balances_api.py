@@ -182,3 +182,17 @@ def test_cost_object_as_of_a_date(spent: Api) -> None:
     body = spent.get("/v1/cost-objects/9916", params={"as_of": "2022-02-28"}).json()
     assert body["totals"]["spent"] == "1250000.00"
     assert body["grants"][0]["as_of"] == "2022-02-28"
+
+
+def test_todays_balances_follow_every_write_at_once_though_reads_reuse_the_grants_state(
+    planned: Api,
+) -> None:
+    """A balance read reuses the grant's last state only while its stream version is unchanged:
+    a spend made since shows in the very next read (DESIGN §3, figures are always current)."""
+    before = planned.balances()
+    assert planned.balances() == before
+    planned.spend(line(amount="250.00"))
+    after = planned.balances()
+    assert after["version"] > before["version"]
+    assert before["totals"]["spent"] == "0.00"
+    assert after["totals"]["spent"] == "250.00"
