@@ -209,9 +209,9 @@ def child(job: str, url: str, events: int) -> None:
 
 def profile(events: int, directory: Path, admin_url: str) -> list[str]:
     from ledger import migrate
-    from ledger import plan as plans
     from ledger.auth.tokens import TokenRegistry
     from ledger.db import create_engine
+    from ledger.formats import plan as plans
     from ledger.service import Actor, LedgerService
 
     directory.mkdir(parents=True, exist_ok=True)

@@ -30,12 +30,13 @@ from bench.database import scratch_database, server_version
 from bench.ingest import IngestStats, create_raw_tables, ingest_until
 from bench.load import LoadResult, get_latencies, percentile, post_load
 from bench.peer import Peer
+from bench.raw_single import raw_single
 from bench.server import Server
 from bench.workload import Workload, batch_json, line_json
 from ledger import migrate
-from ledger import plan as plans
 from ledger.auth.tokens import TokenRegistry
 from ledger.db import create_engine
+from ledger.formats import plan as plans
 from ledger.replay import replay
 from ledger.service import Actor, LedgerService
 from ledger.store import EventStore
@@ -48,6 +49,8 @@ REQUIRED_KEYS = (
     "peer_single_events_per_s",
     "http_batch_lines_per_s",
     "http_single_per_s",
+    "raw_single_per_s",
+    "http_single_ratio_to_raw_single",
     "balance_p50_ms",
     "balance_p99_ms",
     "balance_p99_ms_small",
@@ -64,6 +67,7 @@ TARGETS: dict[str, tuple[str, float]] = {
     "ingest_events_per_s": (">=", 50_000),
     "http_batch_lines_per_s": (">=", 30_000),
     "http_single_per_s": (">=", 2_000),
+    "http_single_ratio_to_raw_single": (">=", 0.15),  # issue 14
     "balance_p99_ms_large": ("<=", 5.0),
     "balance_p99_ratio_large_to_small": ("<=", 1.5),  # "no slower than at 10 000", noise allowed
     "asof_p99_ms": ("<=", 50.0),
@@ -238,6 +242,18 @@ def _run_in(cfg: Config, url: str, engine: Any) -> dict[str, float]:
         out["http_single_client_cpu_share"] = _share(hs.client_cpu, hs.elapsed)
         del singles
 
+        # --- its ceiling: the same event rows, one row per commit, as many connections ----------
+        log(
+            f"raw single: {cfg.http_single_clients} connections × INSERT of 1 stored event row "
+            f"+ COMMIT (≤ {len(hs.latencies)} rows, ≤ {cfg.http_seconds:g} s)"
+        )
+        rs = raw_single(
+            url, engine, clients=cfg.http_single_clients,
+            rows=max(hs.requests, cfg.http_single_clients), seconds=cfg.http_seconds,
+        )  # fmt: skip
+        out["raw_single_per_s"] = round(rs.per_s, 1)
+        out["raw_single_p99_ms"] = ms(percentile(rs.latencies, 99))
+
         # --- the rest of the ingest, up to BENCH_EVENTS ----------------------------------------
         with engine.connect() as conn:
             head = EventStore().head_position(conn)
@@ -318,6 +334,9 @@ def _run_in(cfg: Config, url: str, engine: Any) -> dict[str, float]:
     out["http_single_ratio_to_peer_single"] = round(
         out["http_single_per_s"] / out["peer_single_events_per_s"], 3
     )
+    out["http_single_ratio_to_raw_single"] = round(
+        out["http_single_per_s"] / out["raw_single_per_s"], 3
+    )
     return out
 
 
@@ -361,6 +380,8 @@ ROWS = (
     ("http_batch_lines_per_s", "POST 500 lines, 4 clients"),
     ("http_single_per_s", "POST 1 line, 16 clients, 2 workers"),
     ("http_single_ratio_to_peer_single", "single posts / peer 1-per-save"),
+    ("raw_single_per_s", "same event rows, 1 INSERT + COMMIT each, 16 connections"),
+    ("http_single_ratio_to_raw_single", "single posts / raw single rows"),
     ("http_single_p99_ms", "single post latency p99"),
     ("reads", ""),
     ("balance_p50_ms_small", "GET /v1/balances at the small size"),

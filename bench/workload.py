@@ -14,7 +14,7 @@ from datetime import date, timedelta
 from typing import Any
 
 from bench.config import PLAN
-from ledger import plan as plans
+from ledger.formats import plan as plans
 from ledger.service import LineInput
 
 ACCOUNTS = ("4010", "4090", "5420", "6550", "7010", "7699")

@@ -22,6 +22,7 @@ import asyncio
 import json
 import os
 import signal
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -46,15 +47,20 @@ def save(path: Path, state: dict[str, Any]) -> None:
     tmp.replace(path)
 
 
+def ore(amount: str) -> int:
+    """Money as events carry it (kronor, a string with two decimals) in öre: exact integers."""
+    return int(Decimal(amount) * 100)
+
+
 def apply(state: dict[str, Any], event: dict[str, Any]) -> None:
     """One event, applied once: positions at or below the state's were applied before."""
     if event["position"] <= state["position"]:
         return
     data, spent = event["data"], state["spent"]
     if event["event_type"] == "SpendRecorded":
-        spent[data["cost_object"]] = spent.get(data["cost_object"], 0) + data["amount"]
+        spent[data["cost_object"]] = spent.get(data["cost_object"], 0) + ore(data["amount"])
     elif event["event_type"] == "SpendReversed":
-        spent[data["cost_object"]] = spent.get(data["cost_object"], 0) - data["amount"]
+        spent[data["cost_object"]] = spent.get(data["cost_object"], 0) - ore(data["amount"])
     state["position"] = event["position"]
 
 

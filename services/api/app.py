@@ -11,7 +11,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import Response
 from fastapi.routing import APIRoute
 
-from api import observability, problems
+from api import docs, observability, problems, spec
 from api.auth import ForbiddenError, UnauthenticatedError
 from api.container import Container
 from api.middleware import BodyLimit, RequestContext
@@ -45,13 +45,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         yield
         app.state.container.close()
 
-    app = FastAPI(
+    app = _GrantLedgerAPI(
         title="grantledger",
         version="1.0.0",
         summary="Event-sourced ledger for earmarked state grants",
         description=DESCRIPTION,
         lifespan=lifespan,
         generate_unique_id_function=_operation_id,
+        docs_url=None,  # served offline by api.docs
+        redoc_url=None,
     )
     app.state.container = Container.build(settings)
     problems.install(app)
@@ -61,6 +63,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(module.router)
     app.include_router(checkpoints.router)  # after audit: the auditor's signed-checkpoint check
     observability.install(app, settings)
+    docs.install(app)
     if settings.cors_origins:  # closed unless configured
         app.add_middleware(
             CORSMiddleware,
@@ -73,6 +76,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(observability.AccessLog)  # inside RequestContext: has the request id
     app.add_middleware(RequestContext)
     return app
+
+
+class _GrantLedgerAPI(FastAPI):
+    def openapi(self) -> dict[str, Any]:
+        # FastAPI caches its document; finishing it is idempotent, so a cached one is fine too.
+        return spec.finish(super().openapi())
 
 
 def _operation_id(route: APIRoute) -> str:

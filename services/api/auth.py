@@ -36,7 +36,7 @@ def require(role: Role) -> Callable[..., Principal]:
             raise UnauthenticatedError("send Authorization: Bearer <token>")
         principal = container.tokens.authenticate(credentials.credentials)
         if principal is None:
-            raise UnauthenticatedError("the token is unknown or revoked")
+            raise UnauthenticatedError("the token is unknown, revoked or expired")
         if not principal.role.may(role):
             raise ForbiddenError(
                 f"role {principal.role.value!r} may not do this; it needs {role.value!r}",

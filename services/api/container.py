@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 
 from sqlalchemy.engine import Engine
 
@@ -32,9 +33,13 @@ class Container:
             settings=settings,
             engine=engine,
             store=store,
-            service=LedgerService(engine, store),
+            service=LedgerService(
+                engine,
+                store,
+                idempotency_retention=timedelta(days=settings.idempotency_retention_days),
+            ),
             queries=LedgerQueries(engine, store),
-            tokens=TokenRegistry(engine),
+            tokens=TokenRegistry(engine, cache_seconds=settings.token_cache_seconds),
         )
 
     def close(self) -> None:

@@ -29,7 +29,12 @@ NO_STORE = (b"cache-control", b"no-store")
 
 
 class RequestContext:
-    """An X-Request-ID on every answer and log line (the caller's, if it is sane)."""
+    """Our X-Request-ID on every answer and log line; the caller's, if sane, beside it.
+
+    The id is always made here: a caller who could choose it could give a write the id of
+    another request and so forge which request an event's meta names.  What the caller sent
+    as X-Request-ID is kept as ``client_request_id`` (event meta, log lines) for correlation.
+    """
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -38,9 +43,12 @@ class RequestContext:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        request_id = uuid.uuid4().hex
         given = _header(scope, b"x-request-id")
-        request_id = given if given and _SAFE_ID.match(given) else uuid.uuid4().hex
-        scope.setdefault("state", {})["request_id"] = request_id
+        ids = {"request_id": request_id}
+        if given and _SAFE_ID.match(given):
+            ids["client_request_id"] = given
+        scope.setdefault("state", {}).update(ids)
         is_api = scope["path"].startswith("/v1")
 
         async def send_with_headers(message: Message) -> None:
@@ -53,7 +61,7 @@ class RequestContext:
                 message["headers"] = headers
             await send(message)
 
-        with structlog.contextvars.bound_contextvars(request_id=request_id):
+        with structlog.contextvars.bound_contextvars(**ids):
             await self.app(scope, receive, send_with_headers)
 
 

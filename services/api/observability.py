@@ -10,8 +10,9 @@
 - **Access log.** One ``request`` line per request: method, path (never the query string),
   route template, status and duration_ms.  Headers are never logged, so neither is the
   ``Authorization`` token.
-- **Metrics** at ``GET /metrics`` (Prometheus text format, no token: scrape it from inside the
-  network): ``grantledger_http_requests_total{method,route,status}``,
+- **Metrics** at ``GET /metrics`` (Prometheus text format), behind a bearer token whose role may
+  act as ``GRANTLEDGER_METRICS_ACCESS`` (default ``reader``: any valid token), or with no token
+  when that setting is ``open``: ``grantledger_http_requests_total{method,route,status}``,
   ``grantledger_http_request_duration_seconds{method,route}``,
   ``grantledger_events_appended_total{event_type}`` and ``grantledger_append_conflicts_total``.
   The last two are counted where the API calls the write path (``MeteredLedgerService``): the
@@ -29,7 +30,7 @@ import time
 from typing import Any
 
 import structlog
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.responses import Response
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -41,7 +42,10 @@ from prometheus_client import (
 )
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from api.auth import require
+from api.routers.common import FORBIDDEN, UNAUTHORIZED
 from api.settings import Settings
+from ledger.auth.tokens import Role
 from ledger.errors import ConcurrencyError
 from ledger.service import LedgerService, Replayed, Result
 
@@ -237,6 +241,7 @@ def install(app: FastAPI, settings: Settings) -> None:
     service = container.service
     if not isinstance(service, MeteredLedgerService):
         container.service = MeteredLedgerService(service.engine, service.store, service.tables)
+    guarded = settings.metrics_access != "open"
     app.add_api_route(
         "/metrics",
         metrics,
@@ -245,8 +250,17 @@ def install(app: FastAPI, settings: Settings) -> None:
         operation_id="metrics",
         summary="Prometheus metrics",
         description="Requests by route template and status, latency, events appended and "
-        "append conflicts, in the Prometheus text format. No token: scrape it from inside the "
-        "network.",
+        "append conflicts, in the Prometheus text format. "
+        + (
+            f"Needs a token of a role that may act as `{settings.metrics_access}` "
+            "(GRANTLEDGER_METRICS_ACCESS)."
+            if guarded
+            else "No token (GRANTLEDGER_METRICS_ACCESS=open): reachable only inside the network."
+        ),
         response_class=Response,
-        responses={200: {"content": {CONTENT_TYPE_LATEST.split(";")[0]: {}}}},
+        responses={
+            200: {"content": {CONTENT_TYPE_LATEST.split(";")[0]: {}}},
+            **({**UNAUTHORIZED, **FORBIDDEN} if guarded else {}),
+        },
+        dependencies=[Depends(require(Role(settings.metrics_access)))] if guarded else [],
     )

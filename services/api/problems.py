@@ -16,13 +16,17 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
+from ledger.domain.errors import DecisionRequired
+from ledger.domain.money import format_money
 from ledger.errors import (
     Conflict,
     InvalidInput,
     LedgerError,
     NotFound,
     RuleViolation,
+    ServerFault,
     Unavailable,
 )
 
@@ -35,6 +39,7 @@ STATUS_BY_KIND: dict[type[LedgerError], int] = {
     NotFound: 404,
     Conflict: 409,
     Unavailable: 503,
+    ServerFault: 500,
 }
 
 
@@ -88,14 +93,25 @@ def ledger_problem(error: LedgerError, status: int, instance: str | None = None)
     )
 
 
-_MONEY_FIELDS = {"available", "requested", "amount", "excess"}
+# The members of a problem that are money (öre inside): they go out as kronor strings with two
+# decimals, like every amount the API answers (rule 8), never as integers 100× too large.
+MONEY_MEMBERS = frozenset(
+    {
+        "available",
+        "requested",
+        "amount",
+        "excess",
+        "minimum_award",
+        "unclassified",
+        "unallocated",
+        "unspent",
+        "balance",
+    }
+)
 
 
 def _money_aware(key: str, value: Any) -> Any:
-    """Amounts travel as strings with two decimals, like every amount the API answers."""
-    from ledger.domain.money import format_money
-
-    if key in _MONEY_FIELDS and isinstance(value, int) and not isinstance(value, bool):
+    if key in MONEY_MEMBERS and isinstance(value, int) and not isinstance(value, bool):
         return format_money(value)
     return value
 
@@ -120,6 +136,18 @@ async def _validation(request: Request, exc: Exception) -> Response:
             instance=request.url.path,
             errors=errors,
         )
+    if exc.errors() and all(_no_decision(e, exc.body) for e in exc.errors()):
+        # Rule 7 is what the schema's `required` says here: the answer names the rule.
+        return problem(
+            422,
+            DecisionRequired.code,
+            DecisionRequired.title,
+            "a planning entry needs the decision that authorises it (reference, date and "
+            "deciding body); decision is missing",
+            instance=request.url.path,
+            rule="decision-reference-required",
+            errors=errors,
+        )
     return problem(
         422,
         "validation-error",
@@ -130,11 +158,25 @@ async def _validation(request: Request, exc: Exception) -> Response:
     )
 
 
+def _no_decision(e: Mapping[str, Any], body: Any) -> bool:
+    """The body leaves out `decision` or sends it as null."""
+    if tuple(e.get("loc", ())) != ("body", "decision"):
+        return False
+    return e.get("type") == "missing" or (isinstance(body, dict) and body.get("decision") is None)
+
+
+def _reason(e: Mapping[str, Any]) -> str:
+    """Pydantic's message without its "Value error, " prefix: the reason is ours."""
+    message = str(e.get("msg", ""))
+    prefix = "Value error, "
+    return message[len(prefix) :] if message.startswith(prefix) else message
+
+
 def _validation_item(e: Mapping[str, Any], body: Any) -> dict[str, Any]:
     loc: Sequence[Any] = e.get("loc", ())
     item = {
         "field": ".".join(str(p) for p in loc if p != "body"),
-        "reason": str(e.get("msg", "")),
+        "reason": _reason(e),
         "reason_code": str(e.get("type", "")),
     }
     # A batch line names its line_id, so an ERP can tell which of 500 lines to fix.
@@ -159,14 +201,33 @@ async def _http(request: Request, exc: Exception) -> Response:
     # FastAPI answers a body it cannot even decode (not UTF-8, cut short) with a bare 400.
     codes = {400: "malformed-json", 404: "not-found", 405: "method-not-allowed"}
     code = codes.get(exc.status_code, "http-error")
+    headers = dict(exc.headers or {})
+    if exc.status_code == 405:
+        headers["Allow"] = ", ".join(_allowed(request))
     return problem(
         exc.status_code,
         code,
         titles.get(exc.status_code, "HTTP error"),
         str(exc.detail),
         instance=request.url.path,
-        headers=exc.headers,
+        headers=headers,
     )
+
+
+_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+
+
+def _allowed(request: Request) -> list[str]:
+    """Every method some route serves at this path: Starlette names only the first route's
+    (`OPTIONS /v1/grants` would say `Allow: POST`, hiding the GET beside it)."""
+    return [
+        method
+        for method in _METHODS
+        if any(
+            route.matches({**request.scope, "method": method})[0] is Match.FULL
+            for route in request.app.router.routes
+        )
+    ]
 
 
 def install(app: FastAPI) -> None:

@@ -74,7 +74,8 @@ class Writer:
     ) -> Response:
         def answer(result: Result) -> StoredAnswer:
             body = orjson.dumps(render(result).model_dump(mode="json", by_alias=True))
-            return StoredAnswer(status, body)
+            headers = {"ETag": etag(result.version)} if result.version is not None else {}
+            return StoredAnswer(status, body, headers)
 
         idem = None
         if self.idempotency_key is not None:
@@ -88,18 +89,20 @@ class Writer:
             principal.name,
             principal.role.value,
             request_id=getattr(self.request.state, "request_id", None),
+            client_request_id=getattr(self.request.state, "client_request_id", None),
         )
         outcome = self.container.service.execute(
             command, actor, expected_version=parse_if_match(if_match), idempotency=idem
         )
         if isinstance(outcome, Replayed):
-            stored, headers = outcome.answer, {"Idempotent-Replayed": "true"}
-            version = _version_in(stored.body)
+            stored = outcome.answer
+            headers = {
+                **(stored.headers or _headers_in(stored.body)),
+                "Idempotent-Replayed": "true",
+            }
         else:
-            stored, headers = answer(outcome), {}
-            version = outcome.version
-        if version is not None:
-            headers["ETag"] = etag(version)
+            stored = outcome.answer or answer(outcome)
+            headers = dict(stored.headers)
         return Response(
             stored.body,
             status_code=stored.status_code,
@@ -117,10 +120,10 @@ class Writer:
 WriterDep = Annotated[Writer, Depends()]
 
 
-def _version_in(body: bytes) -> int | None:
-    """The grant version a stored answer reported, so a replay carries the same ETag."""
+def _headers_in(body: bytes) -> dict[str, str]:
+    """The ETag of an answer stored before answers kept their headers (migration 0005)."""
     try:
         version = orjson.loads(body).get("version")
     except (orjson.JSONDecodeError, AttributeError):
-        return None
-    return version if isinstance(version, int) else None
+        return {}
+    return {"ETag": etag(version)} if isinstance(version, int) else {}

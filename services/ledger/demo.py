@@ -11,9 +11,9 @@ import calendar
 import random
 from datetime import date
 
-from ledger import plan as plans
 from ledger.domain import commands as cmd
 from ledger.domain.state import GrantState
+from ledger.formats import plan as plans
 from ledger.projections import loader
 from ledger.service import (
     Actor,

@@ -38,7 +38,7 @@ class InvalidInput(LedgerError):
 
 
 class RuleViolation(LedgerError):
-    """A rule of DESIGN §1 refuses the command (422)."""
+    """A rule of docs/rules.md refuses the command (422)."""
 
     code = "rule-violation"
     title = "Rule violation"
@@ -67,6 +67,16 @@ class Unavailable(LedgerError):
 
     code = "unavailable"
     title = "Service unavailable"
+
+
+class ServerFault(LedgerError):
+    """The server cannot answer from what it holds: its fault, never the request's (500).
+
+    Logged where it is raised; the problem document says what is wrong without internals.
+    """
+
+    code = "server-fault"
+    title = "Server fault"
 
 
 # --- store ---------------------------------------------------------------------------------
@@ -117,3 +127,19 @@ class IdempotencyKeyReused(RuleViolation):
             rule="idempotency",
             key=key,
         )
+
+
+class CorruptStoredEvent(ServerFault):
+    """A stored event the code cannot read back: the ledger, not the request, is at fault."""
+
+    code = "corrupt-stored-event"
+    title = "A stored event cannot be read"
+
+    def __init__(self, *, position: int, reason: str) -> None:
+        # The reason is logged, not answered: it names the server's internals.
+        super().__init__(
+            f"the stored event at position {position} cannot be read: the server's log says "
+            "why; run `grantledger verify` and tell the ledger's administrator",
+            position=position,
+        )
+        self.reason = reason

@@ -5,23 +5,34 @@ runs each single-line post in its own transaction spends most of the lock's time
 its own commit.  Here the first waiting thread leads: it decides every queued command against
 one ``UnitOfWork`` (a refused command records nothing, so it fails alone), flushes their events
 in one append, commits once, and hands each caller its own result or error.  A result is only
-returned after the commit that made it durable; if that commit fails, every command in it fails.
+returned after the commit that made it durable.
+
+One client's command must never fail another's: if the group's transaction fails for any reason
+but an unreachable database, each of its commands is run again alone, in its own transaction, so
+only the culprit fails (a value the database refuses is then its own 422).  Refusals decided in
+the failed group are decided again too: they were decided against state that never committed.
 """
 
 from __future__ import annotations
 
 import threading
+import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Generic, TypeVar
 
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import DataError
 
 from ledger.db import write_transaction
-from ledger.errors import LedgerError
+from ledger.domain.state import GrantState
+from ledger.errors import InvalidInput, LedgerError, Unavailable
 from ledger.projections.tables import ProjectionTables
+from ledger.state_cache import LedgerFacts, StateCache
 from ledger.store import EventStore
+from ledger.store import idempotency as idem
 from ledger.unit_of_work import UnitOfWork
 
 T = TypeVar("T")
@@ -40,11 +51,28 @@ class _Unit(Generic[T]):
     error: BaseException | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class _Decided:
+    results: list[tuple[_Unit[object], object]]
+    states: list[GrantState]  # the grants as this transaction leaves them
+    facts: LedgerFacts | None  # closed periods and routes, likewise
+
+
 class GroupCommit:
     def __init__(
-        self, engine: Engine, store: EventStore, tables: ProjectionTables, max_batch: int = 64
+        self,
+        engine: Engine,
+        store: EventStore,
+        tables: ProjectionTables,
+        *,
+        max_batch: int = 64,
+        retention: timedelta = idem.DEFAULT_RETENTION,
+        cache: StateCache | None = None,
     ) -> None:
         self._engine = engine
+        self._retention = retention
+        self._cache = cache if cache is not None else StateCache()
+        self._next_sweep = 0.0
         self._store = store
         self._tables = tables
         self._max_batch = max_batch
@@ -68,38 +96,124 @@ class GroupCommit:
 
     def _lead(self, own: _Unit[T]) -> None:
         while not own.done:
-            with self._mutex:
-                n = min(len(self._queue), self._max_batch)
-                batch = [self._queue.popleft() for _ in range(n)]
-            self._commit(batch)
+            self._commit_next()
         with self._mutex:  # hand the lead to the next waiter, if any
             if self._queue:
                 self._queue[0].wake.set()
             else:
                 self._leading = False
 
-    def _commit(self, batch: list[_Unit[object]]) -> None:
+    def _take(self) -> list[_Unit[object]]:
+        with self._mutex:
+            n = min(len(self._queue), self._max_batch)
+            return [self._queue.popleft() for _ in range(n)]
+
+    def _commit_next(self) -> None:
+        """Commit the queue's next group, gathered once the append lock is ours.
+
+        While another process holds the lock, this process's writers keep queueing: taking the
+        group only after the lock is granted turns that wait into a bigger group instead of a
+        queue of small ones (the two workers' turns then each carry everything that arrived).
+        """
+        batch: list[_Unit[object]] = []
         try:
             with write_transaction(self._engine) as conn:
                 self._store.lock(conn)
-                uow = UnitOfWork(conn, self._store, self._tables)
-                answers: list[tuple[_Unit[object], Callable[[], object]]] = []
-                for unit in batch:
-                    try:
-                        answers.append((unit, unit.work(uow)))
-                    except LedgerError as e:  # this command's refusal: it recorded nothing
-                        unit.error = e
-                    # Anything else (a lost connection, a bug) ends the whole transaction.
-                uow.flush()
-                for unit, answer in answers:
-                    unit.result = answer()
-                uow.flush_answers()
-        except BaseException as e:  # the commit itself failed: nothing in the batch is durable
-            for unit in batch:
-                if unit.error is None:
-                    unit.error = e
-                    unit.result = None
+                batch = self._take()
+                decided = self._decide_and_flush(conn, batch)
+        except BaseException as e:
+            self._recover(batch or self._take(), e)
+            return
+        self._committed(batch, decided)
+
+    def _commit_alone(self, unit: _Unit[object]) -> None:
+        try:
+            with write_transaction(self._engine) as conn:
+                self._store.lock(conn)
+                decided = self._decide_and_flush(conn, [unit])
+        except BaseException as e:
+            self._recover([unit], e)
+            return
+        self._committed([unit], decided)
+
+    def _committed(self, batch: list[_Unit[object]], decided: _Decided) -> None:
+        """Nothing here may fail the batch: its commit is done."""
+        self._done(batch, decided.results)
+        self._cache.keep(decided.states)
+        self._cache.keep_facts(decided.facts)
+
+    def _recover(self, batch: list[_Unit[object]], error: BaseException) -> None:
+        try:
+            if isinstance(error, Unavailable):  # the database is gone: nothing is durable
+                self._fail(batch, error)
+            elif len(batch) == 1:
+                self._fail(batch, _as_refusal(error))
+            else:
+                for unit in batch:  # find the culprit: each command alone
+                    unit.error = unit.result = None
+                    self._commit_alone(unit)
         finally:
-            for unit in batch:
-                unit.done = True
-                unit.wake.set()
+            self._done(batch, [])
+
+    def _decide_and_flush(self, conn: Connection, batch: list[_Unit[object]]) -> _Decided:
+        self._expire_keys(conn)
+        uow = UnitOfWork(conn, self._store, self._tables, self._cache)
+        answers: list[tuple[_Unit[object], Callable[[], object]]] = []
+        for unit in batch:
+            try:
+                answers.append((unit, unit.work(uow)))
+            except LedgerError as e:  # this command's refusal: it recorded nothing
+                unit.error = e
+            # Anything else (a lost connection, a bug) ends the whole transaction.
+        uow.flush()
+        results = [(unit, answer()) for unit, answer in answers]
+        uow.flush_answers()
+        return _Decided(results, uow.states(), uow.facts())
+
+    def _done(
+        self, batch: list[_Unit[object]], results: list[tuple[_Unit[object], object]]
+    ) -> None:
+        for unit, result in results:  # only now: the commit made them durable
+            unit.result = result
+        for unit in batch:
+            unit.done = True
+            unit.wake.set()
+
+    def _fail(self, batch: list[_Unit[object]], error: BaseException) -> None:
+        for unit in batch:
+            unit.error = error
+            unit.result = None
+
+    def _expire_keys(self, conn: Connection) -> None:
+        """Forget idempotency keys past their retention, at most once per sweep interval."""
+        now = time.monotonic()
+        if now < self._next_sweep:
+            return
+        self._next_sweep = now + _SWEEP_INTERVAL
+        idem.expire(conn, self._retention)
+
+
+# A sweep deletes by the created_at index; once in a while per process is plenty.
+_SWEEP_INTERVAL = 600.0
+
+
+def _as_refusal(error: BaseException) -> BaseException:
+    """A value the database refused, as the one command's 422; anything else as it is."""
+    if isinstance(error, LedgerError):
+        return error
+    if isinstance(error, DataError | OverflowError) or _is_driver_data_error(error):
+        reason = str(getattr(error, "orig", None) or error).strip().splitlines()
+        return InvalidInput(
+            f"a value cannot be stored: {reason[0] if reason else type(error).__name__}",
+            reason=reason[0] if reason else type(error).__name__,
+        )
+    return error
+
+
+def _is_driver_data_error(error: BaseException) -> bool:
+    # COPY runs on the driver's own cursor, so its errors are not wrapped by SQLAlchemy.
+    try:
+        import psycopg
+    except ImportError:  # pragma: no cover - psycopg is a dependency
+        return False
+    return isinstance(error, psycopg.DataError)

@@ -8,7 +8,7 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict, Field
 
 from ledger.domain import commands as cmd
-from ledger.types import Code, CostObject, Day, LongText, Money, Text
+from ledger.types import AwardMoney, Code, CostObject, Day, LongText, PositiveMoney, Text
 
 
 class Input(BaseModel):
@@ -33,7 +33,7 @@ class PeriodIn(Input):
 class AreaIn(Input):
     code: Code
     name: Text
-    awarded: Money
+    awarded: AwardMoney
     cost_object: CostObject
     responsible: Text
     ring_fenced: bool = False
@@ -54,7 +54,7 @@ class GrantIn(Input):
     grant_id: Code
     name: Text
     funder: Text
-    decision: DecisionIn | None = None
+    decision: DecisionIn  # rule 7: refused at parsing when absent, like any required field
     spend_period: PeriodIn
     areas: list[AreaIn] = Field(min_length=1, max_length=200)
     reporting: list[ReportingIn] = Field(default_factory=list, max_length=200)
@@ -65,7 +65,7 @@ class GrantIn(Input):
             grant_id=self.grant_id,
             name=self.name,
             funder=self.funder,
-            decision=self.decision.to_domain() if self.decision else None,
+            decision=self.decision.to_domain(),
             spend_from=self.spend_period.from_,
             spend_to=self.spend_period.to,
             areas=tuple(a.to_domain() for a in self.areas),
@@ -80,9 +80,9 @@ class ActivityIn(Input):
     code: Code
     area: Code
     name: Text
-    amount: Money
+    amount: PositiveMoney
     responsible: Text
-    decision: DecisionIn | None = None
+    decision: DecisionIn  # rule 7
     new_activity: bool = False
     exit_plan: LongText | None = None
 
@@ -94,7 +94,7 @@ class ActivityIn(Input):
             name=self.name,
             amount=self.amount,
             responsible=self.responsible,
-            decision=self.decision.to_domain() if self.decision else None,
+            decision=self.decision.to_domain(),
             new_activity=self.new_activity,
             exit_plan=self.exit_plan,
         )

@@ -7,22 +7,35 @@ postings projection up to a booking date and/or a recording time.  Both feed the
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
-from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from ledger.db import read_transaction
+from ledger.db import read_transaction, translate_errors
+from ledger.domain import events as ev
 from ledger.domain.balances import AreaFigures, GrantFigures, figures
-from ledger.domain.errors import UnknownActivity, UnknownArea, UnknownGrant, UnknownTransaction
+from ledger.domain.errors import (
+    UnknownActivity,
+    UnknownArea,
+    UnknownEventType,
+    UnknownGrant,
+    UnknownTransaction,
+    UnreadableEvent,
+)
 from ledger.domain.state import GrantState
-from ledger.errors import NotFound
+from ledger.errors import CorruptStoredEvent, NotFound
+from ledger.grant_model import PLANNING_EVENTS, DecisionEntry, GrantModel, stored_decision
+from ledger.periods import Month, Span, calendar
 from ledger.projections import loader
 from ledger.projections.tables import LIVE, ProjectionTables
 from ledger.store import EventStore, StoredEvent
+from ledger.unit_of_work import grant_stream
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,13 +47,6 @@ class Balances:
     known_at: datetime | None
     cost_object: str | None
     figures: GrantFigures
-
-
-@dataclass(frozen=True, slots=True)
-class GrantView:
-    state: GrantState
-    figures: GrantFigures
-    activity_rows: tuple[dict[str, Any], ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +75,9 @@ class LedgerQueries:
     engine: Engine
     store: EventStore
     tables: ProjectionTables = LIVE
+    # The last state read of each grant, for today's balances: reused while the grant's stream
+    # version is unchanged (every event that moves its money bumps it), so a read is one probe.
+    _states: dict[str, GrantState] = field(default_factory=dict, repr=False)
 
     # --- grants ----------------------------------------------------------------------------
 
@@ -86,22 +95,75 @@ class LedgerQueries:
             raise UnknownGrant(grant_id)
         return state
 
-    def grant(self, grant_id: str) -> GrantView:
+    def grant_state(self, grant_id: str) -> GrantState:
         with read_transaction(self.engine) as conn:
-            state = self._state(conn, grant_id)
-            acts = self.tables.activities
-            rows = conn.execute(
-                sa.select(acts).where(acts.c.grant_id == grant_id).order_by(acts.c.ordinal)
-            ).mappings()
-            activity_rows = tuple(dict(r) for r in rows)
-        return GrantView(
-            state, figures(state.balances, state.areas, state.activities), activity_rows
+            return self._state(conn, grant_id)
+
+    def grant(
+        self,
+        grant_id: str,
+        *,
+        as_of: date | None = None,
+        decisions: bool = False,
+        now: datetime | None = None,
+    ) -> GrantModel:
+        """The read model of one grant, today or as of a booking date, in one snapshot.
+
+        ``decisions``: also the list of the grant's planning decisions (what a report shows).
+        """
+        with read_transaction(self.engine) as conn:
+            return self._grant_model(conn, grant_id, as_of=as_of, decisions=decisions, now=now)
+
+    def grants(self) -> list[GrantModel]:
+        """Every grant today, all read in one snapshot."""
+        with read_transaction(self.engine) as conn:
+            return [self._grant_model(conn, g) for g in self.grant_ids(conn)]
+
+    def _grant_model(
+        self,
+        conn: Connection,
+        grant_id: str,
+        *,
+        as_of: date | None = None,
+        decisions: bool = False,
+        now: datetime | None = None,
+    ) -> GrantModel:
+        state = self._state(conn, grant_id)
+        balances: Mapping[str, int] = state.balances
+        if as_of is not None:
+            balances = self._balances_at(conn, grant_id, as_of, None)
+        acts = self.tables.activities
+        allocated_on = conn.execute(
+            sa.select(acts.c.code, acts.c.decision).where(acts.c.grant_id == grant_id)
+        )
+        return GrantModel.of(
+            state,
+            figures(balances, state.areas, state.activities),
+            activity_decisions={code: stored_decision(d) for code, d in allocated_on if d},
+            decisions=self._decisions(conn, grant_id) if decisions else (),
+            as_of=as_of,
+            read_at=now or datetime.now(UTC),
         )
 
-    def grants(self) -> list[GrantView]:
-        with read_transaction(self.engine) as conn:
-            ids = self.grant_ids(conn)
-        return [self.grant(g) for g in ids]
+    def _decisions(self, conn: Connection, grant_id: str) -> list[DecisionEntry]:
+        """The grant's planning decisions, in the order they were recorded."""
+        found: list[DecisionEntry] = []
+        after = 0
+        while True:
+            page = self.store.read_page(
+                conn,
+                after=after,
+                limit=1000,
+                stream_id=grant_stream(grant_id),
+                event_types=PLANNING_EVENTS,
+            )
+            for stored in page:
+                entry = DecisionEntry.of(_decode(stored))
+                if entry is not None:
+                    found.append(entry)
+            if len(page) < 1000:
+                return found
+            after = page[-1].position
 
     def has_grant(self, grant_id: str) -> bool:
         with read_transaction(self.engine) as conn:
@@ -118,6 +180,24 @@ class LedgerQueries:
             raise UnknownGrant(grant_id)
         return int(v)
 
+    # --- periods ---------------------------------------------------------------------------
+
+    def periods(self, grant_id: str | None = None) -> tuple[Month, ...]:
+        """The months of every grant's spend period (or one grant's), open or closed."""
+        g = self.tables.grants
+        q = sa.select(g.c.spend_from, g.c.spend_to, g.c.closed_years)
+        if grant_id is not None:
+            q = q.where(g.c.grant_id == grant_id)
+        with read_transaction(self.engine) as conn:
+            spans = [
+                Span(spend_from=r.spend_from, spend_to=r.spend_to, closed_years=frozenset(r[2]))
+                for r in conn.execute(q)
+            ]
+            closed = loader.load_periods(conn, self.tables).closed
+        if grant_id is not None and not spans:
+            raise UnknownGrant(grant_id)
+        return calendar(spans, closed, per_grant=grant_id is not None)
+
     # --- balances --------------------------------------------------------------------------
 
     def balances(
@@ -130,31 +210,71 @@ class LedgerQueries:
         as_of: date | None = None,
         known_at: datetime | None = None,
     ) -> list[Balances]:
+        if grant_id is not None and as_of is None and known_at is None:
+            state = self._current(grant_id)
+            return [self._answer(state, state.balances, None, None, cost_object, area, activity)]
         with read_transaction(self.engine) as conn:
             ids = [grant_id] if grant_id is not None else self.grant_ids(conn, cost_object)
+            states = [self._state(conn, gid) for gid in ids]
+            if grant_id is None and (area is not None or activity is not None):
+                # Across grants (a cost object's, or all), a filter keeps the grants that have
+                # the area or activity: one grant lacking it is no reason to refuse the others.
+                having = [s for s in states if _has(s, area, activity)]
+                states = having or states[:1]  # none has it: the first one says why (404)
             answers = []
-            for gid in ids:
-                state = self._state(conn, gid)
-                if area is not None and area not in state.areas:
-                    raise UnknownArea(grant_id=gid, area=area)
-                if activity is not None and activity not in state.activities:
-                    raise UnknownActivity(grant_id=gid, activity=activity)
+            for state in states:  # an area or activity it lacks is a 404 in _answer
                 balances: Mapping[str, int] = state.balances
                 if as_of is not None or known_at is not None:
-                    balances = self._balances_at(conn, gid, as_of, known_at)
-                full = figures(balances, state.areas, state.activities)
+                    balances = self._balances_at(conn, state.grant_id, as_of, known_at)
                 answers.append(
-                    Balances(
-                        gid,
-                        state.name,
-                        state.version,
-                        as_of,
-                        known_at,
-                        cost_object,
-                        _narrow(full, cost_object, area, activity),
-                    )
+                    self._answer(state, balances, as_of, known_at, cost_object, area, activity)
                 )
         return answers
+
+    def _current(self, grant_id: str) -> GrantState:
+        """The grant's state now: one indexed probe of its version while nothing changed it."""
+        cached = self._states.get(grant_id)
+        if cached is not None:
+            with translate_errors(), self.engine.connect() as conn:
+                if conn.dialect.name == "postgresql":  # one statement: no BEGIN/COMMIT trips
+                    conn = conn.execution_options(isolation_level="AUTOCOMMIT")
+                grants = self.tables.grants
+                version = conn.execute(
+                    sa.select(grants.c.version).where(grants.c.grant_id == grant_id)
+                ).scalar()
+            if version == cached.version:
+                return cached
+        with read_transaction(self.engine) as conn:
+            state = self._state(conn, grant_id)
+        if len(self._states) >= _CACHED_GRANTS:
+            self._states.clear()
+        self._states[grant_id] = state
+        return state
+
+    @staticmethod
+    def _answer(
+        state: GrantState,
+        balances: Mapping[str, int],
+        as_of: date | None,
+        known_at: datetime | None,
+        cost_object: str | None,
+        area: str | None,
+        activity: str | None,
+    ) -> Balances:
+        if area is not None and area not in state.areas:
+            raise UnknownArea(grant_id=state.grant_id, area=area)
+        if activity is not None and activity not in state.activities:
+            raise UnknownActivity(grant_id=state.grant_id, activity=activity)
+        full = figures(balances, state.areas, state.activities)
+        return Balances(
+            state.grant_id,
+            state.name,
+            state.version,
+            as_of,
+            known_at,
+            cost_object,
+            _narrow(full, cost_object, area, activity),
+        )
 
     def _balances_at(
         self, conn: Connection, grant_id: str, as_of: date | None, known_at: datetime | None
@@ -198,7 +318,7 @@ class LedgerQueries:
             raise UnknownCostObject(code)
         totals = [b.figures for b in found]
         summed = {f: sum(getattr(t, f) for t in totals) for f in _TOTALS}
-        return found, replace(totals[0], areas=(), **summed)
+        return found, replace(totals[0], areas=(), received=None, overreceived=None, **summed)
 
     # --- lines and events ------------------------------------------------------------------
 
@@ -231,16 +351,27 @@ class LedgerQueries:
             )
 
 
+# A region keeps a handful of grants; the cache starts over beyond this many.
+_CACHED_GRANTS = 256
+
 _TOTALS = (
     "awarded",
     "allocated",
     "unallocated",
     "spent",
     "remaining",
-    "received",
     "unclassified_spent",
     "repaid",
 )
+
+
+def _decode(stored: StoredEvent) -> ev.Event:
+    """A stored event as the domain reads it; one that cannot be read is the server's fault."""
+    try:
+        return ev.decode(stored.event_type, stored.schema_version, stored.data)
+    except (UnknownEventType, UnreadableEvent) as e:
+        log.error("stored event at position %d cannot be read: %s", stored.position, e.detail)
+        raise CorruptStoredEvent(position=stored.position, reason=e.detail) from e
 
 
 class UnknownCostObject(NotFound):
@@ -251,6 +382,12 @@ class UnknownCostObject(NotFound):
         super().__init__(
             f"no grant books spend on cost object {cost_object!r}", cost_object=cost_object
         )
+
+
+def _has(state: GrantState, area: str | None, activity: str | None) -> bool:
+    return (area is None or area in state.areas) and (
+        activity is None or activity in state.activities
+    )
 
 
 def _narrow(
@@ -291,4 +428,8 @@ def _narrow(
         repaid=repaid,
         areas=tuple(areas),
         unplaced=unplaced,
+        # Cash is the grant's, not a cost object's or an area's (9942 showed the whole grant's
+        # 64 410 035.00 received beside its own award).
+        received=None,
+        overreceived=None,
     )

@@ -9,27 +9,27 @@ what ``If-Match`` compares against).  Concurrent callers in one process share a 
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 from sqlalchemy.engine import Engine
 
-from ledger.db import write_transaction
+from ledger.db import read_transaction, write_transaction
 from ledger.domain import commands as cmd
 from ledger.domain import events as ev
 from ledger.domain.decide import decide, decide_period, index_routes, route_batch
-from ledger.domain.errors import UnknownGrant, UnknownTransaction, UnplaceableSpend
+from ledger.domain.errors import LineError, UnknownGrant, UnknownTransaction, UnplaceableSpend
 from ledger.errors import ConcurrencyError, Conflict
 from ledger.group_commit import GroupCommit
-from ledger.projections.loader import LineRecord
+from ledger.ids import time_ordered_id
+from ledger.projections.loader import KnownLine, LineRecord
 from ledger.projections.projector import line_digest
 from ledger.projections.tables import LIVE, ProjectionTables
 from ledger.store import EventStore, StoredEvent
 from ledger.store import idempotency as idem
-from ledger.unit_of_work import PERIODS_STREAM, Recorded, UnitOfWork, grant_stream
+from ledger.unit_of_work import PERIODS_STREAM, Claim, Recorded, UnitOfWork, grant_stream
 
 __all__ = ["PERIODS_STREAM", "LedgerService", "grant_stream"]
 
@@ -52,11 +52,27 @@ class LineInput:
 
 
 @dataclass(frozen=True, slots=True)
+class StruckLine:
+    """A line the sender struck after sending it (SIE ``#BTRANS``): reversed if recorded."""
+
+    line: LineInput
+    booked_on: date  # when the reversal is booked: the day of the correction
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
 class PostSpend:
-    """A batch of spend lines, atomic, routed to grants by cost object and date (rule 5)."""
+    """A batch of spend lines, atomic, routed to grants by cost object and date (rule 5).
+
+    An import of a file (SIE) sets ``skip_unroutable``: a line no grant's route takes comes back
+    skipped with the routing's own reason instead of refusing the batch, since a ledger export
+    holds every cost object of the region.  ``struck`` lines are reversed where recorded.
+    """
 
     source: str
     lines: tuple[LineInput, ...]
+    skip_unroutable: bool = False
+    struck: tuple[StruckLine, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,7 +107,8 @@ class Actor:
 
     name: str
     role: str
-    request_id: str | None = None
+    request_id: str | None = None  # ours, made by the API for each request
+    client_request_id: str | None = None  # what the caller sent as X-Request-ID, if anything
     source_system: str | None = None
     idempotency_key: str | None = None
 
@@ -111,8 +128,12 @@ class Idempotency:
 class LineOutcome:
     line_id: str
     transaction_id: str
-    grant_id: str
-    status: str  # "recorded" | "duplicate" | "reversal"
+    grant_id: str | None
+    # "recorded" | "duplicate" | "reversal"; for imports also "reversed" (a struck line, its
+    # reversal now recorded), "already-reversed" and "skipped" (with the reason)
+    status: str
+    reason_code: str | None = None
+    reason: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,6 +143,7 @@ class Result:
     version: int | None = None  # the grant's stream version after the command (its ETag)
     lines: tuple[LineOutcome, ...] = ()
     period: str | None = None
+    answer: idem.StoredAnswer | None = None  # as stored for its Idempotency-Key, if it had one
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,9 +161,15 @@ class NaturalKeyConflict(Conflict):
         super().__init__(
             f"{len(line_ids)} line(s) of source {source!r} were recorded before with other "
             f"content: {', '.join(line_ids[:5])}",
+            rule="natural-key",
             source=source,
             errors=[
-                {"line_id": i, "field": "line_id", "reason": "recorded before with other content"}
+                {
+                    "line_id": i,
+                    "field": "line_id",
+                    "reason": "recorded before with other content",
+                    "code": "natural-key-conflict",
+                }
                 for i in line_ids
             ],
         )
@@ -155,9 +183,13 @@ class LedgerService:
     engine: Engine
     store: EventStore = field(default_factory=EventStore)
     tables: ProjectionTables = LIVE
+    # How long an Idempotency-Key is kept at least (store/idempotency.py).
+    idempotency_retention: timedelta = idem.DEFAULT_RETENTION
 
     def __post_init__(self) -> None:
-        self._group = GroupCommit(self.engine, self.store, self.tables)
+        self._group = GroupCommit(
+            self.engine, self.store, self.tables, retention=self.idempotency_retention
+        )
 
     def execute(
         self,
@@ -172,27 +204,32 @@ class LedgerService:
             actor = replace(actor, idempotency_key=idempotency.key)
 
         def work(uow: UnitOfWork) -> Callable[[], Result | Replayed]:
-            if idempotency is not None:
-                known = uow.answer_for(idempotency.scope, idempotency.key, idempotency.request_hash)
-                if known is not None:
-                    replayed = Replayed(known)
-                    return lambda: replayed
+            if idempotency is None:
+                pending = self._dispatch(uow, command, actor, expected_version)
+                return pending.resolve
+            scope, key, request_hash = idempotency.scope, idempotency.key, idempotency.request_hash
+            earlier = uow.claimed(scope, key, request_hash)
+            if earlier is not None:
+                # Committed before, or decided earlier in this very group: its answer either
+                # way (the group renders answers in order, so the first's is there by then).
+                return lambda: Replayed(_answer_of(earlier))
             pending = self._dispatch(uow, command, actor, expected_version)
+            claim = uow.claim(scope, key, request_hash)
 
             def answer() -> Result:
-                result = pending.resolve(uow)
-                if idempotency is not None:
-                    uow.remember(
-                        idempotency.scope,
-                        idempotency.key,
-                        idempotency.request_hash,
-                        idempotency.render(result),
-                    )
-                return result
+                result = pending.resolve()
+                claim.answer = idempotency.render(result)
+                return replace(result, answer=claim.answer)
 
             return answer
 
         return self._group.run(work)
+
+    def preview(self, command: Command, actor: Actor) -> Result:
+        """What ``execute`` would decide, against the state now; nothing is written (dry run)."""
+        with read_transaction(self.engine) as conn:
+            uow = UnitOfWork(conn, self.store, self.tables)
+            return self._dispatch(uow, command, actor, None).resolve()
 
     def execute_all(self, commands: Sequence[Command], actor: Actor) -> list[Result]:
         """Several commands in one transaction: all of them or none (plan files, imports)."""
@@ -201,7 +238,7 @@ class LedgerService:
             uow = UnitOfWork(conn, self.store, self.tables)
             pending = [self._dispatch(uow, c, actor, None) for c in commands]
             uow.flush()
-            return [p.resolve(uow) for p in pending]
+            return [p.resolve() for p in pending]
 
     def _dispatch(
         self, uow: UnitOfWork, command: Command, actor: Actor, expected: int | None
@@ -216,7 +253,7 @@ class LedgerService:
             case cmd.ClosePeriod():
                 state = uow.periods()
                 new = decide_period(state, command)
-                recorded = uow.record([(PERIODS_STREAM, state.version, new)], _meta(actor, command))
+                recorded = uow.record([(PERIODS_STREAM, new)], _meta(actor, command))
                 return _Pending(recorded, period=command.period)
             case cmd.RegisterGrant():
                 with_routes = replace(command, existing_routes=uow.routes())
@@ -237,30 +274,20 @@ class LedgerService:
         if expected is not None and expected != version:
             raise ConcurrencyError(stream, expected, version)
         new = decide(state, command)
-        recorded = uow.record([(stream, version, new)], _meta(actor, command))
+        recorded = uow.record([(stream, new)], _meta(actor, command))
         return _Pending(recorded, command.grant_id, version + len(new))
 
     # --- spend -----------------------------------------------------------------------------
 
     def _post_spend(self, uow: UnitOfWork, command: PostSpend, actor: Actor) -> _Pending:
-        known = uow.known_lines(command.source, (line.line_id for line in command.lines))
+        ids = [line.line_id for line in command.lines]
+        ids.extend(s.line.line_id for s in command.struck)
+        known = uow.known_lines(command.source, ids)
         outcomes: dict[str, LineOutcome] = {}
         conflicts: list[str] = []
         fresh: list[cmd.SpendLine] = []
         for line in command.lines:
-            spend = cmd.SpendLine(
-                transaction_id=str(uuid.uuid4()),
-                source=command.source,
-                line_id=line.line_id,
-                voucher=line.voucher,
-                booked_on=line.booked_on,
-                amount=line.amount,
-                cost_object=line.cost_object,
-                activity=line.activity,
-                account=line.account,
-                kind=line.kind,
-                text=line.text,
-            )
+            spend = _spend_line(command.source, line)
             before = known.get(line.line_id)
             if before is None:
                 fresh.append(spend)
@@ -273,8 +300,14 @@ class LedgerService:
         if conflicts:
             raise NaturalKeyConflict(command.source, conflicts)
 
+        strikes = self._strikes(uow, command, known, outcomes, conflicts)
+        if conflicts:
+            raise NaturalKeyConflict(command.source, conflicts)
+
         by_grant, errors = route_batch(index_routes(uow.routes()), fresh)
-        appends: list[tuple[str, int, Sequence[ev.Event]]] = []
+        if command.skip_unroutable:
+            errors = _skip_unroutable(errors, outcomes)
+        appends: list[tuple[str, Sequence[ev.Event]]] = []
         for grant_id, lines in by_grant.items():
             state = uow.grant(grant_id)
             if state is None:  # a route always names a registered grant
@@ -284,7 +317,7 @@ class LedgerService:
             except UnplaceableSpend as e:
                 errors.extend(e.errors)
                 continue
-            appends.append((grant_stream(grant_id), state.version, new))
+            appends.append((grant_stream(grant_id), new))
             for spend in lines:
                 outcomes[spend.line_id] = LineOutcome(
                     spend.line_id, spend.transaction_id, grant_id, "recorded"
@@ -293,7 +326,52 @@ class LedgerService:
             # Atomic: one bad line refuses the batch, and the answer lists every bad line.
             raise UnplaceableSpend(errors)
         recorded = uow.record(appends, _meta(actor, command))
-        return _Pending(recorded, lines=tuple(outcomes[line.line_id] for line in command.lines))
+        # After the new lines: a correction books both in one command.
+        reversals = tuple(self._grant_command(uow, s, actor, None).recorded for s in strikes)
+        return _Pending(recorded, lines=tuple(outcomes[i] for i in ids), also=reversals)
+
+    def _strikes(
+        self,
+        uow: UnitOfWork,
+        command: PostSpend,
+        known: dict[str, KnownLine],
+        outcomes: dict[str, LineOutcome],
+        conflicts: list[str],
+    ) -> list[cmd.ReverseSpend]:
+        """The reversals of the struck lines that were recorded and are not reversed yet."""
+        reversals: list[cmd.ReverseSpend] = []
+        for struck in command.struck:
+            line_id = struck.line.line_id
+            before = known.get(line_id)
+            if before is None:
+                outcomes[line_id] = LineOutcome(
+                    line_id,
+                    "",
+                    None,
+                    "skipped",
+                    "struck-not-recorded",
+                    "struck by the sender before it was ever recorded here: nothing to reverse",
+                )
+                continue
+            record = self._line(uow, before.transaction_id)
+            line = record.line
+            if (line.amount, line.cost_object) != (struck.line.amount, struck.line.cost_object):
+                # The sender strikes a line other than the one recorded under its key.
+                conflicts.append(line_id)
+                continue
+            if line.status == "reversed":
+                outcomes[line_id] = LineOutcome(
+                    line_id, line.transaction_id, record.grant_id, "already-reversed"
+                )
+                continue
+            reversal_id = time_ordered_id()
+            reversals.append(
+                cmd.ReverseSpend(
+                    record.grant_id, reversal_id, line, struck.reason, struck.booked_on
+                )
+            )
+            outcomes[line_id] = LineOutcome(line_id, reversal_id, record.grant_id, "reversed")
+        return reversals
 
     def _line(self, uow: UnitOfWork, transaction_id: str) -> LineRecord:
         record = uow.line(transaction_id)
@@ -303,7 +381,7 @@ class LedgerService:
 
     def _reverse(self, uow: UnitOfWork, command: ReverseTransaction, actor: Actor) -> _Pending:
         record = self._line(uow, command.transaction_id)
-        reversal_id = str(uuid.uuid4())
+        reversal_id = time_ordered_id()
         pending = self._grant_command(
             uow,
             cmd.ReverseSpend(
@@ -329,6 +407,37 @@ class LedgerService:
         return replace(pending, lines=(outcome,))
 
 
+def _spend_line(source: str, line: LineInput) -> cmd.SpendLine:
+    return cmd.SpendLine(
+        transaction_id=time_ordered_id(),
+        source=source,
+        line_id=line.line_id,
+        voucher=line.voucher,
+        booked_on=line.booked_on,
+        amount=line.amount,
+        cost_object=line.cost_object,
+        activity=line.activity,
+        account=line.account,
+        kind=line.kind,
+        text=line.text,
+    )
+
+
+# Routing refusals an import skips: the line is on no grant's cost object (or date), which in a
+# whole ledger export is what most lines are.
+_SKIPPABLE = frozenset({"unknown-cost-object", "outside-spend-period"})
+
+
+def _skip_unroutable(errors: list[LineError], outcomes: dict[str, LineOutcome]) -> list[LineError]:
+    kept: list[LineError] = []
+    for e in errors:
+        if e.code in _SKIPPABLE and e.line_id not in outcomes:
+            outcomes[e.line_id] = LineOutcome(e.line_id, "", None, "skipped", e.code, e.reason)
+        else:
+            kept.append(e)
+    return kept
+
+
 @dataclass(frozen=True, slots=True)
 class _Pending:
     """A decided command whose events get their positions when the unit of work flushes."""
@@ -338,17 +447,25 @@ class _Pending:
     version: int | None = None
     lines: tuple[LineOutcome, ...] = ()
     period: str | None = None
+    also: tuple[Recorded, ...] = ()  # further events of the same command (an import's reversals)
 
-    def resolve(self, uow: UnitOfWork) -> Result:
-        return Result(
-            uow.stored(self.recorded), self.grant_id, self.version, self.lines, self.period
-        )
+    def resolve(self) -> Result:
+        """The answer, once the unit of work's flush has stored the events."""
+        events = self.recorded.events + tuple(e for r in self.also for e in r.events)
+        return Result(events, self.grant_id, self.version, self.lines, self.period)
+
+
+def _answer_of(claim: Claim) -> idem.StoredAnswer:
+    assert claim.answer is not None, "a claim is answered before any replay of it is"
+    return claim.answer
 
 
 def _meta(actor: Actor, command: object) -> dict[str, Any]:
     meta: dict[str, Any] = {"actor": actor.name, "role": actor.role}
     if actor.request_id:
         meta["request_id"] = actor.request_id
+    if actor.client_request_id:
+        meta["client_request_id"] = actor.client_request_id
     if actor.source_system:
         meta["source_system"] = actor.source_system
     if actor.idempotency_key:

@@ -7,36 +7,59 @@ validation error at its field, never a float inside.
 from __future__ import annotations
 
 import re
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
 from pydantic import AfterValidator, BeforeValidator, Field, PlainSerializer, WithJsonSchema
 
 from ledger.domain.money import InvalidAmount, format_money, parse_money
 
+# The forms of an amount a request may use, the same in the spec and on the server: what every
+# answer shows (kronor, at most two decimals, at most 13 digits of kronor).  A JSON number is
+# refused: `0.57` may arrive as 0.5700000000000001, and a pattern cannot say which floats are
+# exact.  What must be more than zero (an allocation, a receipt, ...) or at least zero (an
+# award) says so in its pattern too, so that a client knows before it asks.
+MONEY_PATTERN = r"^-?[0-9]{1,13}(\.[0-9]{1,2})?$"
+AWARD_PATTERN = r"^[0-9]{1,13}(\.[0-9]{1,2})?$"
+POSITIVE_MONEY_PATTERN = r"^([1-9][0-9]{0,12}(\.[0-9]{1,2})?|0\.(0[1-9]|[1-9][0-9]?))$"
 
-def _money(value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
-        raise ValueError("an amount is a string or number with at most two decimals")
-    try:
-        return parse_money(value)
-    except InvalidAmount as e:
-        raise ValueError(f"{value!r} {e.fields.get('reason', 'is not a valid amount')}") from e
+
+def _money_of(pattern: str, what: str) -> Any:
+    """A validator of amounts that match ``pattern``, and the schema that says so."""
+    compiled = re.compile(pattern)
+
+    def parse(value: Any) -> int:
+        if not isinstance(value, str):
+            raise ValueError(
+                'an amount is a string of kronor with at most two decimals, e.g. "1234.50"'
+            )
+        if compiled.fullmatch(value) is None:
+            raise ValueError(f"{value[:40]!r} is not {what}")
+        try:
+            return parse_money(value)
+        except InvalidAmount as e:
+            raise ValueError(f"{value!r} {e.fields.get('reason', 'is not a valid amount')}") from e
+
+    schema = {
+        "type": "string",
+        "pattern": pattern,
+        "description": f"{what[0].upper()}{what[1:]}, as a string (like every answer).",
+        "examples": ["24000000.00"],
+    }
+    return BeforeValidator(parse), WithJsonSchema(schema)
 
 
-Money = Annotated[
-    int,
-    BeforeValidator(_money),
-    PlainSerializer(format_money, return_type=str),
-    WithJsonSchema(
-        {
-            "type": "string",
-            "pattern": r"^-?[0-9]{1,13}(\.[0-9]{1,2})?$",
-            "description": "Kronor with at most two decimals; a JSON number is accepted too.",
-            "examples": ["24000000.00"],
-        }
-    ),
-]
+_SIGNED = _money_of(MONEY_PATTERN, "kronor with at most two decimals and 13 digits")
+_AWARD = _money_of(AWARD_PATTERN, "kronor (zero or more) with at most two decimals and 13 digits")
+_POSITIVE = _money_of(
+    POSITIVE_MONEY_PATTERN,
+    "kronor greater than zero, with at most two decimals and 13 digits, no leading zeros",
+)
+_OUT = PlainSerializer(format_money, return_type=str)
+
+Money = Annotated[int, _SIGNED[0], _OUT, _SIGNED[1]]
+AwardMoney = Annotated[int, _AWARD[0], _OUT, _AWARD[1]]
+PositiveMoney = Annotated[int, _POSITIVE[0], _OUT, _POSITIVE[1]]
 
 Code = Annotated[
     str,
@@ -57,17 +80,50 @@ CostObject = Annotated[
 ]
 
 
+# Characters no name, text or id may hold, refused at parsing (and so never stored): C0 and C1
+# controls but the tab (terminal escapes), bidi embeddings, overrides and isolates (they reorder
+# what a terminal, a report or an audit file shows) and Unicode noncharacters (an XLSX holding
+# U+FFFE does not open).  Astral noncharacters are written as themselves: the pattern reads the
+# same in Python and in ECMA-262 with the `u` flag.  Lone surrogates (no UTF-8 for them) are
+# refused by pydantic before this, and left out of the pattern: Rust's regex cannot name them.
+_REFUSED = (
+    "\\x00-\\x08\\x0a-\\x1f\\x7f-\\x9f\\u202a-\\u202e\\u2066-\\u2069"
+    "\\ufdd0-\\ufdef\\ufffe\\uffff"
+    + "".join(chr(plane << 16 | low) for plane in range(1, 17) for low in (0xFFFE, 0xFFFF))
+)
+# What str.strip() removes that is not refused anyway: a text of only these is blank.
+_BLANK = "\\t \\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000"
+TEXT_PATTERN = f"^[^{_REFUSED}]*[^{_REFUSED}{_BLANK}][^{_REFUSED}]*$"
+_TEXT = re.compile(TEXT_PATTERN)
+
+
 def _printable(value: str) -> str:
-    """Names and texts end up in reports and audit files: no control characters, no blanks."""
-    if any((ord(ch) < 32 and ch != "\t") or ord(ch) == 127 for ch in value):
-        raise ValueError("control characters are not allowed")
-    if not value.strip():
-        raise ValueError("must not be blank")
+    """Names and texts end up in reports, audit files and terminals: see ``_REFUSED``."""
+    if _TEXT.fullmatch(value) is None:
+        if not value.strip():
+            raise ValueError("must not be blank")
+        bad = next(ch for ch in value if _TEXT.fullmatch(f"x{ch}") is None)
+        raise ValueError(
+            f"U+{ord(bad):04X} is not allowed (control, bidi-override or noncharacter)"
+        )
     return value.strip()
 
 
-Text = Annotated[str, Field(min_length=1, max_length=500), AfterValidator(_printable)]
-LongText = Annotated[str, Field(min_length=1, max_length=4000), AfterValidator(_printable)]
+# The pattern is the schema's; _printable enforces the same one, with a message that says why.
+_TEXT_SCHEMA: dict[str, Any] = {
+    "pattern": TEXT_PATTERN,
+    "description": "Printable text: no control, bidi-override or noncharacter; not blank.",
+}
+Text = Annotated[
+    str,
+    Field(min_length=1, max_length=500, json_schema_extra=_TEXT_SCHEMA),
+    AfterValidator(_printable),
+]
+LongText = Annotated[
+    str,
+    Field(min_length=1, max_length=4000, json_schema_extra=_TEXT_SCHEMA),
+    AfterValidator(_printable),
+]
 
 
 def _not_a_number(value: Any) -> Any:
@@ -80,5 +136,19 @@ def _not_a_number(value: Any) -> Any:
 _ISO = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 
+def _in_utc(value: datetime) -> datetime:
+    """One instant in UTC (a naive time is read as UTC).
+
+    ISO 8601 allows offsets up to ±14:00, so ``9999-12-31T23:59:59-14:00`` is a valid text whose
+    UTC value lies after year 9999: refused here, at its parameter, not an OverflowError later.
+    """
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError as e:
+        raise ValueError("the instant lies outside years 1 to 9999 in UTC") from e
+
+
 Day = Annotated[date, BeforeValidator(_not_a_number)]
-Instant = Annotated[datetime, BeforeValidator(_not_a_number)]
+Instant = Annotated[datetime, BeforeValidator(_not_a_number), AfterValidator(_in_utc)]

@@ -19,11 +19,12 @@ from ledger.domain import events as ev
 from ledger.domain.commands import CostObjectRoute, RecordedLine
 from ledger.domain.decide import routes_of
 from ledger.domain.state import GrantState, PeriodsState, evolve_periods, fold
-from ledger.errors import ConcurrencyError, IdempotencyKeyReused
+from ledger.errors import IdempotencyKeyReused
 from ledger.projections import loader
 from ledger.projections.projector import Applied, apply, line_digest
 from ledger.projections.tables import ProjectionTables
-from ledger.store import EventStore, NewEvent, StoredEvent
+from ledger.state_cache import LedgerFacts, StateCache
+from ledger.store import EventStore, NewEvent, StoredEvent, storable
 from ledger.store import idempotency as idem
 from ledger.store.eventstore import StreamAppend
 
@@ -34,12 +35,23 @@ def grant_stream(grant_id: str) -> str:
     return f"grant-{grant_id}"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(eq=False, slots=True)
 class Recorded:
-    """Where a command's events sit in the transaction's append; resolved after ``flush``."""
+    """A command's events; ``flush`` fills in how they were stored (positions, hashes)."""
 
-    start: int
-    end: int
+    events: tuple[StoredEvent, ...] = ()
+
+
+@dataclass(eq=False, slots=True)
+class Claim:
+    """An Idempotency-Key taken by a command decided in this transaction.
+
+    Claimed when the command is decided, so a second command with the key in the same group is
+    a replay of the first; ``answer`` is filled when the first's answer is rendered after flush.
+    """
+
+    request_hash: str
+    answer: idem.StoredAnswer | None = None
 
 
 @dataclass(slots=True)
@@ -47,45 +59,91 @@ class _Append:
     stream_id: str
     expected_version: int
     events: Sequence[ev.Event]
+    new: list[NewEvent]
     meta: Mapping[str, Any]
+    recorded: Recorded
 
 
 class UnitOfWork:
-    def __init__(self, conn: Connection, store: EventStore, tables: ProjectionTables) -> None:
+    def __init__(
+        self,
+        conn: Connection,
+        store: EventStore,
+        tables: ProjectionTables,
+        cache: StateCache | None = None,
+    ) -> None:
         self.conn = conn
         self.store = store
         self.tables = tables
+        self._cache = cache
         self._grants: dict[str, GrantState | None] = {}
         self._periods: PeriodsState | None = None
         self._routes: list[CostObjectRoute] | None = None
+        self._facts_key: tuple[int, int] | None = None
+        self._registered = 0  # grants registered here: the facts' key moves on by them
         self._lines: dict[str, loader.LineRecord] = {}
         # Lines recorded earlier in this transaction, by natural key; their digest is only
         # computed if a later command sends the same key (the projector computes it anyway).
         self._keys: dict[tuple[str, str], ev.SpendRecorded] = {}
         self._appends: list[_Append] = []
-        self._count = 0
-        self._stored: list[StoredEvent] = []
-        self._answers: dict[tuple[str, str], tuple[str, idem.StoredAnswer]] = {}
+        self._claims: dict[tuple[str, str], Claim] = {}
 
     # --- state -----------------------------------------------------------------------------
 
     def periods(self) -> PeriodsState:
         if self._periods is None:
+            self._kept_facts()
+        if self._periods is None:
             self._periods = loader.load_periods(self.conn, self.tables)
         return self._periods
 
+    def _kept_facts(self) -> None:
+        """Closed periods and routes as this process kept them, if no one changed them since.
+
+        Both change only by events that add rows (a closed month, a registered grant), so the
+        two counts, read under the lock in one probe, tell whether the kept ones are current.
+        """
+        if self._cache is None or self._facts_key is not None:
+            return
+        self._facts_key = loader.facts_key(self.conn, self.tables)
+        kept = self._cache.facts(self._facts_key)
+        if kept is not None:
+            self._periods, self._routes = kept.periods, list(kept.routes)
+
+    def facts(self) -> LedgerFacts | None:
+        """The ledger-wide facts as this transaction leaves them, to keep after its commit."""
+        if self._facts_key is None or self._periods is None or self._routes is None:
+            return None
+        key = (self._periods.version, self._facts_key[1] + self._registered)
+        return LedgerFacts(key, self._periods, tuple(self._routes))
+
     def grant(self, grant_id: str) -> GrantState | None:
         if grant_id not in self._grants:
-            self._grants[grant_id] = loader.load_grant(
-                self.conn, self.tables, grant_id, self.periods().closed
-            )
+            self._grants[grant_id] = self._load(grant_id)
         state = self._grants[grant_id]
         if state is not None and state.closed_periods != self.periods().closed:
             state = state.with_closed_periods(self.periods().closed)
             self._grants[grant_id] = state
         return state
 
+    def _load(self, grant_id: str) -> GrantState | None:
+        """The grant as committed: this process's kept state if still current, else read."""
+        if self._cache is not None:
+            version = loader.grant_version(self.conn, self.tables, grant_id)
+            if version is None:
+                return None
+            kept = self._cache.get(grant_id, version)
+            if kept is not None:
+                return kept
+        return loader.load_grant(self.conn, self.tables, grant_id, self.periods().closed)
+
+    def states(self) -> list[GrantState]:
+        """Every grant state this unit of work holds, as its events leave them."""
+        return [s for s in self._grants.values() if s is not None]
+
     def routes(self) -> tuple[CostObjectRoute, ...]:
+        if self._routes is None:
+            self._kept_facts()
         if self._routes is None:
             self._routes = list(loader.load_routes(self.conn, self.tables))
         return tuple(self._routes)
@@ -112,20 +170,34 @@ class UnitOfWork:
 
     # --- recording -------------------------------------------------------------------------
 
+    def version(self, stream_id: str) -> int:
+        """The stream's version as this transaction sees it (its own records included)."""
+        return self._version(stream_id)
+
     def record(
-        self, appends: Sequence[tuple[str, int, Sequence[ev.Event]]], meta: Mapping[str, Any]
+        self, appends: Sequence[tuple[str, Sequence[ev.Event]]], meta: Mapping[str, Any]
     ) -> Recorded:
-        """Take a decided command's events; the state seen by later commands moves on."""
-        for stream_id, expected, _ in appends:
-            current = self._version(stream_id)
-            if current != expected:
-                raise ConcurrencyError(stream_id, expected, current)
-        start = self._count
-        for stream_id, expected, new in appends:
-            self._appends.append(_Append(stream_id, expected, new, meta))
-            self._count += len(new)
+        """Take a decided command's events; the state seen by later commands moves on.
+
+        Each stream is appended at the version this unit of work holds for it; the events were
+        decided against that same state, so no version check is needed here.  A value no
+        database can store refuses this command alone (``storable.check``) before it can fail
+        the whole group's flush.
+        """
+        storable.check(meta, "meta")
+        encoded = []
+        for stream_id, new in appends:
+            rows = [_to_new(e) for e in new]
+            for e, row in zip(new, rows, strict=True):
+                storable.check(row.data, e.event_type)
+            encoded.append((stream_id, new, rows))
+        recorded = Recorded()
+        for stream_id, new, rows in encoded:
+            self._appends.append(
+                _Append(stream_id, self._version(stream_id), new, rows, meta, recorded)
+            )
             self._evolve(stream_id, new)
-        return Recorded(start, self._count)
+        return recorded
 
     def _version(self, stream_id: str) -> int:
         if stream_id == PERIODS_STREAM:
@@ -151,8 +223,10 @@ class UnitOfWork:
     def _track(self, e: ev.GrantEvent, state: GrantState | None) -> None:
         """Keep routes and line records current for later commands of this transaction."""
         match e:
-            case ev.GrantRegistered() if state is not None and self._routes is not None:
-                self._routes.extend(routes_of(state))
+            case ev.GrantRegistered() if state is not None:
+                self._registered += 1
+                if self._routes is not None:
+                    self._routes.extend(routes_of(state))
             case ev.SpendRecorded():
                 self._keys[(e.source, e.line_id)] = e
                 self._lines[e.transaction_id] = loader.LineRecord(
@@ -201,16 +275,24 @@ class UnitOfWork:
 
     # --- idempotency -----------------------------------------------------------------------
 
-    def answer_for(self, scope: str, key: str, request_hash: str) -> idem.StoredAnswer | None:
-        pending = self._answers.get((scope, key))
-        if pending is not None:
-            if pending[0] != request_hash:
-                raise IdempotencyKeyReused(key)
-            return pending[1]
-        return idem.lookup(self.conn, scope, key, request_hash)
+    def claimed(self, scope: str, key: str, request_hash: str) -> Claim | None:
+        """The key's earlier claim: in this transaction, or stored by a committed one.
 
-    def remember(self, scope: str, key: str, request_hash: str, answer: idem.StoredAnswer) -> None:
-        self._answers[(scope, key)] = (request_hash, answer)
+        Raises ``IdempotencyKeyReused`` if it was claimed for another request.
+        """
+        claim = self._claims.get((scope, key))
+        if claim is not None:
+            if claim.request_hash != request_hash:
+                raise IdempotencyKeyReused(key)
+            return claim
+        stored = idem.lookup(self.conn, scope, key, request_hash)
+        return None if stored is None else Claim(request_hash, stored)
+
+    def claim(self, scope: str, key: str, request_hash: str) -> Claim:
+        """Take the key for a command just decided; its answer is stored with its events."""
+        claim = Claim(request_hash)
+        self._claims[(scope, key)] = claim
+        return claim
 
     # --- writing ---------------------------------------------------------------------------
 
@@ -219,22 +301,25 @@ class UnitOfWork:
         if not self._appends:
             return
         appends = [
-            StreamAppend(a.stream_id, a.expected_version, [_to_new(e) for e in a.events], a.meta)
-            for a in self._appends
+            StreamAppend(a.stream_id, a.expected_version, a.new, a.meta) for a in self._appends
         ]
-        stored = self.store.append_many(self.conn, appends)
+        # The versions are this unit of work's own, read under the lock it still holds.
+        stored = self.store.append_many(self.conn, appends, versions_checked=True)
         domain = [e for a in self._appends for e in a.events]
         apply(self.conn, self.tables, [Applied(s, e) for s, e in zip(stored, domain, strict=True)])
-        self._stored.extend(stored)
+        at = 0
+        for a in self._appends:
+            a.recorded.events += tuple(stored[at : at + len(a.new)])
+            at += len(a.new)
         self._appends = []
 
-    def stored(self, recorded: Recorded) -> tuple[StoredEvent, ...]:
-        return tuple(self._stored[recorded.start : recorded.end])
-
     def flush_answers(self) -> None:
-        for (scope, key), (request_hash, answer) in self._answers.items():
-            idem.remember(self.conn, scope, key, request_hash, answer)
-        self._answers = {}
+        """Store the answers of the keys claimed here (each rendered after ``flush``)."""
+        answers = {
+            k: (c.request_hash, c.answer) for k, c in self._claims.items() if c.answer is not None
+        }
+        idem.remember_all(self.conn, answers)
+        self._claims = {}
 
 
 def _to_new(e: ev.Event) -> NewEvent:

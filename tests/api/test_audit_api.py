@@ -8,12 +8,16 @@ from __future__ import annotations
 import itertools
 from typing import Any
 
+import pytest
 import sqlalchemy as sa
+from pydantic import ValidationError
 
+from api.settings import Settings
 from tests.support.api import (
     DECISION,
     GRANT_ID,
     Api,
+    ApiFactory,
     activity_body,
     assert_problem,
     batch,
@@ -62,7 +66,8 @@ def test_every_event_names_its_actor_role_and_request_and_planning_its_decision(
     registered, allocated, spent = all_events(api)
     assert registered["meta"]["actor"] == "planner-token"
     assert registered["meta"]["role"] == "planner"
-    assert registered["meta"]["request_id"] == "erp-req-0001"
+    assert registered["meta"]["client_request_id"] == "erp-req-0001"
+    assert registered["meta"]["request_id"] != "erp-req-0001"  # ours, never the caller's
     assert registered["meta"]["decision"] == DECISION
     assert (allocated["meta"]["actor"], allocated["meta"]["role"]) == ("admin-token", "admin")
     assert allocated["meta"]["decision"] == DECISION
@@ -81,13 +86,37 @@ def test_every_event_records_the_idempotency_key_it_was_written_under(planned: A
     assert unkeyed["meta"].get("idempotency_key") is None
 
 
-def test_the_request_id_is_echoed_and_a_made_up_one_is_given_when_missing(api: Api) -> None:
-    mine = api.get("/v1/grants", headers={"X-Request-ID": "abc-123"})
-    assert mine.headers["x-request-id"] == "abc-123"
-    made_up = api.get("/v1/grants")
-    assert len(made_up.headers["x-request-id"]) >= 16
-    unsafe = api.get("/v1/grants", headers={"X-Request-ID": "bad id\twith spaces"})
-    assert unsafe.headers["x-request-id"] != "bad id\twith spaces"
+def test_the_request_id_is_always_ours_whatever_the_caller_sends(api: Api) -> None:
+    """Issue 16 item 6: a caller cannot choose the request id that names its request."""
+    ids = set()
+    for given in ("abc-123", "abc-123", "bad id\twith spaces", None):
+        headers = {"X-Request-ID": given} if given else {}
+        answer = api.get("/v1/grants", headers=headers)
+        assert answer.headers["x-request-id"] != given
+        assert len(answer.headers["x-request-id"]) >= 16
+        ids.add(answer.headers["x-request-id"])
+    assert len(ids) == 4  # one per request, even for the same X-Request-ID sent twice
+
+
+def test_a_caller_cannot_forge_another_requests_id_in_event_meta(planned: Api) -> None:
+    """Issue 16 item 6: the ERP sends the id an earlier (admin) request got; the event its
+    write records names our own id for it, and the caller's only as client_request_id."""
+    first = planned.post(f"/v1/grants/{GRANT_ID}/receipts", _receipt(), "admin")
+    assert first.status_code == 201, first.text
+    theirs = first.headers["x-request-id"]
+    forged = planned.post(
+        "/v1/transactions", batch(line()), "poster", headers={"X-Request-ID": theirs}
+    )
+    assert forged.status_code == 201, forged.text
+    receipt, spend = all_events(planned)[-2:]
+    assert receipt["meta"]["request_id"] == theirs
+    assert spend["meta"]["request_id"] == forged.headers["x-request-id"] != theirs
+    assert spend["meta"]["client_request_id"] == theirs
+    assert [e["meta"].get("request_id") for e in all_events(planned)].count(theirs) == 1
+
+
+def _receipt() -> dict[str, Any]:
+    return {"amount": "1.00", "received_on": "2022-06-01", "reference": "SKR utbetalning"}
 
 
 def test_paging_with_next_after_covers_every_event_exactly_once(planned: Api) -> None:
@@ -113,6 +142,42 @@ def test_the_next_link_fetches_the_following_page(planned: Api) -> None:
     assert first["next"] is not None
     second = planned.client.get(first["next"], headers=planned.headers("auditor")).json()
     assert second["events"][0]["position"] == first["next_after"] + 1
+
+
+def test_the_next_link_never_reflects_the_host_header(planned: Api) -> None:
+    """Issue 16 item 6: without a configured public URL the link is relative, whatever Host
+    the caller sent, and keeps the page's filters."""
+    for path, params in (
+        ("/v1/events", {"limit": 2, "type": ["ActivityAllocated", "GrantRegistered"]}),
+        (f"/v1/grants/{GRANT_ID}/events", {"limit": 2}),
+    ):
+        page = planned.get(path, "auditor", params=params, headers={"Host": "evil.example"})
+        assert page.status_code == 200, page.text
+        link = page.json()["next"]
+        assert link.startswith(path + "?"), link
+        assert "evil.example" not in link
+        assert "after=" in link
+        assert "limit=2" in link
+    filtered = planned.get(
+        "/v1/events", "auditor", params={"limit": 2, "type": "ActivityAllocated"}
+    )
+    assert "type=ActivityAllocated" in filtered.json()["next"]
+
+
+def test_the_next_link_starts_with_the_configured_public_base_url(
+    api_factory: ApiFactory,
+) -> None:
+    api = api_factory(public_base_url="https://ledger.region.se/grantledger/")
+    api.register_planned_grant()
+    page = api.get("/v1/events", "auditor", params={"limit": 2}, headers={"Host": "evil.example"})
+    link = page.json()["next"]
+    assert link == "https://ledger.region.se/grantledger/v1/events?after=2&limit=2"
+
+
+def test_a_public_base_url_with_a_query_or_credentials_is_refused_at_start() -> None:
+    for bad in ("ftp://x", "https://u:p@ledger.se", "https://ledger.se/?a=1", "ledger.se"):
+        with pytest.raises(ValidationError):
+            Settings(public_base_url=bad)
 
 
 def test_events_filter_by_stream_and_type(planned: Api) -> None:
@@ -163,6 +228,8 @@ def test_the_chain_verifies_and_names_its_head(planned: Api) -> None:
         "head_hash": events[-1]["hash"],
         "first_bad_position": None,
         "reason": None,
+        "complete": True,
+        "next_after": None,
     }
 
 
@@ -193,3 +260,48 @@ def test_verify_names_the_first_position_an_edit_behind_the_apis_back_broke(
     assert body["ok"] is False
     assert body["first_bad_position"] == 3
     assert body["reason"]
+
+
+def test_verify_is_bounded_per_request_and_its_pages_check_the_whole_chain(
+    planned: Api, backend: str
+) -> None:
+    """Issue 16 §6: one request checks at most ``limit`` events; ``next_after`` continues."""
+    planned.spend(line())
+    head = all_events(planned)[-1]["position"]
+    checked, after, pages = 0, 0, 0
+    while True:
+        body = planned.get(f"/v1/audit/verify?after={after}&limit=3", "auditor").json()
+        assert body["ok"] is True
+        assert body["checked"] <= 3
+        checked, pages = checked + body["checked"], pages + 1
+        if body["complete"]:
+            assert body["next_after"] is None
+            assert body["head_position"] == head
+            break
+        after = body["next_after"]
+        assert after == body["head_position"]
+    assert (checked, pages) == (head, -(-head // 3))
+    beyond = planned.get(f"/v1/audit/verify?after={head + 5}", "auditor").json()
+    assert (beyond["ok"], beyond["checked"], beyond["complete"]) == (True, 0, True)
+    assert (beyond["head_position"], beyond["head_hash"]) == (head, all_events(planned)[-1]["hash"])
+    too_many = planned.get("/v1/audit/verify?limit=100001", "auditor")
+    assert too_many.status_code == 422
+
+
+def test_a_verify_page_names_a_break_at_the_link_to_the_page_before(
+    planned: Api, backend: str
+) -> None:
+    """A page starting after position 2 still sees that position 3 no longer links to 2."""
+    with planned.engine.begin() as conn:
+        if backend == "postgresql":
+            conn.execute(sa.text("ALTER TABLE events DISABLE TRIGGER USER"))
+        else:
+            conn.execute(sa.text("DROP TRIGGER events_no_update"))
+        conn.execute(
+            sa.text("UPDATE events SET prev_hash = :h WHERE position = 3"), {"h": "0" * 64}
+        )
+        if backend == "postgresql":
+            conn.execute(sa.text("ALTER TABLE events ENABLE TRIGGER USER"))
+    body = planned.get("/v1/audit/verify?after=2&limit=5", "auditor").json()
+    assert (body["ok"], body["first_bad_position"]) == (False, 3)
+    assert "link" in body["reason"]

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from tests.support.api import GRANT_ID, Api, assert_problem, line
+from tests.support.api import GRANT_ID, Api, area_body, assert_problem, grant_body, line
 
 
 @pytest.fixture
@@ -40,6 +40,7 @@ def test_grant_balances_answer_every_figure_of_design_section_3(spent: Api) -> N
         "spent": "1756000.75",
         "remaining": "343999.25",
         "received": "0.00",
+        "overreceived": False,
         "unclassified_spent": "20000.00",
         "repaid": "0.00",
     }
@@ -182,3 +183,57 @@ def test_cost_object_as_of_a_date(spent: Api) -> None:
     body = spent.get("/v1/cost-objects/9916", params={"as_of": "2022-02-28"}).json()
     assert body["totals"]["spent"] == "1250000.00"
     assert body["grants"][0]["as_of"] == "2022-02-28"
+
+
+def test_received_is_the_grants_and_not_a_cost_objects_or_an_areas(spent: Api) -> None:
+    """Issue 12: /v1/cost-objects/9942 showed the whole grant's received beside its own award."""
+    spent.ok(
+        f"/v1/grants/{GRANT_ID}/receipts",
+        {"amount": "1050000.00", "received_on": "2022-02-25", "reference": "utbetalning"},
+        "poster",
+    )
+    assert spent.balances()["totals"]["received"] == "1050000.00"
+    cost_object = spent.get("/v1/cost-objects/9917").json()
+    assert cost_object["totals"]["received"] is None
+    assert cost_object["grants"][0]["totals"]["received"] is None
+    assert spent.balances(area="nara-vard")["totals"]["received"] is None
+    assert spent.balances(cost_object="9916")["totals"]["overreceived"] is None
+
+
+def test_an_area_filter_across_grants_keeps_the_grants_that_have_the_area(spent: Api) -> None:
+    """Issue 12: one grant on 9917 lacking the area made the whole answer 404."""
+    later = grant_body(
+        "test-2023",
+        spend_period={"from": "2023-01-01", "to": "2023-12-31"},
+        areas=[area_body("ny-area", "500000.00", "9917")],
+    )
+    assert spent.post("/v1/grants", later, "planner").status_code == 201
+    params = {"cost_object": "9917", "area": "medarbetare"}
+    answer = spent.get("/v1/balances", params=params)
+    assert answer.status_code == 200, answer.text
+    [only] = answer.json()["balances"]
+    assert (only["grant_id"], [a["code"] for a in only["areas"]]) == (GRANT_ID, ["medarbetare"])
+    other = spent.get("/v1/balances", params={"cost_object": "9917", "area": "ny-area"}).json()
+    assert [b["grant_id"] for b in other["balances"]] == ["test-2023"]
+    assert_problem(
+        spent.get("/v1/balances", params={"cost_object": "9917", "area": "finns-inte"}),
+        404,
+        "unknown-area",
+        area="finns-inte",
+    )
+    by_activity = spent.get("/v1/balances", params={"activity": "webbplatser"}).json()
+    assert [b["grant_id"] for b in by_activity["balances"]] == [GRANT_ID]
+
+
+def test_todays_balances_follow_every_write_at_once_though_reads_reuse_the_grants_state(
+    planned: Api,
+) -> None:
+    """A balance read reuses the grant's last state only while its stream version is unchanged:
+    a spend made since shows in the very next read (DESIGN §3, figures are always current)."""
+    before = planned.balances()
+    assert planned.balances() == before
+    planned.spend(line(amount="250.00"))
+    after = planned.balances()
+    assert after["version"] > before["version"]
+    assert before["totals"]["spent"] == "0.00"
+    assert after["totals"]["spent"] == "250.00"

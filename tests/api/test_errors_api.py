@@ -37,7 +37,7 @@ def small(api_factory: ApiFactory) -> Api:
     return api
 
 
-# --- 400 ----------------------------------------------------------------------------------------
+# --- 400 --------------------------------------------------------------------------------------
 
 
 MALFORMED = {
@@ -89,7 +89,7 @@ POSTS = [
 ]
 
 
-# --- 404, 405 -----------------------------------------------------------------------------------
+# --- 404, 405 ---------------------------------------------------------------------------------
 
 
 def test_an_unknown_route_is_a_404_problem(api: Api) -> None:
@@ -146,7 +146,18 @@ def test_a_wrong_method_is_405_naming_the_allowed_ones(api: Api) -> None:
     assert_problem(api.client.delete(f"{GRANT}", headers=api.headers("admin")), 405)
 
 
-# --- 409 ----------------------------------------------------------------------------------------
+def test_allow_names_every_method_served_at_the_path_not_only_the_first_routes(
+    api: Api,
+) -> None:
+    # GET and POST /v1/grants are two routes: Starlette alone answered "Allow: POST".
+    answer = api.client.options("/v1/grants", headers=api.headers("admin"))
+    assert_problem(answer, 405, "method-not-allowed")
+    assert answer.headers["allow"] == "GET, POST"
+    answer = api.client.put("/v1/transactions", headers=api.headers("admin"))
+    assert answer.headers["allow"] == "POST"
+
+
+# --- 409 --------------------------------------------------------------------------------------
 
 
 def test_a_stale_if_match_is_409_and_writes_nothing(planned: Api) -> None:
@@ -188,6 +199,9 @@ def test_natural_key_conflict_is_409_listing_the_lines(planned: Api) -> None:
         ("NK-1", "line_id"),
         ("NK-2", "line_id"),
     ]
+    # what its operation promises: the rule, and a code per line
+    assert body["rule"] == "natural-key"
+    assert {e["code"] for e in body["errors"]} == {"natural-key-conflict"}
 
 
 def test_reversing_twice_is_409(planned: Api) -> None:
@@ -201,7 +215,7 @@ def test_registering_a_grant_id_twice_is_409(planned: Api) -> None:
     assert_problem(planned.post("/v1/grants", grant_body(), "planner"), 409, "grant-exists")
 
 
-# --- 413 ----------------------------------------------------------------------------------------
+# --- 413 --------------------------------------------------------------------------------------
 
 
 def test_a_body_over_the_limit_is_413_before_it_is_read(small: Api) -> None:
@@ -247,7 +261,7 @@ def test_a_chunked_body_over_the_limit_is_413(small: Api) -> None:
     assert accepted.json()["lines"][0]["line_id"] == "CHUNKED-1"
 
 
-# --- 422 ----------------------------------------------------------------------------------------
+# --- 422 --------------------------------------------------------------------------------------
 
 
 def test_validation_errors_name_every_field_and_the_line_id_of_batch_lines(planned: Api) -> None:
@@ -272,13 +286,27 @@ def test_validation_errors_name_every_field_and_the_line_id_of_batch_lines(plann
 
 
 def test_rule_8_money_that_is_not_exact_kronor_and_ore_is_422_at_its_field(planned: Api) -> None:
-    amounts: list[object] = ["1.234", "abc", "1e3", "10000000000000.01", 0.125, True, None]
+    # A JSON number is refused too (the spec says string): 0.57 may arrive as 0.5700000000000001.
+    amounts: list[object] = [
+        "1.234",
+        "abc",
+        "1e3",
+        "10000000000000.01",
+        "00000000000001",
+        " 1.00",
+        0.125,
+        1234.5,
+        1234,
+        True,
+        None,
+    ]
     for amount in amounts:
         receipt = {"amount": amount, "received_on": "2022-06-01", "reference": "x"}
         body = assert_problem(
             planned.post(f"{GRANT}/receipts", receipt, "poster"), 422, "validation-error"
         )
         assert [e["field"] for e in body["errors"]] == ["amount"], amount
+        assert not body["errors"][0]["reason"].startswith("Value error"), body
     for literal in ("NaN", "Infinity", "-Infinity"):  # not JSON, but Python's json writes them
         raw = f'{{"amount": {literal}, "received_on": "2022-06-01", "reference": "x"}}'.encode()
         answer = planned.post(f"{GRANT}/receipts", None, "poster", content=raw, headers=JSON)
@@ -287,7 +315,7 @@ def test_rule_8_money_that_is_not_exact_kronor_and_ore_is_422_at_its_field(plann
     assert planned.balances()["totals"]["received"] == "0.00"
     planned.ok(
         f"{GRANT}/receipts",
-        {"amount": 1234.5, "received_on": "2022-06-01", "reference": "x"},
+        {"amount": "1234.5", "received_on": "2022-06-01", "reference": "x"},
         "poster",
     )
     assert planned.balances()["totals"]["received"] == "1234.50"
@@ -332,7 +360,7 @@ def test_an_empty_batch_or_a_missing_body_is_422(planned: Api) -> None:
     assert_problem(planned.post("/v1/transactions", None, "poster"), 422, "validation-error")
 
 
-# --- headers on every answer --------------------------------------------------------------------
+# --- headers on every answer ------------------------------------------------------------------
 
 
 def test_problem_answers_carry_the_security_headers_and_a_request_id(planned: Api) -> None:
@@ -347,3 +375,118 @@ def test_problem_answers_carry_the_security_headers_and_a_request_id(planned: Ap
         assert h["cache-control"] == "no-store"
         assert "default-src 'none'" in h["content-security-policy"]
         assert h["x-request-id"]
+
+
+# --- one money shape in problems (rule 8) -----------------------------------------------------
+
+
+def test_rule_8_money_in_a_problem_is_kronor_with_two_decimals_never_ore(planned: Api) -> None:
+    cut = {"area": "nara-vard", "awarded": "1.00", "decision": DECISION, "reason": "Neddragning"}
+    body = assert_problem(
+        planned.post(f"{GRANT}/amendments", cut, "planner"),
+        422,
+        "amendment-below-allocated",
+        available="200000.00",
+        requested="999999.00",
+        minimum_award="800000.00",
+    )
+    assert "800 000.00 kr" in body["detail"]
+    repay = {"area": "nara-vard", "amount": "200000.01", "paid_on": "2022-12-31"}
+    assert_problem(
+        planned.post(f"{GRANT}/repayments", repay, "planner"),
+        422,
+        "repayment-exceeds-unallocated",
+        available="200000.00",
+        requested="200000.01",
+        unallocated="200000.00",
+    )
+    planned.spend(line(cost_object="9917", activity=None, amount="12.34"))
+    close = {"year": 2022, "decision": DECISION}
+    assert_problem(
+        planned.post(f"{GRANT}/year-close", close, "planner"),
+        422,
+        "unclassified-spend-open",
+        unclassified="12.34",
+    )
+
+
+# --- rule 7 where the schema says it: `decision` is required ----------------------------------
+
+
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        ("activities", activity_body("x", "nara-vard", "1.00")),
+        ("reallocations", reallocation_body("lokalt-arbete", "barnhalsovard", "1.00")),
+        ("amendments", {"area": "nara-vard", "awarded": "1.00", "reason": "Mer"}),
+        ("year-close", {"year": 2022}),
+    ],
+)
+def test_rule_7_a_planning_body_without_its_decision_names_the_rule(
+    planned: Api, path: str, body: dict[str, object]
+) -> None:
+    before = planned.event_count()
+    for absent in ({k: v for k, v in body.items() if k != "decision"}, {**body, "decision": None}):
+        answer = planned.post(f"{GRANT}/{path}", absent, "planner")
+        problem = assert_problem(
+            answer, 422, "decision-required", rule="decision-reference-required"
+        )
+        assert [e["field"] for e in problem["errors"]] == ["decision"]
+    assert planned.event_count() == before
+
+
+# --- texts that would corrupt a report or a terminal (issue 16 §5) ----------------------------
+
+
+@pytest.mark.parametrize(
+    ("char", "why"),
+    [
+        ("\x1b", "a terminal escape"),
+        ("\x85", "a C1 control"),
+        ("\u202e", "a bidi override"),
+        ("\u2066", "a bidi isolate"),
+        ("\ufffe", "a noncharacter: the XLSX does not open"),
+        ("\uffff", "a noncharacter"),
+        ("\ufdd0", "a noncharacter"),
+        ("\U0010ffff", "an astral noncharacter"),
+    ],
+)
+def test_names_texts_and_ids_refuse_control_bidi_and_noncharacters_at_their_field(
+    planned: Api, char: str, why: str
+) -> None:
+    before = planned.event_count()
+    cases = [
+        ("/v1/grants", grant_body("ny-2023", name=f"Satsning{char}"), "planner", "name"),
+        (
+            f"{GRANT}/activities",
+            activity_body("y", "nara-vard", "1.00", responsible=f"Chef{char}"),
+            "planner",
+            "responsible",
+        ),
+        ("/v1/transactions", batch(line(text=f"Konsult{char}")), "poster", "lines.0.text"),
+        (
+            "/v1/transactions",
+            batch(line(line_id=f"L{char}1", voucher="V1")),
+            "poster",
+            "lines.0.line_id",
+        ),
+    ]
+    for path, body, role, field in cases:
+        problem = assert_problem(planned.post(path, body, role), 422, "validation-error")
+        assert [e["field"] for e in problem["errors"]] == [field], (why, problem)
+        assert "is not allowed" in problem["errors"][0]["reason"]
+        assert not problem["errors"][0]["reason"].startswith("Value error")
+    assert planned.event_count() == before
+
+
+def test_a_tab_and_any_printable_script_stay_allowed(planned: Api) -> None:
+    [o] = planned.spend(line(text="Konsult\tGöteborg – 北京 🎉"))
+    got = planned.get(f"/v1/transactions/{o['transaction_id']}").json()
+    assert got["text"] == "Konsult\tGöteborg – 北京 🎉"
+
+
+def test_an_unknown_spend_kind_is_refused_by_the_schema_enum(planned: Api) -> None:
+    problem = assert_problem(
+        planned.post("/v1/transactions", batch(line(kind="gift")), "poster"), 422
+    )
+    assert [e["field"] for e in problem["errors"]] == ["lines.0.kind"]

@@ -99,7 +99,7 @@ def test_grant_list_shows_every_registered_grant(api: Api) -> None:
 
 
 def test_every_amount_in_a_grant_answer_is_a_string_with_two_decimals(planned: Api) -> None:
-    planned.spend(line(amount=1234.5))
+    planned.spend(line(amount="1234.5"))
     g = planned.get(GRANT).json()
     amounts = money_fields(g)
     assert len(amounts) > 40
@@ -397,6 +397,43 @@ def test_receipts_add_up_on_the_cash_ledger_to_the_ore(planned: Api) -> None:
     totals = planned.balances()["totals"]
     assert totals["received"] == "2100000.00" == totals["awarded"]
     assert planned.balances(as_of="2022-06-30")["totals"]["received"] == "1050000.25"
+    assert totals["overreceived"] is False
+
+
+def test_a_receipt_dated_outside_the_agreements_years_is_refused(planned: Api) -> None:
+    """Rule 9: a receipt 22 years before the decision is a typing error, refused, nothing kept."""
+    before = planned.event_count()
+    for on in ("2000-05-04", "2021-12-31", "2024-01-01"):
+        body = {"amount": "100.00", "received_on": on, "reference": "SKR"}
+        assert_problem(
+            planned.post(f"{GRANT}/receipts", body, "poster"),
+            422,
+            "receipt-outside-agreement",
+            rule="receipt-in-agreement-years",
+            received_on=on,
+            earliest="2022-01-01",
+            latest="2023-12-31",
+        )
+    assert planned.event_count() == before
+    planned.ok(
+        f"{GRANT}/receipts",
+        {"amount": "100.00", "received_on": "2023-04-30", "reference": "slutbetalning"},
+        "poster",
+    )
+    assert planned.balances()["totals"]["received"] == "100.00"
+
+
+def test_a_receipt_beyond_the_award_is_recorded_and_flagged(planned: Api) -> None:
+    """Rule 9: cash that did arrive is recorded, like overspend, and flagged until repaid."""
+    body = {"amount": "2100000.01", "received_on": "2022-06-15", "reference": "SKR"}
+    planned.ok(f"{GRANT}/receipts", body, "poster")
+    totals = planned.balances()["totals"]
+    assert (totals["received"], totals["awarded"], totals["overreceived"]) == (
+        "2100000.01",
+        "2100000.00",
+        True,
+    )
+    assert planned.get(GRANT).json()["totals"]["overreceived"] is True
 
 
 def test_a_repayment_returns_unallocated_money_to_the_funder(planned: Api) -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 
 from tests.support.api import (
+    DECISION,
     GRANT_ID,
     Api,
     area_body,
@@ -125,3 +126,29 @@ def test_a_closed_month_applies_to_every_grant(planned: Api) -> None:
         "unplaceable-spend",
     )
     assert body["errors"][0]["code"] == "closed-period"
+
+
+def test_periods_lists_open_and_closed_months(planned: Api) -> None:
+    """Issue 12: a line refused as closed-period can find which months are open."""
+    planned.ok("/v1/periods/2022-03/close", None, "admin")
+    answer = planned.get("/v1/periods")
+    assert answer.status_code == 200, answer.text
+    months = answer.json()["periods"]
+    assert [m["period"] for m in months] == [f"2022-{m:02d}" for m in range(1, 13)]
+    closed = [m for m in months if m["closed"]]
+    assert closed == [{"period": "2022-03", "closed": True, "closed_by": "period-close"}]
+    assert months[3] == {"period": "2022-04", "closed": False, "closed_by": None}
+
+
+def test_periods_of_a_grant_show_its_closed_year(planned: Api) -> None:
+    planned.ok(f"{GRANT}/year-close", {"year": 2022, "decision": DECISION}, "planner")
+    planned.ok("/v1/periods/2021-12/close", None, "admin")
+    mine = planned.get("/v1/periods", params={"grant_id": GRANT_ID}).json()["periods"]
+    assert mine[0] == {"period": "2021-12", "closed": True, "closed_by": "period-close"}
+    assert {m["closed_by"] for m in mine[1:]} == {"year-close"}
+    everyone = planned.get("/v1/periods").json()["periods"]
+    assert [m["period"] for m in everyone if m["closed"]] == [
+        "2021-12"
+    ]  # a year close is one grant's
+    assert_problem(planned.get("/v1/periods", params={"grant_id": "finns-inte"}), 404)
+    assert_problem(planned.get("/v1/periods", role=None), 401)

@@ -270,6 +270,7 @@ def test_seed_003_god_och_nara_vard_2022_told_over_http_balances_to_the_ore(
         "spent": spent,
         "remaining": "61637688.58",  # 64 410 035 − 2 772 346.42
         "received": "64410035.00",
+        "overreceived": False,
         "unclassified_spent": "0.00",
         "repaid": "0.00",
     }

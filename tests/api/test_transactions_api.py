@@ -79,7 +79,7 @@ def test_spend_shows_on_the_activity_area_and_grant_to_the_ore(planned: Api) -> 
     planned.spend(
         line(amount="85000.50", activity="barnhalsovard"),
         line(amount="0.01", activity="barnhalsovard"),
-        line(amount=1234.5, activity="lokalt-arbete"),  # a JSON number is money too
+        line(amount="1234.5", activity="lokalt-arbete"),  # one decimal is money too
     )
     assert planned.activity("barnhalsovard")["spent"] == "85000.51"
     assert planned.activity("barnhalsovard")["remaining"] == "114999.49"

@@ -22,10 +22,10 @@ import pytest
 from typer.testing import CliRunner
 
 from api.cli import app as cli
-from ledger import plan
 from ledger.demo import populate
 from ledger.domain import commands as cmd
-from ledger.exports import account_name, component, export_beancount
+from ledger.formats import plan
+from ledger.formats.beancount import account_name, component, export_beancount
 from ledger.service import Actor, LedgerService
 from tests.integrations.conftest import GRANT, SEED_003
 from tests.support.api import Api

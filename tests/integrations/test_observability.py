@@ -5,16 +5,23 @@ from __future__ import annotations
 import json
 import re
 
+import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from api.observability import configure_logging
-from tests.support.api import Api, activity_body, assert_problem
+from tests.support.api import Api, ApiFactory, activity_body, assert_problem
+
+
+def scrape(api: Api) -> httpx.Response:
+    """GET /metrics as Prometheus is configured to: with a token (any role, by default)."""
+    answer: httpx.Response = api.client.get("/metrics", headers=api.headers("reader"))
+    return answer
 
 
 def sample(api: Api, name: str, **labels: str) -> float:
     """The current value of one sample of /metrics (0 when it is not there yet)."""
-    answer = api.client.get("/metrics")
+    answer = scrape(api)
     assert answer.status_code == 200
     for family in text_string_to_metric_families(answer.text):
         for s in family.samples:
@@ -41,7 +48,7 @@ def test_metrics_count_requests_by_route_template(planned: Api) -> None:
     # Unknown paths share one label, so a scanner cannot create a series per path.
     planned.get("/no/such/path/12345")
     assert sample(planned, "grantledger_http_requests_total", route="unmatched", status="404") >= 1
-    answer = planned.client.get("/metrics")
+    answer = scrape(planned)
     assert answer.headers["content-type"].startswith("text/plain")
     assert "/no/such/path/12345" not in answer.text
 
@@ -99,16 +106,35 @@ def test_every_line_of_a_request_carries_its_request_id(
     capsys.readouterr()
     answer = planned.get("/v1/grants/finns-inte", headers={"X-Request-ID": "trace-abc.123"})
     assert answer.status_code == 404
-    assert answer.headers["X-Request-ID"] == "trace-abc.123"
+    ours = answer.headers["X-Request-ID"]
+    assert ours != "trace-abc.123"  # the caller's id rides along, it never names the request
     # The test client's own httpx lines are the caller's, not the server's.
     lines = [x for x in log_lines(capsys.readouterr().err) if x.get("logger") != "httpx"]
     assert lines
-    assert {line.get("request_id") for line in lines} == {"trace-abc.123"}
+    assert {line.get("request_id") for line in lines} == {ours}
+    assert {line.get("client_request_id") for line in lines} == {"trace-abc.123"}
     assert any(line.get("status") == 404 for line in lines)
 
 
-def test_metrics_route_is_documented_and_open(api: Api) -> None:
-    answer = api.client.get("/metrics")
+def test_metrics_need_a_token_by_default(api: Api) -> None:
+    """Issue 16 item 6: /metrics was open to anyone who could reach the port."""
+    assert_problem(api.client.get("/metrics"), 401, "unauthenticated")
+    bad = api.client.get("/metrics", headers={"Authorization": "Bearer gl_not-a-token"})
+    assert_problem(bad, 401, "unauthenticated")
+    assert scrape(api).status_code == 200
+
+
+def test_metrics_may_need_a_role_or_be_opened_by_setting(api_factory: ApiFactory) -> None:
+    audited = api_factory(metrics_access="auditor")
+    assert_problem(audited.get("/metrics", "poster"), 403, "forbidden")
+    assert audited.get("/metrics", "auditor").status_code == 200
+    assert audited.get("/metrics", "admin").status_code == 200
+    opened = api_factory(metrics_access="open")
+    assert opened.client.get("/metrics").status_code == 200
+
+
+def test_metrics_route_is_documented(api: Api) -> None:
+    answer = scrape(api)
     assert answer.status_code == 200
     for name in ("http_requests", "events_appended", "append_conflicts"):
         assert re.search(rf"^# TYPE grantledger_{name}_total counter$", answer.text, re.M), name

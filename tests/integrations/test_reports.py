@@ -1,14 +1,18 @@
-"""Reports for återrapportering (issue 7 §2): JSON, CSV for Swedish Excel, XLSX; as of a date.
+"""Reports for återrapportering (issue 7 §2, issue 12, issue 16 §2/§5/§7): JSON, CSV, XLSX.
 
 Every file is read back with the tool a finance person's computer would use (the csv module with
-``;`` and decimal comma, openpyxl for the workbook) and its numbers compared with the ledger's.
+``;`` and decimal comma, openpyxl for the workbook) and its numbers compared with the ledger's:
+the area rows plus the unplaced rows add up to the grant row, text is never a formula, and a
+report is one snapshot of the one read model of the grant.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import itertools
 import re
+from dataclasses import replace
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -17,28 +21,24 @@ from typing import Any
 import openpyxl
 import orjson
 import pytest
+import sqlalchemy as sa
 from typer.testing import CliRunner
 
 from api.cli import app as cli
-from api.routers.reports import GrantReportOut
+from api.routers.reports import render_report
+from api.schemas.answers import GrantReportOut
 from ledger.domain import commands as cmd
 from ledger.domain.errors import UnknownGrant
-from ledger.report_xlsx import (
+from ledger.formats.reports import CSV_COLUMNS, KRONOR_FORMAT, filename, render_csv
+from ledger.formats.reports.xlsx import (
     AREA_COLUMNS,
     SUMMARY_COLUMNS,
     SUMMARY_SHEET,
     render_xlsx,
     sheet_title,
 )
-from ledger.reports import (
-    CSV_COLUMNS,
-    KRONOR_FORMAT,
-    GrantReport,
-    grant_report,
-    render_csv,
-    render_json,
-    report_dict,
-)
+from ledger.grant_model import GrantModel
+from ledger.store.schema import events
 from tests.integrations.conftest import GRANT, SEED_003
 from tests.support.api import Api, assert_problem
 from tests.support.ledger import Ledger, decision, kr, line
@@ -70,8 +70,8 @@ def year(gnv: Ledger) -> Ledger:
     return a_year(gnv)
 
 
-def report_of(ledger: Ledger, as_of: date | None = None) -> GrantReport:
-    return grant_report(ledger.queries, GRANT, as_of=as_of, now=NOW)
+def report_of(ledger: Ledger, as_of: date | None = None) -> GrantModel:
+    return ledger.queries.grant(GRANT, as_of=as_of, decisions=True, now=NOW)
 
 
 def ore(text: str) -> int:
@@ -148,20 +148,20 @@ def test_report_as_of_a_date_leaves_out_what_came_later(year: Ledger) -> None:
     web = next(x for x in r.areas[1].activities if x.code == "webbplatser")
     assert (web.allocated, web.spent, web.overspent) == (kr(6_700_000), 0, False)
     assert "BudgetReallocated" not in {d.event_type for d in r.decisions}  # decided 2022-06-15
-    assert r.filename("xlsx") == "gnv-2022-2022-05-31.xlsx"
+    assert filename(r, "xlsx") == "gnv-2022-2022-05-31.xlsx"
 
 
 def test_unknown_grant_is_not_found(gnv: Ledger) -> None:
     with pytest.raises(UnknownGrant):
-        grant_report(gnv.queries, "finns-inte")
+        gnv.queries.grant("finns-inte", decisions=True)
 
 
 # --- JSON --------------------------------------------------------------------------------------
 
 
 def test_json_follows_the_api_schema_and_conventions(year: Ledger) -> None:
-    body = orjson.loads(render_json(report_of(year)))
-    GrantReportOut.model_validate(body)  # extra="forbid": the schema says exactly this
+    body = orjson.loads(render_report(report_of(year), "json"))
+    assert set(body) == {f.alias or name for name, f in GrantReportOut.model_fields.items()}
     assert body["totals"]["awarded"] == "64410035.00"
     assert body["unplaced_spent"] == "20000.00"
     assert body["spend_period"] == {"from": "2022-01-01", "to": "2022-12-31"}
@@ -170,7 +170,10 @@ def test_json_follows_the_api_schema_and_conventions(year: Ledger) -> None:
         "due": "2022-09-30",
         "recipient": "Socialstyrelsen",
     }
-    assert body == report_dict(report_of(year))
+    assert body["unplaced"] == [{"cost_object": "9942", "spent": "20000.00"}]
+    # The report is the grant answer with the report's members: one shape, not two.
+    grant = GrantReportOut.of(report_of(year)).model_dump(by_alias=True, mode="json")
+    assert body == grant
 
 
 # --- CSV ---------------------------------------------------------------------------------------
@@ -197,6 +200,9 @@ def test_csv_is_semicolon_separated_with_decimal_comma(year: Ledger) -> None:
     assert ore(grant["Förbrukat"]) == f.spent
     assert ore(grant["Kvar"]) == f.remaining
     assert grant["Namn"] == "God och nära vård 2022"
+    assert grant["Ansvarig"] == ""  # the funder is no responsible
+    assert grant["Finansiär"] == "Staten via SKR"
+    assert ore(grant["Mottaget"]) == f.received
     areas = {r["Område"]: r for r in rows if r["Nivå"] == "Område"}
     assert ore(areas["nara-vard"]["Ofördelat"]) == kr(2_993_953) - kr("5000.25")
     assert areas["nara-vard"]["Objekt"] == "9916"
@@ -348,7 +354,7 @@ def test_http_report_formats(year_api: Api) -> None:
     assert as_json.headers["content-type"] == "application/json"
     assert as_json.headers["content-disposition"].startswith('inline; filename="gnv-2022-')
     body = as_json.json()
-    GrantReportOut.model_validate(body)
+    assert set(body) == {f.alias or name for name, f in GrantReportOut.model_fields.items()}
     totals = year_api.balances(GRANT)["totals"]
     assert {k: body["totals"][k] for k in totals} == totals
 
@@ -419,3 +425,188 @@ def test_cli_report_writes_the_workbook(
 
     bad = runner.invoke(cli, ["report", GRANT, "--format", "pdf", "--database-url", database_url])
     assert bad.exit_code == 2
+
+
+# --- reconciliation (issue 12) -----------------------------------------------------------------
+
+MONEY_COLUMNS = (
+    "Tilldelat",
+    "Fördelat",
+    "Ofördelat",
+    "Förbrukat",
+    "varav oklassificerat",
+    "Återbetalt",
+    "Kvar",
+)
+
+
+def test_csv_and_xlsx_reconcile_area_rows_plus_unplaced_equal_the_grant_row(year: Ledger) -> None:
+    """Seed 003 with spend on 9942 (two areas): the unplaced row closes the sum in both files."""
+    r = report_of(year)
+    f = year.figures(GRANT)
+    grant_row = [f.awarded, f.allocated, f.unallocated, f.spent]
+    grant_row += [f.unclassified_spent, f.repaid, f.remaining]
+
+    rows = parse_csv(render_csv(r))
+    parts = [r_ for r_ in rows if r_["Nivå"] in ("Område", "Ej på område")]
+    unplaced = [r_ for r_ in parts if r_["Nivå"] == "Ej på område"]
+    assert [(u["Objekt"], ore(u["Förbrukat"])) for u in unplaced] == [("9942", kr(20_000))]
+    (total,) = [r_ for r_ in rows if r_["Nivå"] == "Bidrag"]
+    summed = [sum(ore(p[c]) for p in parts) for c in MONEY_COLUMNS]
+    assert summed == [ore(total[c]) for c in MONEY_COLUMNS] == grant_row
+
+    ws = openpyxl.load_workbook(io.BytesIO(render_xlsx(r)))[SUMMARY_SHEET]
+    table = rows_until_blank(ws)
+    *xlsx_parts, xlsx_total = [money_cells(ws, i, range(6, 13)) for i in range(2, 2 + len(table))]
+    assert [r_[2] for r_ in table if r_[0] == "(ej på område)"] == ["9942"]
+    assert [sum(c) for c in zip(*xlsx_parts, strict=True)] == xlsx_total == grant_row
+
+
+# --- text is text (issue 16 §2, §5) ------------------------------------------------------------
+
+HOSTILE = (
+    "=cmd|' /C calc'!A0",
+    '=HYPERLINK("http://x","klicka")',
+    " =1+1",
+    "\t=1+1",
+    "+1+1",
+    "-1+1",
+    "@SUM(A1)",
+    "＝1+1",
+)
+
+
+def hostile(r: GrantModel, texts: tuple[str, ...]) -> GrantModel:
+    """The report with user texts in every place a name, funder, decision or kind can go."""
+    n = itertools.cycle(texts)
+    on = r.decision.date
+    areas = tuple(
+        replace(
+            a,
+            name=next(n),
+            responsible=next(n),
+            activities=tuple(
+                replace(
+                    x,
+                    name=next(n),
+                    responsible=next(n),
+                    decision=cmd.Decision(ref=next(n), date=on, body=next(n)),
+                )
+                for x in a.activities
+            ),
+        )
+        for a in r.areas
+    )
+    decisions = tuple(
+        replace(d, subject=next(n), decision=cmd.Decision(next(n), on, next(n)))
+        for d in r.decisions
+    )
+    return replace(
+        r,
+        name=next(n),
+        funder=next(n),
+        decision=cmd.Decision(ref=next(n), date=on, body=next(n)),
+        repayment_reference=next(n),
+        areas=areas,
+        decisions=decisions,
+        reporting=tuple(cmd.ReportingObligation(next(n), o.due, next(n)) for o in r.reporting),
+    )
+
+
+def test_xlsx_text_that_starts_like_a_formula_is_a_text_cell(year: Ledger) -> None:
+    wb = openpyxl.load_workbook(io.BytesIO(render_xlsx(hostile(report_of(year), HOSTILE))))
+    seen = set()
+    for ws in wb.worksheets:
+        for row in ws.iter_rows():
+            for cell in row:
+                if isinstance(cell.value, str):
+                    assert cell.data_type == "s", (ws.title, cell.coordinate, cell.value)
+                    seen.add(cell.value)
+                else:
+                    assert cell.data_type != "f", (ws.title, cell.coordinate, cell.value)
+    assert set(HOSTILE) <= seen  # kept exactly as written, as text
+
+
+def test_csv_quotes_every_field_and_keeps_formula_text_text(year: Ledger) -> None:
+    raw = render_csv(hostile(report_of(year), HOSTILE))
+    text = raw[3:].decode("utf-8")
+    for record in csv.reader(io.StringIO(text), delimiter=";"):
+        for value in record:
+            if re.fullmatch(r"-[0-9]+,[0-9]{2}", value):
+                continue  # a negative amount: a number, not a formula
+            assert value.lstrip()[:1] not in ("=", "+", "-", "@", "＝"), value
+            assert value[:1] != "\t", value
+    for line_ in text.splitlines()[:3]:
+        assert line_.startswith('"'), line_
+        assert line_.endswith('"'), line_
+        assert '";"' in line_
+
+
+def test_noncharacters_do_not_make_the_workbook_unreadable(year: Ledger) -> None:
+    r = hostile(report_of(year), ("a\ufffeb", "c\uffffd", "e\U0010fffff", "g\x01h", "i\ufdd0j"))
+    wb = openpyxl.load_workbook(io.BytesIO(render_xlsx(r)))
+    values = {
+        cell.value
+        for ws in wb.worksheets
+        for row in ws.iter_rows()
+        for cell in row
+        if isinstance(cell.value, str)
+    }
+    assert {"a\ufffdb", "c\ufffdd", "e\ufffdf", "g\ufffdh", "i\ufffdj"} <= values
+
+
+# --- one snapshot, and a corrupt stored event is the server's fault (issue 16 §7) ----------------
+
+
+def test_a_corrupt_stored_event_in_a_grant_report_is_a_500_problem(
+    year_api: Api, caplog: pytest.LogCaptureFixture
+) -> None:
+    with year_api.engine.begin() as conn:
+        last = (
+            conn.execute(sa.select(events).order_by(events.c.position.desc()).limit(1))
+            .mappings()
+            .one()
+        )
+        allocated = (
+            conn.execute(
+                sa.select(events).where(events.c.event_type == "ActivityAllocated").limit(1)
+            )
+            .mappings()
+            .one()
+        )
+        conn.execute(
+            events.insert(),
+            [
+                dict(
+                    allocated,
+                    position=last["position"] + 1,
+                    stream_version=last["stream_version"] + 1000,
+                    data={"code": 17},
+                    prev_hash=last["hash"],
+                    hash="e" * 64,
+                )
+            ],
+        )
+    with caplog.at_level("ERROR"):
+        answer = year_api.get(f"/v1/reports/grants/{GRANT}")
+    body = assert_problem(answer, 500, "corrupt-stored-event", position=last["position"] + 1)
+    assert "KeyError" not in body["detail"]  # the reason is logged, not answered
+    assert any("cannot be read" in r.getMessage() for r in caplog.records)
+
+
+def test_a_report_reads_the_ledger_in_one_transaction(year: Ledger) -> None:
+    """Issue 12: figures and decisions from one snapshot, never three reads that may disagree."""
+    engine = year.queries.engine
+    begins: list[object] = []
+
+    def count(conn: object) -> None:
+        begins.append(conn)
+
+    sa.event.listen(engine, "begin", count)
+    try:
+        r = year.queries.grant(GRANT, as_of=AS_OF, decisions=True)
+    finally:
+        sa.event.remove(engine, "begin", count)
+    assert len(begins) == 1
+    assert r.decisions
+    assert r.totals.spent == year.figures(GRANT, as_of=AS_OF).spent

@@ -21,17 +21,18 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from ledger import backup, migrate
-from ledger import plan as plans
-from ledger.backup import (
+from ledger import migrate
+from ledger.db import create_engine
+from ledger.demo import populate
+from ledger.formats import backup
+from ledger.formats import plan as plans
+from ledger.formats.backup import (
     BrokenChainInFile,
     TargetNotEmpty,
     UnreadableLine,
     export_events,
     import_events,
 )
-from ledger.db import create_engine
-from ledger.demo import populate
 from ledger.projections.tables import LIVE
 from ledger.queries import LedgerQueries
 from ledger.service import Actor, LedgerService

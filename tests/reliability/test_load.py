@@ -40,12 +40,13 @@ def _run(
     with servers(pg_url, tmp_path, processes) as running:
         urls = [s.url for s in running]
         workload = Workload(lambda: urls, tokens, grants, seed=seed)
-        workload.run(CLIENTS, duration)
+        workload.run(CLIENTS, duration, poisoned=1)
         figures = audit(workload, urls[0], pg_url)
         verified = verify_over_api(urls[1], tokens["auditor"])
         assert verified["checked"] == figures.events
         resent = resend_acknowledged(workload, urls[-1])
         assert verify_over_api(urls[0], tokens["auditor"])["checked"] == figures.events
+    assert workload.poison_statuses, "the poisoned neighbour sent nothing"
     rate = workload.stats.requests / workload.elapsed
     result = {
         "clients": CLIENTS,
@@ -59,6 +60,7 @@ def _run(
         "events": figures.events,
         "resent_with_same_key": resent,
         "entries_lost": figures.lost,
+        "poisoned_requests": sum(workload.poison_statuses.values()),
     }
     print(f"\nload: {result}")
     assert len(workload.acked) > CLIENTS

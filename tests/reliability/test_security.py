@@ -1,15 +1,17 @@
 """Security (issue 6 §5), against real server processes where a process boundary matters.
 
 Tokens exist only as sha256 hashes in the database and are compared in constant time; a revoked
-token is refused at once by every server process (no cache); neither tokens nor the database
-password appear in what a server logs, at info or at debug; CORS is closed unless configured;
-every answer carries the security headers; page size and body size are limited.
+token is refused by every server process within the token cache's bounded delay; neither tokens
+nor the database password appear in what a server logs, at info or at debug; CORS is closed
+unless configured; every answer carries the security headers; page size and body size are
+limited.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -36,6 +38,7 @@ SECURITY_HEADERS = {
     "referrer-policy": "no-referrer",
 }
 BODY_LIMIT = 65536
+TOKEN_CACHE_SECONDS = 1.0
 
 
 # --- tokens at rest ------------------------------------------------------------------------------
@@ -132,7 +135,10 @@ def pair(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pair]:
         engine.dispose()
         tokens = make_tokens(url, "sec")
         logs = tmp_path_factory.mktemp("security")
-        env = {"GRANTLEDGER_MAX_BODY_BYTES": str(BODY_LIMIT)}
+        env = {
+            "GRANTLEDGER_MAX_BODY_BYTES": str(BODY_LIMIT),
+            "GRANTLEDGER_TOKEN_CACHE_SECONDS": str(TOKEN_CACHE_SECONDS),
+        }
         with servers(url, logs, 2, env=env) as running:
             # The second one again, at debug: what an operator switches on to chase a problem.
             running[1].stop()
@@ -141,7 +147,7 @@ def pair(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pair]:
             yield Pair(url, running, tokens)
 
 
-def test_a_revoked_token_is_refused_at_once_by_every_server(pair: Pair) -> None:
+def test_a_revoked_token_is_refused_by_every_server_within_the_cache_delay(pair: Pair) -> None:
     token = cli(
         "token", "create", "--name", "to-revoke", "--role", "reader", database_url=pair.url
     ).stdout.strip()
@@ -151,6 +157,7 @@ def test_a_revoked_token_is_refused_at_once_by_every_server(pair: Pair) -> None:
             assert client.get(f"{s.url}/v1/grants", headers=auth).status_code == 200
         revoked = cli("token", "revoke", "to-revoke", database_url=pair.url)
         assert revoked.returncode == 0, revoked.stderr
+        time.sleep(TOKEN_CACHE_SECONDS)  # the documented longest delay of a revocation
         for s in pair.servers:
             answer = client.get(f"{s.url}/v1/grants", headers=auth)
             assert answer.status_code == 401

@@ -28,6 +28,7 @@ import sqlalchemy as sa
 from ledger import migrate
 from ledger.db import create_engine
 from ledger.domain import commands as cmd
+from ledger.domain.money import MAX_KRONOR
 from tests.support.ledger import Ledger, account_sums, kr
 from tests.support.servers import cli
 
@@ -320,6 +321,73 @@ class Client(threading.Thread):
             self.error = e
 
 
+POISON_SOURCE = "poison"
+
+
+class PoisonedNeighbour(threading.Thread):
+    """A poster whose every request is unstorable or beyond the money bound, sent in a loop.
+
+    SIE files with a NUL in the voucher series, and batches of lines at the per-line bound that
+    would push an account past ``MAX_ORE``: each must be its own 422 and must never fail, delay
+    into a 5xx or otherwise touch another client's request (issue 16 §1).
+    """
+
+    def __init__(self, number: int, workload: Workload, deadline: float) -> None:
+        super().__init__(name=f"poisoned-{number}", daemon=True)
+        self.number = number
+        self.w = workload
+        self.deadline = deadline
+        self.statuses: Counter[int] = Counter()
+        self.error: BaseException | None = None
+
+    def _sie(self, n: int, cost_object: str) -> bytes:
+        header = '#FLAGGA 0\n#FORMAT PC8\n#SIETYP 4\n#DIM 6 "Projekt"\n'
+        voucher = (
+            f'#VER "P\x00{self.number}" {n} 20220301 "Gift"\n{{\n'
+            f'#TRANS 4010 {{6 "{cost_object}"}} 5.00\n#TRANS 2440 {{}} -5.00\n}}\n'
+        )
+        return (header + voucher).encode("cp437")
+
+    def run(self) -> None:
+        auth = {"Authorization": f"Bearer {self.w.tokens['poster']}"}
+        n = 0
+        try:
+            with httpx.Client(timeout=httpx.Timeout(15.0, connect=2.0)) as client:
+                while time.monotonic() < self.deadline and not self.w.stopping.is_set():
+                    n += 1
+                    urls = self.w.urls()
+                    url = urls[n % len(urls)]
+                    cost_object = f"9{1 + n % len(self.w.grants)}01"
+                    try:
+                        if n % 2:
+                            files = {"file": (f"gift-{n}.se", self._sie(n, cost_object))}
+                            r = client.post(url + "/v1/imports/sie", files=files, headers=auth)
+                        else:
+                            line = {
+                                "booked_on": "2022-03-01",
+                                "amount": f"{MAX_KRONOR}.00",
+                                "cost_object": cost_object,
+                                "kind": "expense",
+                            }
+                            body = {
+                                "source": POISON_SOURCE,
+                                "lines": [
+                                    {**line, "line_id": f"p-{self.number}-{n}-{k}"}
+                                    for k in range(2)
+                                ],
+                            }
+                            r = client.post(url + "/v1/transactions", json=body, headers=auth)
+                    except httpx.TransportError:  # a server the chaos killed
+                        continue
+                    self.statuses[r.status_code] += 1
+                    if r.status_code != 422 and not (
+                        r.status_code == 503 and r.headers.get("retry-after")
+                    ):
+                        self.w.stats.bad(f"poisoned neighbour got {r.status_code}: {r.text[:200]}")
+        except BaseException as e:  # surfaced by Workload.run
+            self.error = e
+
+
 @dataclass
 class Workload:
     urls: Callable[[], Sequence[str]]
@@ -330,6 +398,7 @@ class Workload:
     stopping: threading.Event = field(default_factory=threading.Event)
     ops: list[Op] = field(default_factory=list)
     elapsed: float = 0.0
+    poison_statuses: Counter[int] = field(default_factory=Counter)
 
     def run(
         self,
@@ -338,12 +407,18 @@ class Workload:
         *,
         during: Callable[[float], None] | None = None,
         retry_grace: float = 60.0,
+        poisoned: int = 0,
     ) -> None:
-        """Run ``clients`` threads for ``duration`` s; ``during(t0)`` runs meanwhile (chaos)."""
+        """Run ``clients`` threads for ``duration`` s; ``during(t0)`` runs meanwhile (chaos).
+
+        ``poisoned`` more threads send only unstorable requests (``PoisonedNeighbour``).
+        """
         t0 = time.monotonic()
-        threads = [
+        threads: list[Client | PoisonedNeighbour] = [
             Client(i, self, t0 + duration, t0 + duration + retry_grace) for i in range(clients)
         ]
+        neighbours = [PoisonedNeighbour(i, self, t0 + duration) for i in range(poisoned)]
+        threads += neighbours
         for t in threads:
             t.start()
         try:
@@ -357,7 +432,10 @@ class Workload:
             if t.error is not None:
                 raise t.error
             assert not t.is_alive(), f"{t.name} did not finish"
-            self.ops.extend(t.ops)
+            if isinstance(t, Client):
+                self.ops.extend(t.ops)
+        for n in neighbours:
+            self.poison_statuses.update(n.statuses)
 
     @property
     def acked(self) -> list[Op]:
@@ -439,6 +517,8 @@ def audit(
         elif e["event_type"] == "ActivityAllocated":
             by_marker[data["code"]] += 1
 
+    poisoned = [k for k in lines if k[0] == POISON_SOURCE or "\x00" in k[1]]
+    assert poisoned == [], f"a poisoned neighbour's lines are in the log: {poisoned[:5]}"
     duplicated = [k for k, ids in lines.items() if len(ids) != 1]
     assert duplicated == [], f"lines recorded more than once: {duplicated[:5]}"
     lost = 0

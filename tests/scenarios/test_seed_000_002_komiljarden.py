@@ -78,7 +78,7 @@ def test_award_is_4_075_153_kr(komiljard: Ledger) -> None:
     assert f.remaining == AWARD
     [area] = f.areas
     assert (area.code, area.awarded) == ("forberedelsearbete", AWARD)
-    grant = komiljard.queries.grant(GRANT).state
+    grant = komiljard.queries.grant_state(GRANT)
     assert grant.decision == RS_123
     assert grant.reporting == (
         cmd.ReportingObligation("nulägesrapport", date(2019, 10, 15), "SKL"),

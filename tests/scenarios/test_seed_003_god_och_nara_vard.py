@@ -15,10 +15,10 @@ from datetime import date, timedelta, timezone
 import pytest
 from sqlalchemy.engine import Engine
 
-from ledger import plan
 from ledger.domain import commands as cmd
 from ledger.domain import errors
 from ledger.domain.balances import GrantFigures
+from ledger.formats import plan
 from tests.support.ledger import (
     ADMIN,
     EXAMPLES,
@@ -99,7 +99,7 @@ def test_each_area_has_its_award_and_cost_object(gnv: Ledger) -> None:
         "e-halsa": "9942",
         "ambulans": "9942",
     }
-    state = gnv.queries.grant(GRANT).state
+    state = gnv.queries.grant_state(GRANT)
     assert [a for a in state.areas if state.areas[a].ring_fenced] == [
         "vidareutbildning",
         "karriartjanster",
@@ -152,7 +152,7 @@ def test_the_other_areas_keep_what_the_rounded_plan_left(gnv: Ledger) -> None:
 
 
 def test_reporting_obligations_of_section_4_are_stored(gnv: Ledger) -> None:
-    state = gnv.queries.grant(GRANT).state
+    state = gnv.queries.grant_state(GRANT)
     assert state.reporting == (
         cmd.ReportingObligation("delredovisning", date(2022, 9, 30), "Socialstyrelsen"),
         cmd.ReportingObligation("VFU-redovisning", date(2022, 11, 30), "Socialstyrelsen"),

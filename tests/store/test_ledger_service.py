@@ -276,9 +276,15 @@ def test_a_different_line_under_the_same_natural_key_is_a_409_conflict(ledger: L
             ledger.spend(fresh, other)
         assert isinstance(conflict.value, Conflict)  # rendered as 409
         assert conflict.value.fields["errors"] == [
-            {"line_id": "V1", "field": "line_id", "reason": "recorded before with other content"}
+            {
+                "line_id": "V1",
+                "field": "line_id",
+                "reason": "recorded before with other content",
+                "code": "natural-key-conflict",
+            }
         ]
         assert conflict.value.fields["source"] == "raindance"
+        assert conflict.value.fields["rule"] == "natural-key"
     assert ledger.snapshot() == before
 
 

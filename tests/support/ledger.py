@@ -22,9 +22,9 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from ledger import plan
 from ledger.domain import commands as cmd
 from ledger.domain.balances import ActivityFigures, AreaFigures, GrantFigures
+from ledger.formats import plan
 from ledger.projections.tables import LIVE
 from ledger.queries import LedgerQueries
 from ledger.replay import replay

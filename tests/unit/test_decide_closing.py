@@ -6,8 +6,11 @@ from collections.abc import Callable
 from datetime import date
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from ledger.domain import errors
+from ledger.domain.balances import figures
 from ledger.domain.commands import (
     AllocateActivity,
     AmendAward,
@@ -55,6 +58,34 @@ def test_receipt_in_a_closed_month_is_refused(gnv: GrantState) -> None:
     with pytest.raises(errors.PeriodClosed):
         decide(closed, RecordReceipt("gnv-2022", KR, date(2022, 6, 15), "x"))
     assert decide(closed, RecordReceipt("gnv-2022", KR, date(2022, 7, 1), "x"))
+
+
+@given(day=st.dates(date(1990, 1, 1), date(2040, 12, 31)))
+def test_receipt_dated_outside_the_agreements_years_is_refused(gnv: GrantState, day: date) -> None:
+    """Rule 9: a 2022 agreement's money arrives in 2022, or in 2023 after the final report."""
+    command = RecordReceipt("gnv-2022", KR, day, "SKR utbetalning")
+    if date(2022, 1, 1) <= day <= date(2023, 12, 31):
+        assert decide(gnv, command) == [ReceiptRecorded("gnv-2022", KR, day, "SKR utbetalning")]
+        return
+    with pytest.raises(errors.ReceiptOutsideAgreement) as refused:
+        decide(gnv, command)
+    assert refused.value.fields["rule"] == "receipt-in-agreement-years"
+    assert refused.value.fields["received_on"] == day.isoformat()
+    assert (refused.value.fields["earliest"], refused.value.fields["latest"]) == (
+        "2022-01-01",
+        "2023-12-31",
+    )
+
+
+@given(excess=st.integers(1, 10**9 * KR))
+def test_receipt_beyond_the_award_is_recorded_and_flagged(gnv: GrantState, excess: int) -> None:
+    """Rule 9: cash that did arrive is recorded, like overspend (rule 4), and flagged."""
+    awarded = figures(gnv.balances, gnv.areas, gnv.activities).awarded
+    exact = fold(gnv, decide(gnv, RecordReceipt("gnv-2022", awarded, date(2022, 6, 15), "1")))
+    assert figures(exact.balances, exact.areas, exact.activities).overreceived is False
+    events = decide(exact, RecordReceipt("gnv-2022", excess, date(2022, 9, 15), "2"))
+    after = figures(fold(exact, events).balances, exact.areas, exact.activities)
+    assert (after.received, after.overreceived) == (awarded + excess, True)
 
 
 # --- repayments -------------------------------------------------------------------------------

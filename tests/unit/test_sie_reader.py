@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ledger.errors import InvalidInput
-from ledger.sie import SieError, SieFile, Trans, Voucher, read_sie
+from ledger.formats.sie import SieError, SieFile, Trans, Voucher, read_sie
 
 SAMPLES = Path(__file__).parent / "sie_samples"
 
@@ -284,7 +284,14 @@ def test_amount_with_comma_is_not_a_number() -> None:
     e = error(sie(lines, crlf=True))
     assert str(e) == "line 14: #TRANS amount '12,50' is not a number"
     assert (e.line, e.record) == (14, "#TRANS")
-    assert e.fields == {"line": 14, "record": "#TRANS"}
+    assert e.fields == {
+        "line": 14,
+        "record": "#TRANS",
+        "problems": 1,
+        "errors": [
+            {"line": 14, "record": "#TRANS", "reason": "#TRANS amount '12,50' is not a number"}
+        ],
+    }
 
 
 @pytest.mark.parametrize("text", ["1.234", "0.001", "-5.000"])
@@ -359,7 +366,9 @@ def test_rtrans_is_followed_by_its_trans_and_counts_once() -> None:
     ]
 
 
-def test_btrans_does_not_count() -> None:
+def test_btrans_does_not_count_but_keeps_its_place() -> None:
+    """A struck row stays where it stood (bookkeeping law keeps it visible), so the rows after
+    it keep the numbers they had before the correction."""
     v = only_voucher(
         sie(
             voucher(
@@ -369,7 +378,8 @@ def test_btrans_does_not_count() -> None:
             )
         )
     )
-    assert [(t.line_no, t.amount_ore) for t in v.transactions] == [(1, 10_000), (2, -10_000)]
+    assert [(t.line_no, t.amount_ore) for t in v.transactions] == [(1, 10_000), (3, -10_000)]
+    assert [(t.line_no, t.amount_ore, t.change) for t in v.struck] == [(2, 99_900, "struck")]
 
 
 def test_btrans_is_still_checked_for_form() -> None:
@@ -382,15 +392,15 @@ def test_rtrans_without_its_repeating_trans_is_refused() -> None:
     assert e.line == 7
     assert "differs from the #RTRANS on line 6" in e.detail
     e = error(sie(voucher("#RTRANS 4010 {} 50")))
-    assert "#RTRANS on line 6 must be followed by an identical #TRANS" in e.detail
+    assert "#RTRANS on line 6 must be followed by the #TRANS that repeats it" in e.detail
 
 
 def test_voucher_structure_errors() -> None:
     e = error(sie("#VER A 1 20220101\n#TRANS 1 {} 1\n"))
-    assert (e.line, e.detail) == (
-        5,
-        "line 5: #VER on line 4 must be followed by a '{' line, not #TRANS",
-    )
+    assert [(p.line, p.reason) for p in e.problems] == [
+        (4, "#VER is never closed with '}'"),
+        (5, "#VER on line 4 must be followed by a '{' line, not #TRANS"),
+    ]
     e = error(sie("#VER A 1 20220101\n{\n#TRANS 1 {} 0\n"))
     assert (e.line, e.record) == (4, "#VER")
     assert "never closed" in e.detail

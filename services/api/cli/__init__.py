@@ -6,6 +6,7 @@ import sys
 
 import typer
 from pydantic import ValidationError
+from rich.markup import escape
 
 from api.cli import audit, backup, demo, integrations, keys, planning, relay, server, tokens
 from api.cli.common import err
@@ -31,7 +32,7 @@ def main() -> None:
     try:
         app()
     except LedgerError as e:
-        err.print(f"[red]error[/]: {e.detail}")
+        err.print(f"[red]error[/]: {escape(e.detail)}")  # details quote files: no markup
         sys.exit(2)
     except ValidationError as e:  # settings from the environment
         for problem in e.errors():

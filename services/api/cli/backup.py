@@ -15,7 +15,7 @@ from api.cli.common import DatabaseOpt, engine, err
 from api.cli.groups import export_app, import_app
 from api.cli.groups import register as register_groups
 from ledger import migrate
-from ledger.backup import BrokenChainInFile, ImportRefused, export_events, import_events
+from ledger.formats.backup import BrokenChainInFile, ImportRefused, export_events, import_events
 from ledger.store import EventStore
 
 
@@ -84,7 +84,7 @@ def import_events_command(
 ) -> None:
     """Into an empty database: check the chain line by line, keep positions, hashes and times,
     rebuild the projections; a broken chain refuses the whole file and writes nothing."""
-    eng = engine(database_url)
+    eng = engine(database_url, schema=not migrate_first)
     if migrate_first:
         migrate.upgrade(eng)
     size = file.stat().st_size

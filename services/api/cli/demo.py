@@ -10,9 +10,10 @@ import typer
 
 from api.cli.common import DatabaseOpt, container, out
 from api.cli.server import serve
-from ledger import migrate, plan
+from ledger import migrate
 from ledger.auth.tokens import Role
 from ledger.demo import populate
+from ledger.formats import plan
 from ledger.service import Actor
 
 DEMO_PLAN = Path(__file__).resolve().parents[3] / "examples" / "god-och-nara-vard-2022.yaml"
@@ -29,7 +30,7 @@ def demo(
     database_url: DatabaseOpt = "sqlite:///grantledger-demo.db",
 ) -> None:
     """Load the demo grant once, print a token per role, and serve the API."""
-    c = container(database_url)
+    c = container(database_url, schema=False)
     migrate.upgrade(c.engine)
     parsed = plan.read(plan_file)
     if not c.queries.has_grant(parsed.grant_id):

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import getpass
 import sys
 from datetime import date, datetime
 from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     Progress,
@@ -19,14 +19,17 @@ from rich.progress import (
 from rich.table import Table
 
 from api.cli import groups
+from api.cli.actors import ActorOpt, cli_actor
 from api.cli.common import DatabaseOpt, container, err, out
+from api.routers.reports import render_report
 from ledger.domain.money import format_kronor
-from ledger.exports.beancount import export_beancount, posting_count
-from ledger.integrations import spend_periods
-from ledger.reports import FORMATS, grant_report, render
-from ledger.service import Actor, Replayed
-from ledger.sie import read_sie
-from ledger.sie.importer import ImportOutcome, plan_import, post_plan
+from ledger.formats.beancount import export_beancount, posting_count
+from ledger.formats.reports import FORMATS, filename
+from ledger.formats.sie import importer as sie_importer
+from ledger.formats.sie.accounts import SpendAccounts
+from ledger.formats.sie.importer import ImportOutcome, prepare
+from ledger.formats.sie.lines import Options
+from ledger.service import Replayed
 
 
 def register(app: typer.Typer) -> None:
@@ -42,14 +45,6 @@ def _spinner() -> Progress:
         console=err,
         transient=True,
     )
-
-
-def _actor(role: str, source_system: str | None = None) -> Actor:
-    try:
-        user = getpass.getuser()
-    except (KeyError, OSError):  # no passwd entry (containers)
-        user = "unknown"
-    return Actor(f"cli:{user}", role, source_system=source_system)
 
 
 # --- import sie ------------------------------------------------------------------------------
@@ -77,66 +72,105 @@ def import_sie(
             "Default: settings.",
         ),
     ] = None,
+    spend_accounts: Annotated[
+        str | None,
+        typer.Option(
+            "--spend-accounts",
+            help="Account ranges whose lines are spend, e.g. 4000-7999,8400-8499. "
+            "Default: settings (4000-7999).",
+        ),
+    ] = None,
+    dry_run: Annotated[
+        bool,
+        typer.Option("--dry-run", help="Show what the import would book; write nothing."),
+    ] = False,
     show_skipped: Annotated[
         bool, typer.Option("--show-skipped", help="List every skipped line.")
     ] = False,
+    actor: ActorOpt = None,
     database_url: DatabaseOpt = None,
 ) -> None:
     """Import the spend on the grants' cost objects from a SIE 4 file, atomically.
 
-    Importing the same file again adds nothing; lines on other objects are listed as skipped.
+    Only lines on cost accounts are spend; rows the ERP struck (#BTRANS) are reversed.
+    Importing the same file again adds nothing; every other line is counted as skipped.
     """
     c = container(database_url)
-    co_dim = cost_object_dim or c.settings.sie_cost_object_dim
-    act_dim = c.settings.sie_activity_dim if activity_dim is None else activity_dim
+    options = Options(
+        cost_object_dim=cost_object_dim or c.settings.sie_cost_object_dim,
+        activity_dim=(c.settings.sie_activity_dim if activity_dim is None else activity_dim)
+        or None,
+        spend_accounts=SpendAccounts.parse(
+            spend_accounts or c.settings.sie_spend_accounts, field="--spend-accounts"
+        ),
+    )
     with _spinner() as progress:
-        task = progress.add_task(f"reading {file.name}")
-        sie = read_sie(file.read_bytes())
-        progress.update(task, description=f"planning {len(sie.vouchers):,} vouchers")
-        periods = spend_periods(c.engine, c.service.tables)
-        plan = plan_import(
-            sie,
-            cost_object_dim=co_dim,
-            activity_dim=act_dim or None,
-            known_cost_objects=set(periods),
-            spend_periods=periods,
+        task = progress.add_task(f"reading {escape(file.name)}")
+        prepared = prepare(file.read_bytes(), options, max_lines=c.settings.sie_max_lines)
+        progress.update(
+            task,
+            description=f"{'previewing' if dry_run else 'posting'} "
+            f"{len(prepared.command.lines):,} lines",
         )
-        progress.update(task, description=f"posting {len(plan.lines):,} lines")
-        outcome = post_plan(c.service, plan, _actor("poster", sie.program))
+        outcome = sie_importer.import_sie(
+            c.service,
+            prepared,
+            cli_actor("poster", actor, source_system=prepared.sie.program),
+            dry_run=dry_run,
+        )
     assert not isinstance(outcome, Replayed)  # no idempotency key from the command line
     _print_outcome(file, outcome, show_skipped=show_skipped)
 
 
 def _print_outcome(file: Path, outcome: ImportOutcome, *, show_skipped: bool) -> None:
+    """The answer as a controller reads it; every text from the file is escaped for rich."""
     plan = outcome.plan
+    options = plan.options
     out.print(
-        f"{file.name}: {plan.vouchers:,} vouchers, {plan.transactions:,} lines; "
-        f"cost object in dimension {plan.cost_object_dim}"
-        + (f", activity in dimension {plan.activity_dim}" if plan.activity_dim else "")
+        f"{escape(file.name)}: {plan.vouchers:,} vouchers, {plan.transactions:,} lines, "
+        f"fiscal year {escape(plan.fiscal_year)} (from {plan.fiscal_year_from}); "
+        f"cost object in dimension {options.cost_object_dim}"
+        + (f", activity in dimension {options.activity_dim}" if options.activity_dim else "")
+        + f"; spend accounts {options.spend_accounts}"
     )
-    out.print(f"  imported         {outcome.imported:>8,}")
-    out.print(f"  already present  {outcome.already_present:>8,}")
-    out.print(f"  skipped          {outcome.skipped:>8,}")
-    for reason, n in plan.skipped_by_reason().items():
-        out.print(f"    {reason:<22} {n:>6,}")
-    for grant_id, counts in outcome.by_grant.items():
+    if outcome.dry_run:
+        out.print("  [bold]dry run[/]: nothing was written; an import would book this")
+    for w in outcome.sie.warnings:
+        err.print(f"[yellow]warning[/] ({w.code}): {escape(w.message)}")
+    out.print(f"  imported          {outcome.imported:>8,}")
+    out.print(f"  already present   {outcome.already_present:>8,}")
+    out.print(f"  reversed          {outcome.reversed:>8,}")
+    if outcome.already_reversed:
+        out.print(f"  already reversed  {outcome.already_reversed:>8,}")
+    out.print(f"  skipped           {len(outcome.skipped):>8,}")
+    for reason, n in outcome.skipped_by_reason().items():
+        out.print(f"    {reason:<23} {n:>6,}")
+    for grant_id, counts in outcome.grants.items():
         out.print(
-            f"  {grant_id}: {counts['imported']:,} imported, "
-            f"{counts['already_present']:,} already present"
+            f"  {escape(grant_id)}: {counts['imported']:,} imported, "
+            f"{counts['already_present']:,} already present, {counts['reversed']:,} reversed"
         )
-    if show_skipped and plan.skipped:
-        table = Table("line", "voucher", "file line", "account", "amount", "object", "reason")
-        for s in plan.skipped:
+    by_cost_object = outcome.by_cost_object()
+    if by_cost_object:
+        table = Table("cost object", "grant", "imported", "reversed", "net", title="booked now")
+        for co, b in by_cost_object.items():
             table.add_row(
-                s.line_id,
-                s.voucher,
-                str(s.file_line),
-                s.account,
-                format_kronor(s.amount_ore),
-                s.cost_object or "",
-                s.reason,
+                escape(co),
+                escape(b.grant_id),
+                format_kronor(b.imported_ore),
+                format_kronor(b.reversed_ore),
+                format_kronor(b.net_ore),
             )
         out.print(table)
+    if show_skipped and outcome.skipped:
+        # One line each, never cut to the terminal's width: the key is what a controller looks up.
+        for s in outcome.skipped:
+            row = s.row
+            out.print(
+                f"  {escape(row.line_id)}  file line {row.file_line}  account "
+                f"{escape(row.account)}  {format_kronor(row.amount_ore)}  "
+                f"object {escape(row.cost_object or '-')}  {s.reason_code}: {escape(s.reason)}"
+            )
 
 
 # --- report ----------------------------------------------------------------------------------
@@ -171,17 +205,17 @@ def report(
         raise typer.Exit(2)
     c = container(database_url)
     on: date | None = as_of.date() if as_of else None
-    built = grant_report(c.queries, grant_id, as_of=on)
-    body = render(built, fmt)
+    built = c.queries.grant(grant_id, as_of=on, decisions=True)
+    body = render_report(built, fmt)
     if output is not None and str(output) == "-":
         sys.stdout.buffer.write(body)
         sys.stdout.buffer.flush()
         return
-    target = output or Path(built.filename(fmt))
+    target = output or Path(filename(built, fmt))
     target.write_bytes(body)
     t = built.totals
     out.print(
-        f"wrote {target} ({len(body):,} bytes): {built.name}, "
+        f"wrote {escape(str(target))} ({len(body):,} bytes): {escape(built.name)}, "
         f"awarded {format_kronor(t.awarded)}, spent {format_kronor(t.spent)}, "
         f"remaining {format_kronor(t.remaining)}"
     )
@@ -225,6 +259,6 @@ def beancount(
             progress=lambda n: progress.update(task, completed=n),
         )
     out.print(
-        f"wrote {output}: {summary.transactions:,} transactions, {summary.postings:,} "
+        f"wrote {escape(str(output))}: {summary.transactions:,} transactions, {summary.postings:,} "
         f"transfers, {summary.accounts:,} accounts of {summary.grants:,} grant(s)"
     )

@@ -6,15 +6,17 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
+from api.cli.actors import ActorOpt, cli_actor
 from api.cli.common import DatabaseOpt, container, err, out
-from ledger import migrate, plan
+from ledger import migrate
 from ledger.domain.balances import figures
 from ledger.domain.commands import CostObjectRoute
 from ledger.domain.money import format_kronor
+from ledger.formats import plan
 from ledger.projections import loader
-from ledger.service import Actor
 
 app = typer.Typer(help="Plan files: a grant and its activities as data.", no_args_is_help=True)
 
@@ -40,7 +42,7 @@ def check(
             routes = loader.load_routes(conn, c.service.tables)
     state, problems = plan.check(parsed, routes)
     for p in problems:
-        err.print(f"[red]refused[/] ({p.fields.get('rule', p.code)}): {p.detail}")
+        err.print(f"[red]refused[/] ({p.fields.get('rule', p.code)}): {escape(p.detail)}")
     if state is not None:
         f = figures(state.balances, state.areas, state.activities)
         table = Table("area", "awarded", "allocated", "unallocated", title=state.grant_id)
@@ -56,10 +58,11 @@ def check(
 
 
 @app.command()
-def load(path: PlanPath, database_url: DatabaseOpt = None) -> None:
+def load(path: PlanPath, actor: ActorOpt = None, database_url: DatabaseOpt = None) -> None:
     """Register the grant and allocate its activities, all in one transaction."""
     c = container(database_url)
     migrate.upgrade(c.engine)
     commands = plan.commands(plan.read(path))
-    results = c.service.execute_all(commands, Actor("plan-load", "planner"))
-    out.print(f"loaded {path}: {sum(len(r.events) for r in results)} events")
+    # Rule 7: the events name who loaded the plan, not the command that did it.
+    results = c.service.execute_all(commands, cli_actor("planner", actor))
+    out.print(f"loaded {escape(str(path))}: {sum(len(r.events) for r in results)} events")

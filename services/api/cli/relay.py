@@ -28,9 +28,9 @@ def register(app: typer.Typer) -> None:
 
 def public_json(e: StoredEvent) -> bytes:
     """An event exactly as GET /v1/events renders it: its public shape, serialized the API's way."""
-    from api.schemas.answers import EventOut
+    from api.schemas.events import event_json
 
-    return EventOut.of(e).model_dump_json().encode()
+    return event_json(e)
 
 
 def relay(

@@ -6,127 +6,39 @@ import datetime as dt
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Query
-from fastapi.responses import JSONResponse, Response
-from pydantic import BaseModel, ConfigDict, Field
+from fastapi.responses import Response
 
 from api.auth import Reader
 from api.deps import ContainerDep
 from api.routers.common import NOT_FOUND, READ_ERRORS
-from ledger.reports import MEDIA_TYPES, grant_report, render
+from api.schemas.answers import GrantReportOut
+from ledger.formats.reports import MEDIA_TYPES, filename, render_file
+from ledger.grant_model import GrantModel
 
 router = APIRouter(prefix="/v1/reports", tags=["reports"], responses={**READ_ERRORS, **NOT_FOUND})
 
-Amount = Annotated[str, Field(pattern=r"^-?[0-9]+\.[0-9]{2}$", examples=["1263169.00"])]
-
-
-class _Out(BaseModel):
-    # Forbid: the schema must say exactly what ledger.reports.report_dict writes.
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class ReportDecisionOut(_Out):
-    ref: str
-    date: dt.date
-    body: str
-
-
-class ReportActivityOut(_Out):
-    code: str
-    name: str
-    responsible: str
-    new_activity: bool
-    exit_plan: str | None
-    decision: ReportDecisionOut | None
-    allocated: Amount
-    spent: Amount
-    remaining: Amount
-    overspent: bool
-
-
-class ReportAreaOut(_Out):
-    code: str
-    name: str
-    cost_object: str
-    responsible: str
-    ring_fenced: bool
-    awarded: Amount
-    allocated: Amount
-    unallocated: Amount
-    spent: Amount
-    unclassified_spent: Amount
-    repaid: Amount
-    remaining: Amount
-    activities: list[ReportActivityOut]
-
-
-class ReportTotalsOut(_Out):
-    awarded: Amount
-    allocated: Amount
-    unallocated: Amount
-    spent: Amount
-    remaining: Amount
-    received: Amount
-    unclassified_spent: Amount
-    repaid: Amount
-
-
-class ReportObligationOut(_Out):
-    kind: str
-    due: dt.date
-    recipient: str
-
-
-class ReportDecisionEntryOut(_Out):
-    ref: str
-    date: dt.date
-    body: str
-    event_type: str = Field(
-        description="What the decision did: GrantRegistered, AwardAmended, "
-        "ActivityAllocated, BudgetReallocated or YearClosed."
-    )
-    subject: str
-    amount: Amount | None
-    effective_date: dt.date
-
-
-class ReportPeriodOut(_Out):
-    from_: dt.date = Field(alias="from")
-    to: dt.date
-
-
-class GrantReportOut(_Out):
-    grant_id: str
-    name: str
-    funder: str
-    decision: ReportDecisionOut
-    spend_period: ReportPeriodOut
-    repayment_reference: str | None
-    as_of: dt.date | None
-    generated_at: dt.datetime
-    totals: ReportTotalsOut
-    unplaced_spent: Amount = Field(
-        description="Spend on a cost object serving several areas, not yet classified."
-    )
-    areas: list[ReportAreaOut]
-    reporting: list[ReportObligationOut]
-    decisions: list[ReportDecisionEntryOut]
-
-
 Format = Literal["json", "csv", "xlsx"]
+
+
+def render_report(model: GrantModel, fmt: str) -> bytes:
+    """The report in one format; JSON is the grant answer with the report's members."""
+    if fmt == "json":
+        return GrantReportOut.of(model).model_dump_json(by_alias=True, indent=2).encode()
+    return render_file(model, fmt)
 
 
 @router.get(
     "/grants/{grant_id}",
     response_model=GrantReportOut,
-    response_class=JSONResponse,
     operation_id="getGrantReport",
     summary="A grant's report for återrapportering",
-    description="Per area and activity: awarded, allocated, unallocated, spent, remaining, "
-    "responsible, cost object and decision references, with the reporting obligations and "
-    "their due dates, today or `as_of` a booking date. `format=json` (default) answers JSON; "
-    "`format=csv` a `;`-separated file with decimal comma in UTF-8 with BOM (Swedish Excel "
-    "opens it as it is); `format=xlsx` a workbook with a summary sheet and one sheet per area, "
-    "amounts as numbers formatted as kronor. CSV and XLSX come as attachments.",
+    description="The grant answer (areas, activities, figures, decisions) today or `as_of` a "
+    "booking date, with every planning decision and the spend not yet placed on an area, all "
+    "read in one snapshot. `format=json` (default) answers JSON; `format=csv` a `;`-separated "
+    "file, every field quoted, decimal comma, UTF-8 with BOM (Swedish Excel opens it as it "
+    "is); `format=xlsx` a workbook with a summary sheet and one sheet per area, amounts as "
+    "numbers formatted as kronor, every text a text cell. In each, the area rows plus the "
+    "unplaced rows add up to the grant row. CSV and XLSX come as attachments.",
     responses={
         200: {
             "description": "The report",
@@ -146,10 +58,10 @@ def get_grant_report(
         dt.date | None, Query(description="Booking date: only entries effective on or before it.")
     ] = None,
 ) -> Response:
-    report = grant_report(container.queries, grant_id, as_of=as_of)
+    model = container.queries.grant(grant_id, as_of=as_of, decisions=True)
     disposition = "inline" if fmt == "json" else "attachment"
     return Response(
-        render(report, fmt),
+        render_report(model, fmt),
         media_type=MEDIA_TYPES[fmt],
-        headers={"Content-Disposition": f'{disposition}; filename="{report.filename(fmt)}"'},
+        headers={"Content-Disposition": f'{disposition}; filename="{filename(model, fmt)}"'},
     )

@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, WithJsonSchema
 
+from api.schemas.events import EventOut
 from ledger.domain.balances import ActivityFigures, AreaFigures, GrantFigures
 from ledger.domain.money import format_money
-from ledger.public_events import public_event
-from ledger.queries import Balances, GrantView, LineView
+from ledger.grant_model import DecisionEntry, GrantModel
+from ledger.periods import Month
+from ledger.queries import Balances, LineView
 from ledger.service import LineOutcome, Result
-from ledger.store import StoredEvent, VerifyResult
+from ledger.store import VerifyResult
 
-# Öre inside, a string with two decimals outside (DESIGN §1 rule 8).
+# Öre inside, a string with two decimals outside (docs/rules.md, conventions: money).
 MoneyOut = Annotated[
     int,
     PlainSerializer(format_money, return_type=str),
@@ -90,6 +92,23 @@ class PeriodOut(Answer):
     closed: bool = True
 
 
+class MonthOut(Answer):
+    period: str = Field(examples=["2022-03"])
+    closed: bool
+    closed_by: Literal["period-close", "year-close"] | None = Field(
+        description="`period-close`: closed for every grant (POST /v1/periods/{period}/close); "
+        "`year-close`: the grant's year is closed (only with `grant_id`); null while open."
+    )
+
+    @classmethod
+    def of(cls, m: Month) -> MonthOut:
+        return cls.model_validate(m)
+
+
+class MonthListOut(Answer):
+    periods: list[MonthOut]
+
+
 class ActivityBalanceOut(Answer):
     code: str
     allocated: MoneyOut
@@ -125,7 +144,14 @@ class TotalsOut(Answer):
     unallocated: MoneyOut
     spent: MoneyOut
     remaining: MoneyOut
-    received: MoneyOut
+    received: MoneyOut | None = Field(
+        description="Cash the funder has paid out (utbetalning). A whole grant's: null when the "
+        "figures are narrowed to a cost object, area or activity, which hold no cash of their own."
+    )
+    overreceived: bool | None = Field(
+        description="Received exceeds awarded: recorded (a receipt is a fact from the bank), "
+        "flagged here for repayment or correction (rule 9). Null where `received` is."
+    )
     unclassified_spent: MoneyOut
     repaid: MoneyOut
 
@@ -201,6 +227,11 @@ class AreaOut(AreaBalanceOut):
     activities: list[ActivityOut]  # type: ignore[assignment]
 
 
+class UnplacedOut(Answer):
+    cost_object: str
+    spent: MoneyOut
+
+
 class GrantOut(Answer):
     grant_id: str
     name: str
@@ -213,88 +244,77 @@ class GrantOut(Answer):
     version: int
     totals: TotalsOut
     areas: list[AreaOut]
+    unplaced: list[UnplacedOut] = Field(
+        description="Spend on a cost object serving several areas (9942), on no area until "
+        "classified: the areas plus these add up to the totals."
+    )
 
     @classmethod
-    def of(cls, view: GrantView) -> GrantOut:
-        s, f = view.state, view.figures
-        decisions = {r["code"]: r["decision"] for r in view.activity_rows}
-        areas = []
-        for af in f.areas:
-            info = s.areas[af.code]
-            acts = []
-            for x in af.activities:
-                a = s.activities[x.code]
-                acts.append(
-                    ActivityOut(
-                        code=a.code,
-                        area=a.area,
-                        name=a.name,
-                        responsible=a.responsible,
-                        new_activity=a.new_activity,
-                        exit_plan=a.exit_plan,
-                        decision=DecisionOut(**decisions[a.code])
-                        if decisions.get(a.code)
-                        else None,
-                        allocated=x.allocated,
-                        spent=x.spent,
-                        remaining=x.remaining,
-                        overspent=x.overspent,
-                    )
-                )
-            areas.append(
-                AreaOut(
-                    code=info.code,
-                    name=info.name,
-                    cost_object=info.cost_object,
-                    responsible=info.responsible,
-                    ring_fenced=info.ring_fenced,
-                    awarded=af.awarded,
-                    allocated=af.allocated,
-                    unallocated=af.unallocated,
-                    spent=af.spent,
-                    unclassified_spent=af.unclassified_spent,
-                    repaid=af.repaid,
-                    remaining=af.remaining,
-                    activities=acts,
-                )
-            )
+    def of(cls, m: GrantModel) -> GrantOut:
+        return cls(**_grant_fields(m))
+
+
+def _grant_fields(m: GrantModel) -> dict[str, Any]:
+    """The grant answer's members, read off the one read model (areas and below by name)."""
+    return {
+        "grant_id": m.grant_id,
+        "name": m.name,
+        "funder": m.funder,
+        "decision": DecisionOut.model_validate(m.decision),
+        "spend_period": PeriodRangeOut(from_=m.spend_from, to=m.spend_to),
+        "repayment_reference": m.repayment_reference,
+        "reporting": [ReportingOut.model_validate(r) for r in m.reporting],
+        "closed_years": list(m.closed_years),
+        "version": m.version,
+        "totals": TotalsOut.of(m.totals),
+        "areas": [AreaOut.model_validate(a) for a in m.areas],
+        "unplaced": [UnplacedOut.model_validate(u) for u in m.unplaced],
+    }
+
+
+class DecisionEntryOut(DecisionOut):
+    event_type: str = Field(
+        description="What the decision did: GrantRegistered, AwardAmended, "
+        "ActivityAllocated, BudgetReallocated or YearClosed."
+    )
+    subject: str
+    amount: MoneyOut | None
+    effective_date: date
+
+    @classmethod
+    def of(cls, d: DecisionEntry) -> DecisionEntryOut:
         return cls(
-            grant_id=s.grant_id,
-            name=s.name,
-            funder=s.funder,
-            decision=DecisionOut(ref=s.decision.ref, date=s.decision.date, body=s.decision.body),
-            spend_period=PeriodRangeOut(from_=s.spend_from, to=s.spend_to),
-            repayment_reference=s.repayment_reference,
-            reporting=[
-                ReportingOut(kind=r.kind, due=r.due, recipient=r.recipient) for r in s.reporting
-            ],
-            closed_years=sorted(s.closed_years),
-            version=s.version,
-            totals=TotalsOut.of(f),
-            areas=areas,
+            ref=d.decision.ref,
+            date=d.decision.date,
+            body=d.decision.body,
+            event_type=d.event_type,
+            subject=d.subject,
+            amount=d.amount,
+            effective_date=d.effective_date,
+        )
+
+
+class GrantReportOut(GrantOut):
+    """The grant answer as of a booking date, with every planning decision: återrapportering."""
+
+    as_of: date | None
+    generated_at: datetime
+    unplaced_spent: MoneyOut = Field(description="The sum of `unplaced`.")
+    decisions: list[DecisionEntryOut]
+
+    @classmethod
+    def of(cls, m: GrantModel) -> GrantReportOut:
+        return cls(
+            **_grant_fields(m),
+            as_of=m.as_of,
+            generated_at=m.read_at,
+            unplaced_spent=m.unplaced_spent,
+            decisions=[DecisionEntryOut.of(d) for d in m.decisions],
         )
 
 
 class GrantListOut(Answer):
     grants: list[GrantOut]
-
-
-class EventOut(Answer):
-    position: int
-    stream_id: str
-    stream_version: int
-    event_type: str
-    schema_version: int
-    data: dict[str, Any]
-    meta: dict[str, Any]
-    effective_date: date | None
-    recorded_at: datetime
-    prev_hash: str
-    hash: str
-
-    @classmethod
-    def of(cls, e: StoredEvent) -> EventOut:
-        return cls.model_validate(public_event(e))
 
 
 class EventPageOut(Answer):
@@ -312,10 +332,23 @@ class VerifyOut(Answer):
     head_hash: str
     first_bad_position: int | None
     reason: str | None
+    complete: bool = Field(description="Whether the check reached the newest event.")
+    next_after: int | None = Field(
+        description="Where to continue (`after`) when the check stopped before the newest event."
+    )
 
     @classmethod
     def of(cls, r: VerifyResult) -> VerifyOut:
-        return cls.model_validate(r)
+        return cls(
+            ok=r.ok,
+            checked=r.checked,
+            head_position=r.head_position,
+            head_hash=r.head_hash,
+            first_bad_position=r.first_bad_position,
+            reason=r.reason,
+            complete=r.complete,
+            next_after=None if r.complete or not r.ok else r.head_position,
+        )
 
 
 class TransactionOut(Answer):

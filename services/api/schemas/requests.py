@@ -6,9 +6,10 @@ from pydantic import ConfigDict, Field
 
 from api.schemas import examples
 from ledger.domain import commands as cmd
+from ledger.domain.commands import SpendKind
 from ledger.inputs import ActivityIn, DecisionIn, GrantIn, Input
 from ledger.service import ClassifyTransaction, LineInput, PostSpend, ReverseTransaction
-from ledger.types import Code, CostObject, Day, LongText, Money, Text
+from ledger.types import AwardMoney, Code, CostObject, Day, LongText, Money, PositiveMoney, Text
 
 
 class GrantBody(GrantIn):
@@ -24,9 +25,9 @@ class ReallocationBody(Input):
 
     from_activity: Code
     to_activity: Code
-    amount: Money
+    amount: PositiveMoney
     reason: LongText
-    decision: DecisionIn | None = None
+    decision: DecisionIn
 
     def to_command(self, grant_id: str) -> cmd.Reallocate:
         return cmd.Reallocate(
@@ -35,14 +36,14 @@ class ReallocationBody(Input):
             self.to_activity,
             self.amount,
             self.reason,
-            self.decision.to_domain() if self.decision else None,
+            self.decision.to_domain(),
         )
 
 
 class AmendmentBody(Input):
     area: Code
-    awarded: Money
-    decision: DecisionIn | None = None
+    awarded: AwardMoney
+    decision: DecisionIn
     reason: LongText
 
     def to_command(self, grant_id: str) -> cmd.AmendAward:
@@ -50,13 +51,13 @@ class AmendmentBody(Input):
             grant_id,
             self.area,
             self.awarded,
-            self.decision.to_domain() if self.decision else None,
+            self.decision.to_domain(),
             self.reason,
         )
 
 
 class ReceiptBody(Input):
-    amount: Money
+    amount: PositiveMoney
     received_on: Day
     reference: Text
 
@@ -66,7 +67,7 @@ class ReceiptBody(Input):
 
 class RepaymentBody(Input):
     area: Code
-    amount: Money
+    amount: PositiveMoney
     paid_on: Day
     reference: Text | None = Field(
         default=None, description="Defaults to the grant's repayment reference (diarienummer)."
@@ -78,12 +79,10 @@ class RepaymentBody(Input):
 
 class YearCloseBody(Input):
     year: int = Field(ge=2000, le=2100)
-    decision: DecisionIn | None = None
+    decision: DecisionIn
 
     def to_command(self, grant_id: str) -> cmd.CloseYear:
-        return cmd.CloseYear(
-            grant_id, self.year, self.decision.to_domain() if self.decision else None
-        )
+        return cmd.CloseYear(grant_id, self.year, self.decision.to_domain())
 
 
 class SpendLineBody(Input):
@@ -94,10 +93,10 @@ class SpendLineBody(Input):
     cost_object: CostObject
     activity: Code | None = None
     account: Text | None = Field(default=None, max_length=64)
-    kind: str = Field(
+    kind: SpendKind = Field(
         default="expense",
-        max_length=20,
-        description="expense, depreciation or investment (investment is refused: rule 4).",
+        description="expense or depreciation; investment is refused (rule 4: only the year's "
+        "depreciation of an investment may be booked).",
     )
     text: Text | None = Field(default=None, max_length=1000)
 

@@ -15,4 +15,6 @@ tokens = sa.Table(
     sa.Column("token_hash", sa.String(64), nullable=False, unique=True),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("revoked_at", sa.DateTime(timezone=True), nullable=True),
+    # Refused from this instant on; NULL: never expires.
+    sa.Column("expires_at", sa.DateTime(timezone=True), nullable=True),
 )

@@ -81,6 +81,27 @@ def repaid(area: str) -> str:
     return f"repaid:{area}"
 
 
+# The account vocabulary: every account ``transfers`` writes, and what its balance holds.  The
+# one list docs/domain.md shows (tests/unit/test_docs.py keeps the two equal, and checks that
+# every account a ledger holds matches one of these) and exports name accounts from.
+VOCABULARY: tuple[tuple[str, str], ...] = (
+    (award("{area}"), "minus what the funder awarded the area (tilldelning)"),
+    (unallocated("{area}"), "awarded, not on an activity (ofördelat)"),
+    (budget("{activity}"), "allocated to the activity, not spent: remaining (negative: overspent)"),
+    (spent("{activity}"), "spent on the activity"),
+    (unclassified("{area}"), "spend booked on the area's cost object without an activity"),
+    (
+        unplaced("{cost_object}"),
+        "spend on a cost object serving several areas (9942), on no area until classified",
+    ),
+    (suspense("{cost_object}"), "the counter-entry of unplaced spend: minus it"),
+    (repaid("{area}"), "repaid to the funder (återbetalning)"),
+    (CASH_FUNDER, "minus what the funder has paid out (utbetalning): −received"),
+    (CASH_BANK, "grant money the region holds"),
+    (CASH_REPAID, "cash returned to the funder"),
+)
+
+
 def transfers(event: Event) -> tuple[Transfer, ...]:
     """The postings of ``event``, derived from the event alone."""
     match event:

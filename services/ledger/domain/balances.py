@@ -48,12 +48,17 @@ class GrantFigures:
     unallocated: int
     spent: int  # includes spend on no area yet (grant-level unclassified)
     remaining: int
-    received: int
+    # Cash the funder paid out: the whole grant's, so None once figures are narrowed to a part
+    # of it (a cost object, an area), which holds no cash of its own.
+    received: int | None
     unclassified_spent: int  # area-level + grant-level
     repaid: int
     areas: tuple[AreaFigures, ...]
     # Spend on shared cost objects not yet on an area, by cost object (9942 → 15 000.00 kr).
     unplaced: Mapping[str, int] = field(default_factory=dict)
+    # Rule 9: more received than awarded is recorded (the bank says so) and flagged, as
+    # overspend is; None where ``received`` is.
+    overreceived: bool | None = False
 
 
 def figures(
@@ -92,17 +97,19 @@ def figures(
     awarded = sum(a.awarded for a in area_figures)
     spent = sum(a.spent for a in area_figures) + grant_unclassified
     repaid = sum(a.repaid for a in area_figures)
+    received = -balance(accounts.CASH_FUNDER)
     return GrantFigures(
         awarded=awarded,
         allocated=sum(a.allocated for a in area_figures),
         unallocated=sum(a.unallocated for a in area_figures),
         spent=spent,
         remaining=awarded - spent - repaid,
-        received=-balance(accounts.CASH_FUNDER),
+        received=received,
         unclassified_spent=sum(a.unclassified_spent for a in area_figures) + grant_unclassified,
         repaid=repaid,
         areas=area_figures,
         unplaced=unplaced,
+        overreceived=received > awarded,
     )
 
 

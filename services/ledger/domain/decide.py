@@ -1,4 +1,4 @@
-"""Every rule of DESIGN §1, and nowhere else: ``decide(state, command) -> events``.
+"""Every rule of docs/rules.md, and nowhere else: ``decide(state, command) -> events``.
 
 ``decide`` either returns the events that record an accepted command or raises the domain error
 that says why it is refused; it never touches a database and never changes ``state``.  Checks run
@@ -16,7 +16,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import date
 from typing import assert_never
 
-from ledger.domain import errors
+from ledger.domain import accounts, errors
 from ledger.domain.commands import (
     AllocateActivity,
     AmendAward,
@@ -64,6 +64,12 @@ SPEND_KINDS = frozenset({"expense", "depreciation", "investment"})
 
 def decide(state: GrantState | None, command: GrantCommand) -> list[GrantEvent]:
     """The events that record ``command`` against ``state`` (``None``: not registered)."""
+    decided = _decide(state, command)
+    _check_bounds(state, decided)
+    return decided
+
+
+def _decide(state: GrantState | None, command: GrantCommand) -> list[GrantEvent]:
     match command:
         case RegisterGrant():
             return _register_grant(state, command)
@@ -310,7 +316,21 @@ def _close_year(grant: GrantState, c: CloseYear) -> list[GrantEvent]:
 
 
 def _record_receipt(grant: GrantState, c: RecordReceipt) -> list[GrantEvent]:
+    """Rule 9: a receipt is dated in the agreement's years; more than the award is flagged.
+
+    "Överenskommelsen omfattar 2022 totalt 6 373 miljoner kronor" (003): the funder pays an
+    agreement's money in its years, the last payment at the latest in the year after (after the
+    slutredovisning, "senast den 31 mars 2023").  A date outside those years (a receipt 22 years
+    before the decision) is a typing error or another grant's money: refused.  An amount beyond
+    the award is not refused: like overspend (rule 4) it is cash that did move, so it is
+    recorded and the grant's figures flag it (``overreceived``) until it is repaid or reversed.
+    """
     _require_positive(c.amount, "amount")
+    earliest, latest = receipt_window(grant)
+    if not earliest <= c.received_on <= latest:
+        raise errors.ReceiptOutsideAgreement(
+            grant_id=grant.grant_id, received_on=c.received_on, earliest=earliest, latest=latest
+        )
     _require_open_period(grant, c.received_on)
     return [
         ReceiptRecorded(
@@ -320,6 +340,11 @@ def _record_receipt(grant: GrantState, c: RecordReceipt) -> list[GrantEvent]:
             reference=c.reference,
         )
     ]
+
+
+def receipt_window(grant: GrantState) -> tuple[date, date]:
+    """The days a receipt of ``grant`` may be dated: its spend period's years and the next."""
+    return date(grant.spend_from.year, 1, 1), date(grant.spend_to.year + 1, 12, 31)
 
 
 def _repay(grant: GrantState, c: RepayUnspent) -> list[GrantEvent]:
@@ -386,6 +411,13 @@ def _placement_problems(grant: GrantState, line: SpendLine) -> list[LineError]:
 
     if line.amount == 0:
         problem("amount", "zero-amount", "a line of 0.00 kr records nothing")
+    elif abs(line.amount) > MAX_ORE:  # the API's parser bounds it; a file reader may not
+        problem(
+            "amount",
+            "amount-out-of-range",
+            f"{format_money(line.amount)} kr is beyond the ledger's bound of "
+            f"{format_money(MAX_ORE)} kr a line",
+        )
     if line.kind == "investment":
         problem(
             "kind",
@@ -720,6 +752,33 @@ def _require_positive(amount: int, field: str) -> None:
         raise errors.InvalidAmount(
             field=field, value=format_money(amount), reason="must be greater than zero"
         )
+
+
+def _check_bounds(state: GrantState | None, decided: Sequence[GrantEvent]) -> None:
+    """No account may pass ``MAX_ORE`` either way, checked after every transfer in order.
+
+    Every balance a projection stores (the running one, a day's, an as-of) is then a sum of
+    bounded prefixes, far inside 64 bits; a command that would cross the bound is refused here
+    rather than failing at the database and jamming the account.
+    """
+    moved: dict[str, int] = {}
+    for event in decided:
+        for t in accounts.transfers(event):
+            for account, delta in ((t.source, -t.amount), (t.target, t.amount)):
+                before = moved.get(account)
+                if before is None:
+                    before = state.balance(account) if state is not None else 0
+                after = before + delta
+                if abs(after) > MAX_ORE:
+                    room = MAX_ORE - before if delta > 0 else MAX_ORE + before
+                    raise errors.BalanceOutOfRange(
+                        grant_id=event.grant_id,
+                        account=account,
+                        balance=before,
+                        available=max(room, 0),
+                        requested=abs(delta),
+                    )
+                moved[account] = after
 
 
 def _check_award(amount: int, field: str, grant_id: str) -> None:

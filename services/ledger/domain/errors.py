@@ -1,9 +1,9 @@
 """The refusals of the grant domain, each a subclass of one kind in ``ledger.errors``.
 
 Every error has a stable ``code`` (the slug a client can switch on) and puts what a person needs
-to act in ``fields``: the rule of DESIGN §1 it enforces (``rule``), where (grant, area, activity),
-and amounts in öre (``available``, ``requested``).  The message says the same in words, with
-amounts in kronor.
+to act in ``fields``: the rule of docs/rules.md it enforces (``rule``), where (grant, area,
+activity), and amounts in öre (``available``, ``requested``).  The message says the same in
+words, with amounts in kronor.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from datetime import date
 
-from ledger.domain.money import InvalidAmount, format_kronor
+from ledger.domain.money import InvalidAmount, format_kronor, format_money
 from ledger.errors import Conflict, InvalidInput, NotFound, RuleViolation
 
 __all__ = [
@@ -35,6 +35,7 @@ __all__ = [
     "OverAllocation",
     "PeriodAlreadyClosed",
     "PeriodClosed",
+    "ReceiptOutsideAgreement",
     "RepaymentExceedsUnallocated",
     "RingFenced",
     "UnclassifiedSpendOpen",
@@ -97,7 +98,7 @@ class UnreadableEvent(InvalidInput):
         )
 
 
-# --- rules of DESIGN §1 ----------------------------------------------------------------------
+# --- rules (docs/rules.md) --------------------------------------------------------------------
 
 
 class OverAllocation(RuleViolation):
@@ -196,6 +197,35 @@ class InsufficientRemaining(RuleViolation):
             available=available,
             requested=requested,
         )
+        self.available = available
+        self.requested = requested
+
+
+class BalanceOutOfRange(RuleViolation):
+    """One bound for money: no account may hold more than ``money.MAX_ORE`` either way.
+
+    A balance beyond it could not be stored (a 64-bit column) or added up safely, and would jam
+    every later command on the account; the command that would cross it is refused instead.
+    """
+
+    code = "balance-out-of-range"
+    title = "An account would exceed the ledger's money bound"
+
+    def __init__(
+        self, *, grant_id: str, account: str, balance: int, available: int, requested: int
+    ) -> None:
+        super().__init__(
+            f"account {account!r} of grant {grant_id!r} holds {format_kronor(balance)} and can "
+            f"take {format_kronor(available)} more in that direction; "
+            f"{format_kronor(requested)} requested",
+            rule="money-bound",
+            grant_id=grant_id,
+            account=account,
+            balance=format_money(balance),
+            available=available,
+            requested=requested,
+        )
+        self.account = account
         self.available = available
         self.requested = requested
 
@@ -334,6 +364,24 @@ class OutsideSpendPeriod(RuleViolation):
             date=on,
             spend_from=spend_from.isoformat(),
             spend_to=spend_to.isoformat(),
+        )
+
+
+class ReceiptOutsideAgreement(RuleViolation):
+    """Rule 9: a receipt is dated in the agreement's years (its spend period's and the next)."""
+
+    code = "receipt-outside-agreement"
+    title = "Receipt dated outside the agreement's years"
+
+    def __init__(self, *, grant_id: str, received_on: date, earliest: date, latest: date) -> None:
+        super().__init__(
+            f"a receipt of grant {grant_id!r} dated {received_on} is outside the agreement's "
+            f"years ({earliest} – {latest}): check the date, or the grant it belongs to",
+            rule="receipt-in-agreement-years",
+            grant_id=grant_id,
+            received_on=received_on.isoformat(),
+            earliest=earliest.isoformat(),
+            latest=latest.isoformat(),
         )
 
 

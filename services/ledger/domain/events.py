@@ -13,6 +13,7 @@ opposed to when it was recorded (``known_at``, kept by the store).
 from __future__ import annotations
 
 import dataclasses
+import re
 import types
 import typing
 from collections.abc import Callable, Mapping
@@ -121,7 +122,8 @@ class SpendRecorded:
     """One spend line, placed: on an activity, on an area (unclassified), or on the grant."""
 
     event_type: ClassVar[str] = "SpendRecorded"
-    schema_version: ClassVar[int] = 1
+    # 2: a SIE line's line_id carries its fiscal year ("2022:A-1-1"; see ``sie_line_id_v2``).
+    schema_version: ClassVar[int] = 2
 
     grant_id: str
     transaction_id: str
@@ -282,8 +284,28 @@ EVENT_TYPES: dict[str, type[Event]] = {
 
 JsonData = dict[str, Any]
 
+_SIE_YEAR_KEY = re.compile(r"[0-9]{4}(?:-[0-9]{2})?:")
+
+
+def sie_line_id_v2(data: JsonData) -> JsonData:
+    """SpendRecorded 1 -> 2: a SIE line's key gains its fiscal year.
+
+    ERPs restart voucher numbers every fiscal year, so "A-1-1" named a different line each
+    year.  A line imported under the old key is known by the year of its booking date: regions
+    keep the calendar year as their fiscal year (kommunallagen 11:1).  Other sources' keys are
+    theirs and stay as they are.
+    """
+    line_id = data.get("line_id")
+    legacy = isinstance(line_id, str) and not _SIE_YEAR_KEY.match(line_id)
+    if data.get("source") == "sie" and legacy:
+        data = {**data, "line_id": f"{str(data['booked_on'])[:4]}:{line_id}"}
+    return data
+
+
 # (event_type, n) -> a function lifting data of schema version n to n + 1.
-UPCASTERS: dict[tuple[str, int], Callable[[JsonData], JsonData]] = {}
+UPCASTERS: dict[tuple[str, int], Callable[[JsonData], JsonData]] = {
+    ("SpendRecorded", 1): sie_line_id_v2,
+}
 
 
 # --- codec -----------------------------------------------------------------------------------

@@ -65,6 +65,16 @@ class GrantState:
     reporting: tuple[ReportingObligation, ...] = ()
     closed_years: frozenset[int] = frozenset()
     closed_periods: frozenset[str] = frozenset()  # from the periods stream, see the module doc
+    # Derived from ``areas`` once per state: ``areas_on`` is asked for every spend line.
+    _areas_by_cost_object: Mapping[str, tuple[str, ...]] = field(
+        init=False, repr=False, compare=False
+    )
+
+    def __post_init__(self) -> None:
+        index: dict[str, tuple[str, ...]] = {}
+        for a in self.areas.values():
+            index[a.cost_object] = (*index.get(a.cost_object, ()), a.code)
+        object.__setattr__(self, "_areas_by_cost_object", index)
 
     def with_closed_periods(self, closed: frozenset[str]) -> GrantState:
         return replace(self, closed_periods=closed)
@@ -98,7 +108,7 @@ class GrantState:
 
     def areas_on(self, cost_object: str) -> tuple[str, ...]:
         """The areas whose spend is booked on ``cost_object`` (9942 serves two)."""
-        return tuple(a.code for a in self.areas.values() if a.cost_object == cost_object)
+        return self._areas_by_cost_object.get(cost_object, ())
 
 
 def evolve(state: GrantState | None, event: Event) -> GrantState:

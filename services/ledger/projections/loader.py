@@ -12,6 +12,7 @@ from datetime import date
 from types import MappingProxyType
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import Connection
 
 from ledger.domain.commands import CostObjectRoute, Decision, RecordedLine, ReportingObligation
@@ -23,9 +24,29 @@ def _decision(d: dict[str, str]) -> Decision:
     return Decision(ref=d["ref"], date=date.fromisoformat(d["date"]), body=d["body"])
 
 
+def facts_key(conn: Connection, t: ProjectionTables) -> tuple[int, int]:
+    """(closed months, registered grants): what changes whenever periods or routes do."""
+    count = sa.func.count()
+    row = conn.execute(
+        sa.select(
+            sa.select(count).select_from(t.closed_periods).scalar_subquery(),
+            sa.select(count).select_from(t.grants).scalar_subquery(),
+        )
+    ).one()
+    return int(row[0]), int(row[1])
+
+
 def load_periods(conn: Connection, t: ProjectionTables) -> PeriodsState:
     closed = frozenset(conn.execute(sa.select(t.closed_periods.c.period)).scalars())
     return PeriodsState(closed=closed, version=len(closed))
+
+
+def grant_version(conn: Connection, t: ProjectionTables, grant_id: str) -> int | None:
+    """The grant's stream version as projected (None: not registered), in one probe."""
+    version = conn.execute(
+        sa.select(t.grants.c.version).where(t.grants.c.grant_id == grant_id)
+    ).scalar()
+    return None if version is None else int(version)
 
 
 def load_grant(
@@ -135,13 +156,23 @@ def find_lines(
     ids = sorted(set(line_ids))
     found: dict[str, KnownLine] = {}
     lines = t.spend_lines
-    for start in range(0, len(ids), 900):  # SQLite caps bound parameters per statement
-        chunk = ids[start : start + 900]
-        rows = conn.execute(
-            sa.select(
-                lines.c.line_id, lines.c.transaction_id, lines.c.grant_id, lines.c.content_hash
-            ).where(lines.c.source == source, lines.c.line_id.in_(chunk))
-        )
-        for r in rows:
+    columns = (lines.c.line_id, lines.c.transaction_id, lines.c.grant_id, lines.c.content_hash)
+    if conn.dialect.name == "postgresql":
+        # One array parameter: an IN of 500 parameters costs more to compile than to run.
+        chunks = [
+            sa.select(*columns).where(
+                lines.c.source == source,
+                lines.c.line_id == sa.any_(sa.bindparam("ids", ids, type_=ARRAY(sa.String))),
+            )
+        ]
+    else:  # SQLite caps bound parameters per statement
+        chunks = [
+            sa.select(*columns).where(
+                lines.c.source == source, lines.c.line_id.in_(ids[start : start + 900])
+            )
+            for start in range(0, len(ids), 900)
+        ]
+    for query in chunks:
+        for r in conn.execute(query):
             found[r.line_id] = KnownLine(r.transaction_id, r.grant_id, r.content_hash or "")
     return found

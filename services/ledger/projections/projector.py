@@ -324,7 +324,8 @@ def _upsert_add_postgres(
     raw = conn.connection.driver_connection
     assert raw is not None
     with raw.cursor() as cursor:
-        cursor.execute(sql, [[row[c] for row in rows] for c in columns])
+        # Binary parameters: a text array quotes each element (a regex per value).
+        cursor.execute(sql, [[row[c] for row in rows] for c in columns], binary=True)
 
 
 def _add_to_days(

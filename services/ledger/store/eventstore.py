@@ -19,7 +19,15 @@ from sqlalchemy.engine import Connection, Engine
 from ledger.db import bulk_insert
 from ledger.errors import ConcurrencyError, InvalidInput
 from ledger.store import verify as chain_walk
-from ledger.store.chain import GENESIS_HASH, event_hash, format_recorded_at, hashed_body
+from ledger.store.chain import (
+    GENESIS_HASH,
+    Fault,
+    check,
+    content_matches,
+    event_hash,
+    format_recorded_at,
+    hashed_body,
+)
 from ledger.store.schema import events
 
 # Any constant works; it only has to be the same for every writer of this database.
@@ -68,6 +76,7 @@ class VerifyResult:
     head_hash: str
     first_bad_position: int | None = None
     reason: str | None = None
+    complete: bool = True  # False: a bounded check stopped before the head
 
 
 _COLUMNS = (
@@ -169,16 +178,24 @@ class EventStore:
         conn: Connection,
         appends: Sequence[StreamAppend],
         meta: Mapping[str, Any] | None = None,
+        *,
+        versions_checked: bool = False,
     ) -> list[StoredEvent]:
-        """Append to several streams in the caller's transaction, all or nothing."""
+        """Append to several streams in the caller's transaction, all or nothing.
+
+        ``versions_checked``: the caller read every expected version under the append lock it
+        holds (the unit of work does), so they are not read again; the unique
+        (stream, version) key still refuses a version that was taken.
+        """
         if not any(a.events for a in appends):
             return []
         self.lock(conn)
-        actual = self.stream_versions(conn, [a.stream_id for a in appends])
-        for a in appends:  # a stream may come back in a later append of the same call
-            if actual[a.stream_id] != a.expected_version:
-                raise ConcurrencyError(a.stream_id, a.expected_version, actual[a.stream_id])
-            actual[a.stream_id] += len(a.events)
+        if not versions_checked:
+            actual = self.stream_versions(conn, [a.stream_id for a in appends])
+            for a in appends:  # a stream may come back in a later append of the same call
+                if actual[a.stream_id] != a.expected_version:
+                    raise ConcurrencyError(a.stream_id, a.expected_version, actual[a.stream_id])
+                actual[a.stream_id] += len(a.events)
         position, prev, now = self._head(conn)
         recorded_at = format_recorded_at(now)
         rows: list[dict[str, Any]] = []
@@ -277,42 +294,50 @@ class EventStore:
         self,
         engine: Engine,
         *,
+        after: int = 0,
+        limit: int | None = None,
         progress: Callable[[int], None] | None = None,
         workers: int | None = None,
     ) -> VerifyResult:
-        """Walk the whole chain in position order with constant memory.
+        """Walk the chain in position order with constant memory (``store/verify.py``).
 
         Returns the first position where the chain breaks: a changed row (its hash no longer
         matches its content), an inserted or deleted row (a gap or a prev_hash that does not
-        point at the previous row).  Long chains are checked by several processes at once.
+        point at the previous row).  ``after``/``limit`` check a stretch of at most ``limit``
+        events linked to row ``after``: ``complete`` says whether it reached the head.
         """
         with engine.connect() as conn:
             head = chain_walk.head_position(conn)
-        whole, _ = chain_walk.walk(engine, head, workers=workers, progress=progress)
+            after = min(after, head)  # nothing to check beyond the head
+            start = chain_walk.hash_at(conn, after)
+        if start is None:  # the row to continue from is gone
+            gone = Fault.missing(after)
+            return VerifyResult(False, 0, after, GENESIS_HASH, gone.position, gone.reason)
+        until = head if limit is None else min(head, after + limit)
+        if until <= after:
+            return VerifyResult(True, 0, after, start)
+        whole, _ = chain_walk.walk(engine, until, after=after, workers=workers, progress=progress)
         if whole.bad_position is not None:
             return VerifyResult(
                 False,
                 whole.checked,
-                whole.last_position or 0,
+                whole.last_position or after,
                 whole.last_hash or GENESIS_HASH,
                 whole.bad_position,
                 whole.reason,
             )
         return VerifyResult(
-            True, whole.checked, whole.last_position or 0, whole.last_hash or GENESIS_HASH
+            True,
+            whole.checked,
+            whole.last_position or after,
+            whole.last_hash or GENESIS_HASH,
+            complete=until == head,
         )
 
 
-def check_event(e: StoredEvent, expected_position: int, prev: str) -> tuple[int, str] | None:
-    """The first fault of one event read in order: a gap, a broken link or an altered row."""
-    if e.position != expected_position:
-        return expected_position, (
-            f"position {expected_position} is missing (next row is {e.position}): "
-            "an event was deleted"
-        )
-    if e.prev_hash != prev:
-        return e.position, f"position {e.position} does not link to the previous event"
-    body = hashed_body(
+def hashed_body_of(e: StoredEvent) -> dict[str, Any]:
+    """The hashed form of a stored event (``chain.hashed_body``)."""
+    return hashed_body(
         position=e.position,
         stream_id=e.stream_id,
         stream_version=e.stream_version,
@@ -323,6 +348,15 @@ def check_event(e: StoredEvent, expected_position: int, prev: str) -> tuple[int,
         effective_date=e.effective_date,
         recorded_at=format_recorded_at(e.recorded_at),
     )
-    if event_hash(prev, body) != e.hash:
-        return e.position, f"position {e.position} was altered: its hash does not match"
-    return None
+
+
+def check_event(e: StoredEvent, expected_position: int, prev: str) -> tuple[int, str] | None:
+    """The first fault of one event read in order (``chain.check``): a gap, a link, an edit."""
+    fault: Fault | None = check(
+        position=e.position,
+        expected=expected_position,
+        prev_hash=e.prev_hash,
+        previous=prev,
+        sealed=content_matches(e.hash, e.prev_hash, hashed_body_of(e)),
+    )
+    return None if fault is None else (fault.position, fault.reason)

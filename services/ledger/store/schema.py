@@ -54,4 +54,9 @@ idempotency_keys = sa.Table(
     sa.Column("status_code", sa.SmallInteger, nullable=False),
     sa.Column("body", sa.LargeBinary, nullable=False),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    # "deflate", or NULL for a body stored as sent (keys stored before migration 0005).
+    sa.Column("body_encoding", sa.String(16), nullable=True),
+    # The headers a replay must carry again (the ETag), so the body is never parsed for them.
+    sa.Column("headers", Json, nullable=True),
+    sa.Index("ix_idempotency_keys_created_at", "created_at"),
 )

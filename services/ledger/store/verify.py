@@ -2,13 +2,14 @@
 
 Each row carries the hash of the row before it, so a range of positions can be checked on its
 own and the ranges joined by comparing the hashes where they meet: a long chain is checked by
-several processes at once, each in constant memory.  Rows are read as text straight from the
-driver (JSON as text, instants already spelled as the chain spells them): no ORM objects.
+several processes at once (the command line; never inside an API request), each in constant
+memory.  Rows are read as text straight from the driver (JSON as text, instants already spelled
+as the chain spells them): no ORM objects.  The rule itself, and the words of every fault, are
+``store/chain.py``'s.
 """
 
 from __future__ import annotations
 
-import hashlib
 import multiprocessing
 import os
 from collections.abc import Callable, Iterator
@@ -20,23 +21,23 @@ import orjson
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from ledger.store.chain import GENESIS_HASH
+from ledger.store.chain import GENESIS_HASH, Fault, check, content_matches
 
 PAGE = 10_000
 # Below this a second process costs more than it saves.
 PARALLEL_FROM = 200_000
 
-_PG = """
+_PG = f"""
 SELECT position, stream_id, stream_version, event_type, schema_version, data::text, meta::text,
        to_char(effective_date, 'YYYY-MM-DD'),
        to_char(recorded_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
        prev_hash, hash
-FROM events WHERE position > %(after)s AND position <= %(until)s ORDER BY position LIMIT {page}
+FROM events WHERE position > %(after)s AND position <= %(until)s ORDER BY position LIMIT {PAGE}
 """
-_SQLITE = """
+_SQLITE = f"""
 SELECT position, stream_id, stream_version, event_type, schema_version, data, meta,
        effective_date, recorded_at, prev_hash, hash
-FROM events WHERE position > ? AND position <= ? ORDER BY position LIMIT {page}
+FROM events WHERE position > ? AND position <= ? ORDER BY position LIMIT {PAGE}
 """
 
 
@@ -53,20 +54,41 @@ class Span:
     reason: str | None = None
 
 
-def _rows(conn: Connection, after: int, until: int) -> Iterator[tuple[Any, ...]]:
+def _sealed(row: tuple[Any, ...]) -> bool:
+    """``chain.content_matches`` for a row of columns read as text."""
+    (position, stream_id, version, event_type, schema_version, data, meta, effective,
+     recorded_at, prev_hash, digest) = row  # fmt: skip
+    body = {
+        "position": position,
+        "stream_id": stream_id,
+        "stream_version": version,
+        "event_type": event_type,
+        "schema_version": schema_version,
+        "data": orjson.loads(data),
+        "meta": orjson.loads(meta),
+        "effective_date": effective,
+        "recorded_at": recorded_at,
+    }
+    return content_matches(digest, prev_hash, body)
+
+
+def _verdicts(conn: Connection, after: int, until: int) -> Iterator[tuple[int, str, str, bool]]:
+    """(position, prev_hash, hash, whether the hash matches the row) in after..until, in order."""
     raw = conn.connection.driver_connection
     assert raw is not None
     postgres = conn.dialect.name == "postgresql"
-    sql = (_PG if postgres else _SQLITE).format(page=PAGE)
     while True:
         cursor = raw.cursor()
-        params: Any = {"after": after, "until": until} if postgres else (after, until)
-        cursor.execute(sql, params)
+        if postgres:
+            cursor.execute(_PG, {"after": after, "until": until})
+        else:
+            cursor.execute(_SQLITE, (after, until))
         page = cursor.fetchall()
         cursor.close()
-        if not postgres:  # SQLite keeps the text SQLAlchemy wrote: "2026-11-23 12:00:00.123000"
-            page = [(*r[:8], r[8].replace(" ", "T") + "Z", *r[9:]) for r in page]
-        yield from page
+        for r in page:
+            if not postgres:  # SQLite keeps the text SQLAlchemy wrote: "… 12:00:00.123000"
+                r = (*r[:8], r[8].replace(" ", "T") + "Z", *r[9:])
+            yield r[0], r[9], r[10], _sealed(r)
         if len(page) < PAGE:
             return
         after = page[-1][0]
@@ -74,42 +96,25 @@ def _rows(conn: Connection, after: int, until: int) -> Iterator[tuple[Any, ...]]
 
 def scan(conn: Connection, after: int, until: int) -> Span:
     """Check positions after..until: each hash against its row and each link to the row before."""
-    expected = after + 1
-    prev: str | None = None
-    first_position = first_prev = None
-    checked = 0
-    sha256, dumps, loads, sort = hashlib.sha256, orjson.dumps, orjson.loads, orjson.OPT_SORT_KEYS
-    for (position, stream_id, version, event_type, schema_version, data, meta, effective,
-         recorded_at, prev_hash, digest) in _rows(conn, after, until):  # fmt: skip
-        if position != expected and first_position is not None:
-            return Span(first_position, first_prev, expected - 1, prev, checked, expected,
-                        f"position {expected} is missing (next row is {position}): "
-                        "an event was deleted")  # fmt: skip
-        if first_position is None:  # where the range meets the one before: checked by walk
-            first_position, first_prev, expected = position, prev_hash, position
-        elif prev_hash != prev:
-            return Span(first_position, first_prev, position - 1, prev, checked, position,
-                        f"position {position} does not link to the previous event")  # fmt: skip
-        body = {
-            "position": position,
-            "stream_id": stream_id,
-            "stream_version": version,
-            "event_type": event_type,
-            "schema_version": schema_version,
-            "data": loads(data),
-            "meta": loads(meta),
-            "effective_date": effective,
-            "recorded_at": recorded_at,
-        }
-        h = sha256(prev_hash.encode("ascii"))
-        h.update(dumps(body, option=sort))
-        if h.hexdigest() != digest:
-            return Span(first_position, first_prev, position, digest, checked, position,
-                        f"position {position} was altered: its hash does not match")  # fmt: skip
+    first_position: int | None = None
+    first_prev: str | None = None
+    expected, prev, checked = after + 1, "", 0
+    for position, prev_hash, digest, sealed in _verdicts(conn, after, until):
+        if first_position is None:  # where the range meets the one before: checked by _join
+            first_position, first_prev, expected, prev = position, prev_hash, position, prev_hash
+        fault = check(
+            position=position, expected=expected, prev_hash=prev_hash, previous=prev, sealed=sealed
+        )
+        if fault is not None:
+            altered = position == expected and prev_hash == prev
+            last = (position, digest) if altered else (expected - 1, prev or None)
+            return Span(first_position, first_prev, *last, checked, fault.position, fault.reason)
         prev = digest
         expected += 1
         checked += 1
-    return Span(first_position, first_prev, expected - 1 if checked else None, prev, checked)
+    return Span(
+        first_position, first_prev, expected - 1 if checked else None, prev or None, checked
+    )
 
 
 def _scan_in_process(url: str, after: int, until: int) -> Span:
@@ -127,62 +132,80 @@ def walk(
     engine: Engine,
     head: int,
     *,
+    after: int = 0,
     workers: int | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> tuple[Span, list[Span]]:
-    """Scan 1..head in ranges (in parallel when long) and return the ranges in order."""
+    """Check after+1..head in ranges (in parallel processes when long), joined in order.
+
+    From ``after`` > 0 the first row must link to row ``after``'s hash: consecutive calls
+    check the chain as a whole.
+    """
     if workers is None:
-        workers = min(os.cpu_count() or 1, 4) if head >= PARALLEL_FROM else 1
-    bounds = _ranges(head, max(1, workers) * 4 if workers > 1 else 1)
+        workers = min(os.cpu_count() or 1, 4) if head - after >= PARALLEL_FROM else 1
+    bounds = _ranges(after, head, workers * 4 if workers > 1 else 1)
     spans: list[Span] = []
-    if workers <= 1 or len(bounds) == 1:
-        with engine.connect() as conn:
-            for after, until in bounds:
-                spans.append(scan(conn, after, until))
+    with engine.connect() as conn:
+        start = hash_at(conn, after)
+        if start is None:
+            gone = Fault.missing(after)
+            return Span(None, None, None, None, 0, gone.position, gone.reason), []
+        if workers <= 1 or len(bounds) == 1:
+            for a, u in bounds:
+                spans.append(scan(conn, a, u))
                 if progress is not None:
                     progress(sum(s.checked for s in spans))
-    else:
-        url = engine.url.render_as_string(hide_password=False)
-        context = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(workers, mp_context=context) as pool:
-            futures = [pool.submit(_scan_in_process, url, a, u) for a, u in bounds]
-            for f in futures:
-                spans.append(f.result())
-                if progress is not None:
-                    progress(sum(s.checked for s in spans))
-    return _join(spans, head), spans
+            return _join(spans, after, start, head), spans
+    url = engine.url.render_as_string(hide_password=False)
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(workers, mp_context=context) as pool:
+        futures = [pool.submit(_scan_in_process, url, a, u) for a, u in bounds]
+        for f in futures:
+            spans.append(f.result())
+            if progress is not None:
+                progress(sum(s.checked for s in spans))
+    return _join(spans, after, start, head), spans
 
 
-def _ranges(head: int, parts: int) -> list[tuple[int, int]]:
-    size = max(1, -(-head // parts))
-    return [(a, min(a + size, head)) for a in range(0, head, size)] or [(0, 0)]
+def hash_at(conn: Connection, position: int) -> str | None:
+    """The hash of the row at ``position`` (the genesis hash before the first); None if none."""
+    if position == 0:
+        return GENESIS_HASH
+    found = conn.execute(sa.text("SELECT hash FROM events WHERE position = :p"), {"p": position})
+    return found.scalar()
 
 
-def _join(spans: list[Span], head: int) -> Span:
-    """The whole chain from its ranges: the first fault in position order wins."""
-    prev, last_position, checked = GENESIS_HASH, 0, 0
+def _ranges(after: int, head: int, parts: int) -> list[tuple[int, int]]:
+    size = max(1, -(-(head - after) // parts))
+    return [(a, min(a + size, head)) for a in range(after, head, size)] or [(after, after)]
+
+
+def _join(spans: list[Span], after: int, start: str, head: int) -> Span:
+    """The whole stretch from its ranges: the first fault in position order wins."""
+    prev, last_position, checked = start, after, 0
+    first = after + 1
     for span in spans:
         if span.first_position is not None:
-            if span.first_position != last_position + 1:
-                missing = last_position + 1
-                return Span(1, GENESIS_HASH, last_position, prev, checked, missing,
-                            f"position {missing} is missing (next row is {span.first_position}): "
-                            "an event was deleted")  # fmt: skip
-            if span.first_prev_hash != prev:
-                return Span(1, GENESIS_HASH, last_position, prev, checked, span.first_position,
-                            f"position {span.first_position} does not link to the previous "
-                            "event")  # fmt: skip
+            fault = check(
+                position=span.first_position,
+                expected=last_position + 1,
+                prev_hash=span.first_prev_hash or "",
+                previous=prev,
+                sealed=True,  # its own hash was checked by its scan
+            )
+            if fault is not None:
+                return Span(first, start, last_position, prev, checked, fault.position,
+                            fault.reason)  # fmt: skip
         if span.bad_position is not None:
-            return Span(1, GENESIS_HASH, span.last_position, span.last_hash,
+            return Span(first, start, span.last_position, span.last_hash,
                         checked + span.checked, span.bad_position, span.reason)  # fmt: skip
         if span.last_position is not None:
             last_position, prev = span.last_position, span.last_hash or prev
         checked += span.checked
     if last_position != head:
-        missing = last_position + 1
-        return Span(1, GENESIS_HASH, last_position, prev, checked, missing,
-                    f"position {missing} is missing: an event was deleted")  # fmt: skip
-    return Span(1 if checked else None, GENESIS_HASH, last_position or None, prev, checked)
+        missing = Fault.missing(last_position + 1)
+        return Span(first, start, last_position, prev, checked, missing.position, missing.reason)
+    return Span(first if checked else None, start, last_position or None, prev, checked)
 
 
 def head_position(conn: Connection) -> int:

@@ -1,7 +1,9 @@
 """The återrapportering report as an Excel workbook (openpyxl): a summary and a sheet per area.
 
 Amounts are real numbers with a kronor format, the header row is frozen and filterable, dates
-are real dates.  Imported only when a workbook is asked for: openpyxl is heavy to load.
+are real dates, and every text is a text cell: never a formula, whatever it starts with, and
+never a character the workbook's XML cannot carry (``cells``).  Imported only when a workbook is
+asked for: openpyxl is heavy to load.
 """
 
 from __future__ import annotations
@@ -16,14 +18,15 @@ from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
-from ledger.reports import (
+from ledger.formats.reports.cells import xml_text
+from ledger.formats.reports.report import (
     DATE_FORMAT,
     KIND_SV,
     KRONOR_FORMAT,
-    AreaReport,
-    GrantReport,
+    UNPLACED_TEXT,
     yes_no,
 )
+from ledger.grant_model import AreaModel, GrantModel
 
 SUMMARY_SHEET = "Sammanställning"
 SUMMARY_COLUMNS = (
@@ -73,7 +76,14 @@ def _write_row(ws: Worksheet, row: int, values: Sequence[Cell], *, bold: bool = 
     for col, value in enumerate(values, 1):
         if value is None:
             continue
-        cell = ws.cell(row=row, column=col, value=_cell_value(value))
+        if isinstance(value, str):
+            cell = ws.cell(row=row, column=col, value=xml_text(value))
+            # Text, whatever it starts with: openpyxl makes "=…" a formula unless told, and the
+            # quote prefix keeps Excel from making it one when the cell is edited.
+            cell.data_type = "s"
+            cell.quotePrefix = True
+        else:
+            cell = ws.cell(row=row, column=col, value=_cell_value(value))
         if isinstance(value, _Kr):
             cell.number_format = KRONOR_FORMAT
         elif isinstance(value, date):
@@ -99,7 +109,7 @@ def _widths(ws: Worksheet, widths: Iterable[int]) -> None:
 
 def sheet_title(code: str, taken: set[str]) -> str:
     """An area's sheet name: its code, within Excel's 31 characters and unique in the book."""
-    base = "".join(ch if ch not in "[]:*?/\\" else "-" for ch in code)[:31] or "område"
+    base = "".join(ch if ch not in "[]:*?/\\" else "-" for ch in xml_text(code))[:31] or "område"
     title, n = base, 2
     while title.lower() in taken:
         suffix = f"-{n}"
@@ -108,7 +118,7 @@ def sheet_title(code: str, taken: set[str]) -> str:
     return title
 
 
-def render_xlsx(r: GrantReport) -> bytes:
+def render_xlsx(r: GrantModel) -> bytes:
     """A summary sheet and one sheet per area: real numbers as kronor, the header row frozen."""
     wb = Workbook()
     ws = wb.active
@@ -118,14 +128,14 @@ def render_xlsx(r: GrantReport) -> bytes:
     taken = {SUMMARY_SHEET.lower()}
     for area in r.areas:
         _area_sheet(wb.create_sheet(sheet_title(area.code, taken)), area)
-    wb.properties.title = f"{r.name} ({r.grant_id})"
+    wb.properties.title = xml_text(f"{r.name} ({r.grant_id})")
     wb.properties.creator = "grantledger"
     buffer = io.BytesIO()
     wb.save(buffer)
     return buffer.getvalue()
 
 
-def _summary(ws: Worksheet, r: GrantReport) -> None:
+def _summary(ws: Worksheet, r: GrantModel) -> None:
     _header(ws, SUMMARY_COLUMNS)
     row = 2
     for a in r.areas:
@@ -148,23 +158,23 @@ def _summary(ws: Worksheet, r: GrantReport) -> None:
             ),
         )
         row += 1
-    if r.unplaced_spent:
+    for u in r.unplaced:
         _write_row(
             ws,
             row,
             (
                 "(ej på område)",
-                "Förbrukat på objekt med flera områden, ännu inte klassat",
+                UNPLACED_TEXT,
+                u.cost_object,
                 None,
                 None,
-                None,
                 _Kr(0),
                 _Kr(0),
                 _Kr(0),
-                _Kr(r.unplaced_spent),
-                _Kr(r.unplaced_spent),
+                _Kr(u.spent),
+                _Kr(u.spent),
                 _Kr(0),
-                _Kr(-r.unplaced_spent),
+                _Kr(-u.spent),
             ),
         )
         row += 1
@@ -198,9 +208,10 @@ def _summary(ws: Worksheet, r: GrantReport) -> None:
         ("Bidragsperiod från", r.spend_from),
         ("Bidragsperiod till", r.spend_to),
         ("Återbetalningsreferens", r.repayment_reference or ""),
-        ("Mottaget", _Kr(t.received)),
-        ("Per datum", r.as_of or r.generated_at.date()),
-        ("Skapad", r.generated_at.strftime("%Y-%m-%d %H:%M UTC")),
+        ("Mottaget", _Kr(t.received) if t.received is not None else None),
+        ("Mottaget mer än tilldelat", yes_no(bool(t.overreceived))),
+        ("Per datum", r.on),
+        ("Skapad", r.read_at.strftime("%Y-%m-%d %H:%M UTC")),
     ]
     for label, value in facts:
         _write_row(ws, row, (label, value))
@@ -231,7 +242,7 @@ def _summary(ws: Worksheet, r: GrantReport) -> None:
     _widths(ws, (24, 48, 14, 30, 12, 18, 18, 18, 18, 20, 16, 18))
 
 
-def _area_sheet(ws: Worksheet, a: AreaReport) -> None:
+def _area_sheet(ws: Worksheet, a: AreaModel) -> None:
     _header(ws, AREA_COLUMNS)
     row = 2
     for x in a.activities:
@@ -305,6 +316,3 @@ def _area_sheet(ws: Worksheet, a: AreaReport) -> None:
         ws.cell(row=row, column=1).font = _BOLD
         row += 1
     _widths(ws, (28, 52, 36, 12, 18, 18, 18, 12, 30, 14, 20))
-
-
-# --- one entry point -------------------------------------------------------------------------

@@ -1,0 +1,59 @@
+"""Grant states kept per process between commits, valid only at the version they were left at.
+
+Loading a grant's decision state is four queries (the grant, its areas, activities, balances);
+its version is one.  A state this process committed is kept here, and the next transaction that
+needs the grant reads only the version, under the append lock: equal, the kept state is exactly
+what the projections hold (the same events folded); different (another process wrote since),
+the state is loaded again.  Closed periods and cost-object routes are kept the same way, keyed by
+the two counts that change with them.  Every rule is still decided against current state.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from ledger.domain.commands import CostObjectRoute
+from ledger.domain.state import GrantState, PeriodsState
+
+# Grants in a ledger are tens to hundreds; the bound only guards a pathological one.
+_MAX_GRANTS = 4096
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerFacts:
+    """What every grant's decisions share: closed months and the routes of cost objects."""
+
+    key: tuple[int, int]  # (closed months, registered grants): both only ever grow
+    periods: PeriodsState
+    routes: tuple[CostObjectRoute, ...]
+
+
+class StateCache:
+    def __init__(self) -> None:
+        self._grants: dict[str, GrantState] = {}
+        self._facts: LedgerFacts | None = None
+        self._mutex = threading.Lock()
+
+    def facts(self, key: tuple[int, int]) -> LedgerFacts | None:
+        """The kept ledger-wide facts if they are at ``key``, else None."""
+        facts = self._facts
+        return facts if facts is not None and facts.key == key else None
+
+    def keep_facts(self, facts: LedgerFacts | None) -> None:
+        if facts is not None:
+            self._facts = facts
+
+    def get(self, grant_id: str, version: int) -> GrantState | None:
+        """The kept state of ``grant_id`` if it is at ``version``, else None."""
+        state = self._grants.get(grant_id)
+        return state if state is not None and state.version == version else None
+
+    def keep(self, states: Iterable[GrantState]) -> None:
+        """Keep states a committed transaction left (call only after its commit)."""
+        with self._mutex:
+            if len(self._grants) > _MAX_GRANTS:
+                self._grants.clear()
+            for state in states:
+                self._grants[state.grant_id] = state

@@ -1,0 +1,140 @@
+"""One bound for money (issue 16 §3): no account of a grant ever holds more than ``MAX_ORE``.
+
+A balance past 64 bits used to fail at the database (a 500) and jam every later spend on the
+account.  ``decide`` now refuses the command that would cross the bound, naming the account,
+what it can still take and what was requested; a spend line beyond the bound is a line error.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date
+
+import pytest
+from hypothesis import given as hypothesis_given
+from hypothesis import settings
+from hypothesis import strategies as st
+
+from ledger.domain import accounts, errors
+from ledger.domain.commands import (
+    AllocateActivity,
+    AreaSpec,
+    Decision,
+    RecordReceipt,
+    RecordSpend,
+    RegisterGrant,
+    SpendLine,
+)
+from ledger.domain.decide import decide
+from ledger.domain.money import MAX_ORE
+from ledger.domain.state import GrantState, fold
+from ledger.errors import LedgerError
+from tests.unit.conftest import GRANT
+
+
+def _registered(registration: RegisterGrant) -> GrantState:
+    state = fold(None, decide(None, registration))
+    assert state is not None
+    return state
+
+
+def test_spend_that_would_pass_the_bound_is_refused_naming_the_account(
+    registration: RegisterGrant, spend: Callable[..., SpendLine]
+) -> None:
+    state = _registered(registration)
+    lines = tuple(spend(MAX_ORE, "9916", activity=None) for _ in range(2))
+    with pytest.raises(errors.BalanceOutOfRange) as refused:
+        decide(state, RecordSpend(GRANT, lines))
+    e = refused.value
+    assert e.fields["rule"] == "money-bound"
+    assert e.account == accounts.unallocated("nara-vard")  # unclassified spend draws on it
+    assert e.requested == MAX_ORE
+    assert e.available < MAX_ORE
+    assert "can take" in e.detail
+
+
+def test_one_line_beyond_the_bound_is_a_line_error(
+    registration: RegisterGrant, spend: Callable[..., SpendLine]
+) -> None:
+    state = _registered(registration)
+    with pytest.raises(errors.UnplaceableSpend) as refused:
+        decide(state, RecordSpend(GRANT, (spend(MAX_ORE * 100, "9916"),)))
+    assert [x.code for x in refused.value.errors] == ["amount-out-of-range"]
+
+
+def test_a_receipt_up_to_the_bound_is_recorded_and_one_more_ore_is_not(
+    registration: RegisterGrant,
+) -> None:
+    state = _registered(registration)
+    day = date(2022, 6, 1)
+    state = fold(state, decide(state, RecordReceipt(GRANT, MAX_ORE, day, "U-1")))
+    with pytest.raises(errors.BalanceOutOfRange) as refused:
+        decide(state, RecordReceipt(GRANT, 1, day, "U-2"))
+    assert (refused.value.available, refused.value.requested) == (0, 1)
+
+
+near_bound = st.one_of(
+    st.integers(min_value=-MAX_ORE, max_value=MAX_ORE),
+    st.sampled_from([MAX_ORE, -MAX_ORE, MAX_ORE - 1, MAX_ORE // 2 + 1, 1, -1]),
+)
+step = st.one_of(
+    st.tuples(st.just("spend"), st.lists(near_bound, min_size=1, max_size=4), st.booleans()),
+    st.tuples(st.just("receipt"), near_bound),
+)
+
+
+def _grant_at_the_bound() -> GrantState:
+    """One area awarded the whole bound, with one activity holding half of it."""
+    decision = Decision("RS/1/2022", date(2022, 5, 4), "Regionstyrelsen")
+    registration = RegisterGrant(
+        grant_id=GRANT,
+        name="Gränsen",
+        funder="Staten",
+        decision=decision,
+        spend_from=date(2022, 1, 1),
+        spend_to=date(2022, 12, 31),
+        areas=(AreaSpec("nara-vard", "Nära vård", MAX_ORE, "9916", "HOSPA"),),
+    )
+    state = _registered(registration)
+    allocation = AllocateActivity(GRANT, "x", "nara-vard", "X", MAX_ORE // 2, "HOSPA", decision)
+    return fold(state, decide(state, allocation))
+
+
+@settings(max_examples=150, deadline=None)
+@hypothesis_given(steps=st.lists(step, min_size=1, max_size=12))
+def test_no_sequence_of_accepted_commands_passes_the_bound(steps: list[tuple[object, ...]]) -> None:
+    state = _grant_at_the_bound()
+    n = 0
+    for s in steps:
+        if s[0] == "spend":
+            amounts, classified = s[1], s[2]
+            assert isinstance(amounts, list)
+            lines = []
+            for amount in amounts:
+                n += 1
+                lines.append(
+                    SpendLine(
+                        transaction_id=f"tx-{n}",
+                        source="erp",
+                        line_id=f"L-{n}",
+                        voucher=None,
+                        booked_on=date(2022, 3, 31),
+                        amount=amount,
+                        cost_object="9916",
+                        activity="x" if classified else None,
+                        account=None,
+                        kind="expense",
+                        text=None,
+                    )
+                )
+            command: RecordSpend | RecordReceipt = RecordSpend(GRANT, tuple(lines))
+        else:
+            amount = s[1]
+            assert isinstance(amount, int)
+            command = RecordReceipt(GRANT, amount, date(2022, 6, 1), f"U-{n}")
+        try:
+            new = decide(state, command)
+        except LedgerError:
+            continue
+        state = fold(state, new)
+        assert all(abs(b) <= MAX_ORE for b in state.balances.values()), state.balances
