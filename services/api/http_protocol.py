@@ -142,8 +142,11 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         self._deadline = None
         if self.transport.is_closing():
             return
-        if self._waiting_for == "body" and self.flow.read_paused:
-            # We stopped reading (the app has not taken what came): not the client's delay.
+        if self._waiting_for == "body" and (
+            self.flow.read_paused or self.cycle.waiting_for_100_continue
+        ):
+            # We stopped reading (the app has not taken what came), or the client waits for our
+            # 100 Continue (sent when the app first reads): not the client's delay.
             self._arm("body", self._read_timeout)
             return
         if self._waiting_for == "headers":

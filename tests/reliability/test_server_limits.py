@@ -168,6 +168,8 @@ def test_the_header_cap_is_exact_and_counts_each_request_of_a_connection(server:
         for _ in range(3):  # each request on a kept-alive connection has the whole budget
             sock.sendall(request_of(MAX_HEADER_BYTES))
             assert answer_to(sock) == b"HTTP/1.1 200 OK"
+        sock.sendall(request_of(MAX_HEADER_BYTES) * 2)  # pipelined, in one write
+        assert [answer_to(sock), answer_to(sock)] == [b"HTTP/1.1 200 OK"] * 2
         sock.sendall(request_of(MAX_HEADER_BYTES + 1))
         answer = closed_after(sock)
     finally:
