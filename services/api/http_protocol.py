@@ -1,13 +1,15 @@
 """The HTTP/1.1 protocol ``grantledger serve`` runs: uvicorn's httptools one, bounded.
 
-httptools is the fast parser (h11 costs 0.1–0.5 ms a request more), but uvicorn's protocol on it
-has no limit on a request's header size and no header timeout: ten unfinished 20 MB headers held
-250 MB, and a client trickling its headers in held a connection for ever.  This class adds:
+httptools is the fast parser (h11 took 0.1–0.2 ms more server CPU a request: bench/protocols.py),
+but uvicorn's protocol on it has no limit on a request's header size and no header timeout: ten
+unfinished 20 MB headers held 250 MB, and a client trickling its headers in held a connection for
+ever.  This class adds:
 
 - **a header size cap**: the bytes of a request line and headers are counted as they arrive,
   before the parser sees them; the parser is fed at most ``http_max_header_bytes`` of them, and
   if the headers have not ended there the answer is 431 and a close, so a connection never holds
-  more than that of an unfinished request;
+  more than that of an unfinished request (a pipelined request's bytes that came in the same
+  read as the end of the one before are not counted: at most 256 KB more);
 - **a header deadline**: from a connection's first moment, or a kept-alive connection's first
   new byte, the request line and headers must be complete within ``http_header_timeout``
   seconds, however slowly they come (a deadline, not an idle timer, or one byte every few
