@@ -40,13 +40,13 @@ class Settings(BaseSettings):
     )
     log_level: str = "info"
     log_json: bool = True
-    # What `grantledger serve` holds a client to (uvicorn with h11 and the deadlines of
-    # api.http_protocol); see docs/operations.md.
+    # What `grantledger serve` holds a client to (uvicorn's httptools protocol with the cap
+    # and deadlines of api.http_protocol); see docs/operations.md.
     http_max_header_bytes: int = Field(
         default=64 * 1024,
         ge=4096,
         le=1024 * 1024,
-        description="Largest request line and headers; a larger one is a 400 and a close.",
+        description="Largest request line and headers; a larger one is a 431 and a close.",
     )
     http_header_timeout: float = Field(
         default=10.0,

@@ -1,11 +1,11 @@
 """Limits that hold at the socket (issue 16 item 4), against a real ``grantledger serve``.
 
-uvicorn's default parser (httptools) has no header size limit and no header timeout: ten
+uvicorn's httptools protocol has no header size limit and no header timeout of its own: ten
 unfinished 20 MB headers held 250 MB of the server's memory, and a client sending its headers a
-byte at a time held a connection for ever.  The rules:
+byte at a time held a connection for ever (api/http_protocol.py adds them).  The rules:
 
-- a request whose headers exceed ``GRANTLEDGER_HTTP_MAX_HEADER_BYTES`` is answered 400/431 or
-  cut off after about that many bytes, and the server's memory stays bounded;
+- a request whose line and headers exceed ``GRANTLEDGER_HTTP_MAX_HEADER_BYTES`` is answered 431
+  (or cut off) once that many bytes have come, and the server's memory stays bounded;
 - headers not complete within ``GRANTLEDGER_HTTP_HEADER_TIMEOUT`` of the first byte (however
   slowly they trickle in) and a body that stalls for ``GRANTLEDGER_HTTP_READ_TIMEOUT`` get the
   connection closed;
@@ -135,6 +135,46 @@ def test_oversized_headers_are_refused_and_memory_stays_bounded(server: Server) 
     print(f"sent {max(sent)} bytes at most; RSS {before:.0f} MB → peak {max(peak):.0f} MB")
     assert max(peak) - before < 40, (before, max(peak))
     assert healthy(server) < SLACK
+
+
+def request_of(size: int) -> bytes:
+    """A GET /healthz whose request line and headers are exactly ``size`` bytes."""
+    head = b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Padding: "
+    return head + b"a" * (size - len(head) - 4) + b"\r\n\r\n"
+
+
+def answer_to(sock: socket.socket) -> bytes:
+    """The status line of one whole answer read from a kept-alive connection."""
+    received = b""
+    while b"\r\n\r\n" not in received:
+        chunk = sock.recv(65536)
+        assert chunk, received
+        received += chunk
+    head, _, body = received.partition(b"\r\n\r\n")
+    length = next(
+        int(row.split(b":", 1)[1])
+        for row in head.split(b"\r\n")
+        if row.lower().startswith(b"content-length:")
+    )
+    while len(body) < length:
+        body += sock.recv(65536)
+    return head.split(b"\r\n", 1)[0]
+
+
+def test_the_header_cap_is_exact_and_counts_each_request_of_a_connection(server: Server) -> None:
+    """Headers of exactly the cap pass, one byte more is a 431, even when sent in one write."""
+    sock = connect(server)
+    try:
+        for _ in range(3):  # each request on a kept-alive connection has the whole budget
+            sock.sendall(request_of(MAX_HEADER_BYTES))
+            assert answer_to(sock) == b"HTTP/1.1 200 OK"
+        sock.sendall(request_of(MAX_HEADER_BYTES) * 2)  # pipelined, in one write
+        assert [answer_to(sock), answer_to(sock)] == [b"HTTP/1.1 200 OK"] * 2
+        sock.sendall(request_of(MAX_HEADER_BYTES + 1))
+        answer = closed_after(sock)
+    finally:
+        sock.close()
+    assert answer.startswith(b"HTTP/1.1 431 "), answer[:200]
 
 
 def test_headers_that_trickle_in_are_cut_off_after_the_header_timeout(server: Server) -> None:

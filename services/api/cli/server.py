@@ -59,7 +59,7 @@ def serve(
     ] = None,
     database_url: DatabaseOpt = None,
 ) -> None:
-    """Serve the HTTP API (uvicorn with h11, bounded headers and deadlines: docs/operations.md)."""
+    """Serve the HTTP API (uvicorn, bounded headers and deadlines: docs/operations.md)."""
     # Options become the settings every worker process reads (they inherit the environment).
     for name, value in (
         ("HTTP_MAX_HEADER_BYTES", max_header_bytes),
@@ -82,9 +82,11 @@ def serve(
             "workers": workers,
             "log_level": config.log_level,
             "access_log": False,
-            # h11, never httptools: h11 bounds the headers; api.http_protocol adds the deadlines.
-            "http": "api.http_protocol:DeadlineH11Protocol",
-            "h11_max_incomplete_event_size": config.http_max_header_bytes,
+            # httptools with the header cap and deadlines of api.http_protocol (it reads the
+            # settings); no websockets: the API has none, and an upgraded connection would
+            # leave these bounds.
+            "http": "api.http_protocol:BoundedHttpToolsProtocol",
+            "ws": "none",
             "timeout_keep_alive": config.http_keep_alive_timeout,
             "limit_concurrency": config.http_limit_concurrency,
         }
