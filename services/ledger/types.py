@@ -15,13 +15,17 @@ from pydantic import AfterValidator, BeforeValidator, Field, PlainSerializer, Wi
 from ledger.domain.money import InvalidAmount, format_money, parse_money
 
 # The forms of an amount a request may use, the same in the spec and on the server: what every
-# answer shows (kronor, at most two decimals, at most 13 digits of kronor).  A JSON number is
-# refused: `0.57` may arrive as 0.5700000000000001, and a pattern cannot say which floats are
-# exact.  What must be more than zero (an allocation, a receipt, ...) or at least zero (an
-# award) says so in its pattern too, so that a client knows before it asks.
-MONEY_PATTERN = r"^-?[0-9]{1,13}(\.[0-9]{1,2})?$"
-AWARD_PATTERN = r"^[0-9]{1,13}(\.[0-9]{1,2})?$"
-POSITIVE_MONEY_PATTERN = r"^([1-9][0-9]{0,12}(\.[0-9]{1,2})?|0\.(0[1-9]|[1-9][0-9]?))$"
+# answer shows (kronor, at most two decimals, at most money.MAX_KRONOR: 13 digits of kronor, or
+# the bound itself, so that the spec, the domain, SIE and plan files share one bound).  A JSON
+# number is refused: `0.57` may arrive as 0.5700000000000001, and a pattern cannot say which
+# floats are exact.  What must be more than zero (an allocation, a receipt, ...) or at least zero
+# (an award) says so in its pattern too, so that a client knows before it asks.
+_BOUND = r"10000000000000(\.00?)?"  # MAX_KRONOR, with the decimals a writer may add
+MONEY_PATTERN = rf"^-?([0-9]{{1,13}}(\.[0-9]{{1,2}})?|{_BOUND})$"
+AWARD_PATTERN = rf"^([0-9]{{1,13}}(\.[0-9]{{1,2}})?|{_BOUND})$"
+POSITIVE_MONEY_PATTERN = (
+    rf"^([1-9][0-9]{{0,12}}(\.[0-9]{{1,2}})?|0\.(0[1-9]|[1-9][0-9]?)|{_BOUND})$"
+)
 
 
 def _money_of(pattern: str, what: str) -> Any:
@@ -49,11 +53,13 @@ def _money_of(pattern: str, what: str) -> Any:
     return BeforeValidator(parse), WithJsonSchema(schema)
 
 
-_SIGNED = _money_of(MONEY_PATTERN, "kronor with at most two decimals and 13 digits")
-_AWARD = _money_of(AWARD_PATTERN, "kronor (zero or more) with at most two decimals and 13 digits")
+_SIGNED = _money_of(MONEY_PATTERN, "kronor with at most two decimals, at most 10 000 000 000 000")
+_AWARD = _money_of(
+    AWARD_PATTERN, "kronor (zero or more) with at most two decimals, at most 10 000 000 000 000"
+)
 _POSITIVE = _money_of(
     POSITIVE_MONEY_PATTERN,
-    "kronor greater than zero, with at most two decimals and 13 digits, no leading zeros",
+    "kronor greater than zero, at most 10 000 000 000 000, two decimals at most, no leading zeros",
 )
 _OUT = PlainSerializer(format_money, return_type=str)
 

@@ -470,6 +470,7 @@ def test_plan_load_records_the_os_user_or_the_given_actor(
 
 
 def test_an_error_quoting_markup_from_the_file_is_printed_as_text(
+    engine: Engine,  # a migrated ledger: the file's own error is what the CLI must print
     database_url: str,
     cli_env: None,
     tmp_path: Path,

@@ -47,7 +47,8 @@ def read(path: Path) -> PlanFile:
         return PlanFile.model_validate(raw)
     except ValidationError as e:
         problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in e.errors()
+            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg'].removeprefix('Value error, ')}"
+            for err in e.errors()
         )
         raise InvalidInput(f"plan {path} is malformed: {problems}", path=str(path)) from e
 
