@@ -30,6 +30,7 @@ from ledger.projections.projector import Applied, apply
 from ledger.projections.tables import LIVE, ProjectionTables
 from ledger.replay_spend import SPEND, rebuild_spend, spend_versions
 from ledger.store import EventStore, StoredEvent
+from ledger.store.eventstore import EVENT_COLUMNS
 from ledger.store.schema import events
 
 PAGE = 5000
@@ -174,25 +175,10 @@ def _rebuild(
     return count
 
 
-_COLUMNS = (
-    events.c.position,
-    events.c.stream_id,
-    events.c.stream_version,
-    events.c.event_type,
-    events.c.schema_version,
-    events.c.data,
-    events.c.meta,
-    events.c.effective_date,
-    events.c.recorded_at,
-    events.c.prev_hash,
-    events.c.hash,
-)
-
-
 def _other_events(conn: Connection, after: int, until: int) -> list[StoredEvent]:
     """The next page of events the set-based step did not project, in position order."""
     rows = conn.execute(
-        sa.select(*_COLUMNS)
+        sa.select(*EVENT_COLUMNS)
         .where(events.c.position > after, events.c.position <= until, sa.not_(SPEND))
         .order_by(events.c.position)
         .limit(PAGE)

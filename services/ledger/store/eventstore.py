@@ -79,7 +79,8 @@ class VerifyResult:
     complete: bool = True  # False: a bounded check stopped before the head
 
 
-_COLUMNS = (
+# An event's columns in StoredEvent's order: every reader that builds one selects these.
+EVENT_COLUMNS = (
     events.c.position,
     events.c.stream_id,
     events.c.stream_version,
@@ -245,7 +246,7 @@ class EventStore:
     ) -> Iterator[StoredEvent]:
         """One stream in version order, streamed (constant memory)."""
         q = (
-            sa.select(*_COLUMNS)
+            sa.select(*EVENT_COLUMNS)
             .where(events.c.stream_id == stream_id, events.c.stream_version > after_version)
             .order_by(events.c.stream_version)
         )
@@ -262,7 +263,7 @@ class EventStore:
         event_types: Sequence[str] = (),
     ) -> list[StoredEvent]:
         """One page of the global log after a position, optionally filtered."""
-        q = sa.select(*_COLUMNS).where(events.c.position > after)
+        q = sa.select(*EVENT_COLUMNS).where(events.c.position > after)
         if stream_id is not None:
             q = q.where(events.c.stream_id == stream_id)
         if event_types:
