@@ -11,13 +11,14 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import Response
 from fastapi.routing import APIRoute
 
-from api import observability, problems
+from api import observability, problems, ui
 from api.auth import ForbiddenError, UnauthenticatedError
 from api.container import Container
 from api.middleware import BodyLimit, RequestContext
 from api.routers import (
     audit,
     balances,
+    forecast,
     grants,
     health,
     imports,
@@ -56,8 +57,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     problems.install(app)
     app.add_exception_handler(UnauthenticatedError, _unauthenticated)
     app.add_exception_handler(ForbiddenError, _forbidden)
-    for module in (health, grants, transactions, balances, audit, periods, imports, reports):
+    for module in (
+        health,
+        grants,
+        forecast,
+        transactions,
+        balances,
+        audit,
+        periods,
+        imports,
+        reports,
+    ):
         app.include_router(module.router)
+    ui.install(app)  # the web app for controllers, under /ui/
     observability.install(app, settings)
     if settings.cors_origins:  # closed unless configured
         app.add_middleware(

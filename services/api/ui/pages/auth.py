@@ -1,0 +1,61 @@
+"""Sign in with a token, sign out: the session cookie's whole life."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Form, Request
+from fastapi.responses import RedirectResponse, Response
+
+from api.deps import ContainerDep
+from api.ui.access import ReaderWrite, current_user, sessions
+from api.ui.pages.common import ui_router
+from api.ui.render import page
+from api.ui.session import COOKIE
+from ledger.auth.tokens import hash_token
+
+router = ui_router()
+
+
+@router.get("/login")
+def login_form(request: Request, container: ContainerDep) -> Response:
+    if current_user(request, container) is not None:
+        return RedirectResponse("/ui/", status_code=303)
+    return page(request, "login.html", None)
+
+
+@router.post("/login")
+def login(
+    request: Request, container: ContainerDep, token: Annotated[str, Form(max_length=500)] = ""
+) -> Response:
+    principal = container.tokens.authenticate(token.strip()) if token.strip() else None
+    if principal is None:
+        return page(
+            request,
+            "login.html",
+            None,
+            status_code=401,
+            error="Okänd eller återkallad token. Kontrollera att hela token kom med.",
+        )
+    store = sessions(request)
+    _, cookie = store.issue(hash_token(token.strip()))
+    answer = RedirectResponse("/ui/", status_code=303)
+    answer.set_cookie(
+        COOKIE,
+        cookie,
+        max_age=store.lifetime_seconds,
+        path="/ui",
+        httponly=True,
+        samesite="strict",
+        secure=request.url.scheme == "https",  # behind HTTPS (uvicorn trusts X-Forwarded-Proto)
+    )
+    return answer
+
+
+@router.post("/logout")
+def logout(request: Request, _: ReaderWrite) -> Response:
+    answer = RedirectResponse("/ui/login", status_code=303)
+    answer.delete_cookie(
+        COOKIE, path="/ui", httponly=True, samesite="strict", secure=request.url.scheme == "https"
+    )
+    return answer
