@@ -177,6 +177,11 @@ def test_every_page_passes_axe_and_is_photographed(page: Any, live_app: LiveApp)
     assert problems == {}
 
 
+FOCUSED = (
+    "() => { const e = document.activeElement; return e.id || e.name || e.textContent.trim() }"
+)
+
+
 def test_forms_are_labelled_and_reachable_by_keyboard(page: Any, live_app: LiveApp) -> None:
     # Sign in with the keyboard alone: the token field has focus, Enter submits.
     page.goto("/ui/login")
@@ -197,11 +202,7 @@ def test_forms_are_labelled_and_reachable_by_keyboard(page: Any, live_app: LiveA
     page.locator("body").focus()
     for _ in range(len(wanted) + 40):
         page.keyboard.press("Tab")
-        reached.add(
-            page.evaluate(
-                "() => { const e = document.activeElement; return e.id || e.name || e.textContent.trim() }"
-            )
-        )
+        reached.add(page.evaluate(FOCUSED))
         if wanted <= reached:
             break
     assert wanted - reached == set()
