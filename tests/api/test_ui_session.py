@@ -129,8 +129,11 @@ def test_a_revoked_token_ends_its_sessions(api: Api) -> None:
     assert (answer.status_code, answer.headers["location"]) == (303, "/ui/login")
 
 
-def test_logout_ends_the_session_in_the_browser(api: Api) -> None:
+def test_logout_ends_the_session(api: Api) -> None:
     sign_in(api, "reader")
+    copied = api.client.cookies.get(COOKIE) or ""
+    api.client.cookies.clear()
+    api.client.cookies.set(COOKIE, copied, path="/ui")  # the copy works while signed in …
     token = csrf_of(api, "/ui/")
     answer = api.client.post("/ui/logout", data={"csrf": token}, follow_redirects=False)
     assert answer.status_code == 303
@@ -138,6 +141,9 @@ def test_logout_ends_the_session_in_the_browser(api: Api) -> None:
         answer.headers["set-cookie"].lower()
     )
     api.client.cookies.clear()  # what the browser does with an expired cookie
+    assert api.client.get("/ui/", follow_redirects=False).status_code == 303
+    # … and is refused after the logout.
+    api.client.cookies.set(COOKIE, copied, path="/ui")
     assert api.client.get("/ui/", follow_redirects=False).status_code == 303
 
 

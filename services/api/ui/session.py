@@ -10,7 +10,8 @@ cookie off cross-site requests in the first place; this is the second lock.
 
 The key comes from ``GRANTLEDGER_UI_SESSION_KEY``; without it each process makes a random one,
 which is right for one process (sessions end when it restarts) and wrong for several workers:
-set the key when running more than one.
+set the key when running more than one.  Signing out ends the session in the browser (the cookie
+is deleted) and in the process that served the logout (its nonce is refused until it expires).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import hashlib
 import hmac
 import secrets
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import orjson
 from pydantic import Field
@@ -47,6 +48,9 @@ class Session:
 class Sessions:
     key: bytes
     lifetime_seconds: int
+    # Sessions signed out before they expired (nonce → expiry), so a copied cookie dies with
+    # the logout too.  Kept in the process, like the default key: see the module doc.
+    ended: dict[str, int] = field(default_factory=dict)
 
     @classmethod
     def from_env(cls) -> Sessions:
@@ -85,7 +89,17 @@ class Sessions:
             return None
         if session.expires <= (now if now is not None else time.time()):
             return None
+        if session.nonce in self.ended:
+            return None
         return session
+
+    def end(self, session: Session, now: float | None = None) -> None:
+        """Sign out: the session's cookie is refused from now on, wherever it was copied."""
+        moment = now if now is not None else time.time()
+        for nonce, expires in list(self.ended.items()):
+            if expires <= moment:  # expired anyway: no need to remember it
+                self.ended.pop(nonce, None)
+        self.ended[session.nonce] = session.expires
 
     def csrf(self, session: Session) -> str:
         return self._sign(b"csrf:" + session.nonce.encode())

@@ -53,7 +53,8 @@ def login(
 
 
 @router.post("/logout")
-def logout(request: Request, _: ReaderWrite) -> Response:
+def logout(request: Request, user: ReaderWrite) -> Response:
+    sessions(request).end(user.session)
     answer = RedirectResponse("/ui/login", status_code=303)
     answer.delete_cookie(
         COOKIE, path="/ui", httponly=True, samesite="strict", secure=request.url.scheme == "https"
