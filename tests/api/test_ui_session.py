@@ -66,6 +66,19 @@ def test_an_unknown_token_does_not_sign_in(api: Api) -> None:
     assert "Okänd eller återkallad token" in answer.text
 
 
+@pytest.mark.parametrize("origin", ["https://evil.example", "null"])
+def test_a_sign_in_posted_from_another_site_is_refused(api: Api, origin: str) -> None:
+    api.client.cookies.clear()
+    answer = api.client.post(
+        "/ui/login",
+        data={"token": api.tokens["reader"]},
+        headers={"Origin": origin},
+        follow_redirects=False,
+    )
+    assert answer.status_code == 403
+    assert "set-cookie" not in answer.headers
+
+
 def test_pages_need_a_session(api: Api) -> None:
     api.client.cookies.clear()
     answer = api.client.get("/ui/", follow_redirects=False)

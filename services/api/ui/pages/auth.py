@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Annotated
+from urllib.parse import urlsplit
 
 from fastapi import Form, Request
 from fastapi.responses import RedirectResponse, Response
@@ -28,6 +29,15 @@ def login_form(request: Request, container: ContainerDep) -> Response:
 def login(
     request: Request, container: ContainerDep, token: Annotated[str, Form(max_length=500)] = ""
 ) -> Response:
+    if not _same_origin(request):
+        # Login CSRF: another site posting its own token would sign this browser in as that token.
+        return page(
+            request,
+            "login.html",
+            None,
+            status_code=403,
+            error="Inloggning från en annan webbplats.",
+        )
     principal = container.tokens.authenticate(token.strip()) if token.strip() else None
     if principal is None:
         return page(
@@ -60,3 +70,16 @@ def logout(request: Request, user: ReaderWrite) -> Response:
         COOKIE, path="/ui", httponly=True, samesite="strict", secure=request.url.scheme == "https"
     )
     return answer
+
+
+def _same_origin(request: Request) -> bool:
+    """A browser names the page a POST came from (Origin); it must be this server.
+
+    The API answers ``Referrer-Policy: no-referrer``, under which a browser sends ``Origin:
+    null``; the pages set ``same-origin`` for themselves (base.html) so it names this server.
+    """
+    origin = request.headers.get("origin")
+    if origin is None:  # not a browser, or one that sends no Origin: the cookie rules apply
+        return True
+    served = {request.headers.get("host"), request.headers.get("x-forwarded-host")}
+    return urlsplit(origin).netloc in served - {None}
