@@ -44,10 +44,14 @@ ARGS = [
 ]
 
 
+def chromium() -> str | None:
+    return CHROMIUM if Path(CHROMIUM).exists() else shutil.which("chromium")
+
+
 def browser_reason() -> str | None:
     if importlib.util.find_spec("playwright") is None:
         return "the playwright package is not installed"
-    if not Path(CHROMIUM).exists() and shutil.which("chromium") is None:
+    if chromium() is None:
         return f"no Chromium at {CHROMIUM} (apt-get install chromium)"
     return None
 
@@ -66,7 +70,7 @@ def browser() -> Iterator[Any]:
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
-        found = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+        found = p.chromium.launch(executable_path=chromium(), args=ARGS, headless=True)
         yield found
         found.close()
 
