@@ -26,6 +26,10 @@ class MonthlySpend:
     def total(self, month: str) -> int:
         return sum(self.spend.get((a, month), 0) for a in self.areas)
 
+    def stacked(self, month: str) -> int:
+        """The height of the month's bar: its positive parts (a reversal's minus sits at 0)."""
+        return sum(max(0, self.spend.get((a, month), 0)) for a in self.areas)
+
 
 def month_ends(start: date, end: date) -> list[date]:
     ends, year, month = [], start.year, start.month
@@ -43,7 +47,8 @@ def monthly_spend(
     spend_from: date,
     until: date,
 ) -> MonthlySpend:
-    """Spend per area per month of the spend period up to ``until`` (its month included)."""
+    """Spend per area per month of the spend period up to ``until`` (its month included),
+    with unclassified spend on a shared cost object as a series of its own."""
     previous: dict[str, int] = {}
     spend: dict[tuple[str, str], int] = {}
     months: list[str] = []
@@ -54,13 +59,18 @@ def monthly_spend(
         found = queries.balances(grant_id=grant_id, cost_object=cost_object, as_of=min(end, until))
         now: dict[str, int] = {}
         for b in found:
-            for a in b.figures.areas:
-                key = a.code if grant_id is not None else f"{b.grant_id}/{a.code}"
-                now[key] = a.spent
+            prefix = "" if grant_id is not None else f"{b.grant_id}/"
+            # Spend on a shared cost object that is on no area yet is spend all the same.
+            shares = [(a.code, a.spent) for a in b.figures.areas] + [
+                (f"oklassat {co}", amount) for co, amount in b.figures.unplaced.items()
+            ]
+            for name, spent in shares:
+                key = prefix + name
+                now[key] = spent
                 if key not in areas:
                     areas.append(key)
-        for key, spent in now.items():
-            spend[(key, month)] = spent - previous.get(key, 0)
+        for key in now.keys() | previous.keys():  # a series classified away drops to 0
+            spend[(key, month)] = now.get(key, 0) - previous.get(key, 0)
         previous = now
     return MonthlySpend(tuple(months), tuple(areas), spend)
 
@@ -88,7 +98,7 @@ class Chart:
 def stacked_bars(data: MonthlySpend, width: int = 720, height: int = 240) -> Chart:
     """One stacked bar per month, one colour per area; negative months (reversals) sit at 0."""
     colours = {a: PALETTE[i % len(PALETTE)] for i, a in enumerate(data.areas)}
-    top = max([data.total(m) for m in data.months] + [1])
+    top = max([data.stacked(m) for m in data.months] + [1])
     slot = width / max(len(data.months), 1)
     bars: list[Bar] = []
     for i, month in enumerate(data.months):
