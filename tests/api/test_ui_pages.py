@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import re
 
-from tests.api.test_ui_session import csrf_of, sign_in
 from tests.support.api import GRANT_ID, Api, line
+from tests.support.ui import csrf_of, sign_in
 
 NBSP = re.compile(r"[\u00a0\u202f]")
 

@@ -8,31 +8,12 @@ logout ends the session in the browser.
 
 from __future__ import annotations
 
-import re
-
-import httpx
 import pytest
 
 from api.ui.session import COOKIE, Sessions
 from ledger.auth.tokens import TokenRegistry
 from tests.support.api import Api, line
-
-CSRF = re.compile(r'name="csrf" value="([^"]+)"')
-
-
-def sign_in(api: Api, role: str, base: str = "http://testserver") -> httpx.Response:
-    api.client.cookies.clear()
-    return api.client.post(
-        f"{base}/ui/login", data={"token": api.tokens[role]}, follow_redirects=False
-    )
-
-
-def csrf_of(api: Api, path: str) -> str:
-    page = api.client.get(path)
-    assert page.status_code == 200, page.text
-    found = CSRF.search(page.text)
-    assert found is not None
-    return found.group(1)
+from tests.support.ui import csrf_of, sign_in
 
 
 def unclassified_line(api: Api) -> str:
