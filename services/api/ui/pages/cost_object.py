@@ -40,12 +40,12 @@ def _page(
     queries = request.app.state.container.queries
     balances, totals = queries.cost_object(code)
     states = {b.grant_id: queries.grant(b.grant_id).state for b in balances}
+    # The activities a line here may be classified to: those of the areas on this cost object.
     activities = [
-        (s.grant_id, a.code, f"{a.name} ({a.code})")
+        (b.grant_id, x.code, f"{states[b.grant_id].activities[x.code].name} ({x.code})")
         for b in balances
-        for s in [states[b.grant_id]]
         for area in b.figures.areas
-        for a in (s.activities[x.code] for x in area.activities)
+        for x in area.activities
     ]
     spend_from = min(s.spend_from for s in states.values())
     until = min(today(), max(s.spend_to for s in states.values()))
