@@ -153,7 +153,7 @@ def page(browser: Any, live_app: LiveApp) -> Iterator[Any]:
         locale="sv-SE",
         timezone_id="Europe/Stockholm",
     )
-    context.set_default_timeout(15_000)
+    context.set_default_timeout(30_000)  # 2 shared cores under load: generous, not slow
     found = context.new_page()
     yield found
     context.close()

@@ -185,6 +185,9 @@ FOCUSED = (
 def test_forms_are_labelled_and_reachable_by_keyboard(page: Any, live_app: LiveApp) -> None:
     # Sign in with the keyboard alone: the token field has focus, Enter submits.
     page.goto("/ui/login")
+    from playwright.sync_api import expect  # here: without the package the suite skips
+
+    expect(page.get_by_label("Token")).to_be_focused()  # autofocus: no click needed
     page.keyboard.type(live_app.tokens["planner"])
     page.keyboard.press("Enter")
     page.wait_for_url("**/ui/")
