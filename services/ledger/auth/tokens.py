@@ -162,6 +162,16 @@ class TokenRegistry:
         self._cache.put(digest, found)
         return found
 
+    def principal_of_hash(self, digest: str) -> Principal | None:
+        """The principal of the unrevoked token with this sha256 (a web session holds only it)."""
+        with read_transaction(self.engine) as conn:
+            row = conn.execute(
+                sa.select(tokens.c.name, tokens.c.role).where(
+                    tokens.c.token_hash == digest, tokens.c.revoked_at.is_(None)
+                )
+            ).first()
+        return None if row is None else Principal(row.name, Role(row.role))
+
     def list(self) -> list[TokenInfo]:
         with read_transaction(self.engine) as conn:
             rows = conn.execute(sa.select(tokens).order_by(tokens.c.name)).all()
