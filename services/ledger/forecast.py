@@ -9,8 +9,9 @@ the area's projected spend (its activities' and its unclassified spend) is the
 left unallocated on the area counts, because nothing will spend it; one activity's projected
 overspend offsets another's unspent only inside the same area, as the funder reckons it.
 
-Pure over ``GrantFigures`` (the ledger's own figures, today or as of a date): the HTTP answer
-and the web page call ``forecast`` with the same inputs and show the same numbers.
+Pure over the grant's one read model (``GrantModel``, read as of the forecast's day): the HTTP
+answer and the web page call ``forecast`` on the same model and show the same numbers; the
+names shown beside them come from that model too.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from dataclasses import dataclass
 from datetime import date
 from fractions import Fraction
 
-from ledger.domain.balances import ActivityFigures, AreaFigures, GrantFigures
+from ledger.grant_model import ActivityModel, AreaModel, GrantModel
 from ledger.queries import LedgerQueries
 
 DAYS_PER_MONTH = Fraction(365, 12)
@@ -32,6 +33,11 @@ class SpendWindow:
     spend_from: date
     spend_to: date
     on: date  # the forecast's date: spend is counted up to and including it
+
+    @classmethod
+    def of(cls, model: GrantModel) -> SpendWindow:
+        """The window of a grant's model, standing on the day its figures describe."""
+        return cls(spend_from=model.spend_from, spend_to=model.spend_to, on=model.on)
 
     @property
     def period_days(self) -> int:
@@ -58,6 +64,7 @@ class SpendWindow:
 class ActivityForecast:
     code: str
     area: str
+    name: str
     allocated: int
     spent: int
     monthly_rate: int
@@ -66,11 +73,12 @@ class ActivityForecast:
     projected_overspend: int  # projected spend − allocated, never below zero
 
     @classmethod
-    def of(cls, a: ActivityFigures, window: SpendWindow) -> ActivityForecast:
+    def of(cls, a: ActivityModel, window: SpendWindow) -> ActivityForecast:
         projected = window.projected(a.spent)
         return cls(
             code=a.code,
             area=a.area,
+            name=a.name,
             allocated=a.allocated,
             spent=a.spent,
             monthly_rate=window.monthly_rate(a.spent),
@@ -83,6 +91,7 @@ class ActivityForecast:
 @dataclass(frozen=True, slots=True)
 class AreaForecast:
     code: str
+    name: str
     awarded: int
     repaid: int
     unallocated: int
@@ -92,13 +101,14 @@ class AreaForecast:
     activities: tuple[ActivityForecast, ...]
 
     @classmethod
-    def of(cls, a: AreaFigures, window: SpendWindow) -> AreaForecast:
+    def of(cls, a: AreaModel, window: SpendWindow) -> AreaForecast:
         activities = tuple(ActivityForecast.of(x, window) for x in a.activities)
         projected = sum(x.projected_spent for x in activities) + window.projected(
             a.unclassified_spent
         )
         return cls(
             code=a.code,
+            name=a.name,
             awarded=a.awarded,
             repaid=a.repaid,
             unallocated=a.unallocated,
@@ -119,13 +129,15 @@ class Forecast:
     areas: tuple[AreaForecast, ...]
 
 
-def forecast(figures: GrantFigures, window: SpendWindow) -> Forecast:
-    areas = tuple(AreaForecast.of(a, window) for a in figures.areas)
-    unplaced = window.projected(sum(figures.unplaced.values()))
+def forecast(model: GrantModel) -> Forecast:
+    """The forecast on the day the model describes (its ``as_of``, or the day it was read)."""
+    window = SpendWindow.of(model)
+    areas = tuple(AreaForecast.of(a, window) for a in model.areas)
+    unplaced = window.projected(model.unplaced_spent)
     return Forecast(
         window=window,
-        awarded=figures.awarded,
-        spent=figures.spent,
+        awarded=model.totals.awarded,
+        spent=model.totals.spent,
         projected_spent=sum(a.projected_spent for a in areas) + unplaced,
         repayment_risk=sum(a.repayment_risk for a in areas),
         areas=areas,
@@ -141,7 +153,5 @@ def _round(value: Fraction) -> int:
 
 
 def grant_forecast(queries: LedgerQueries, grant_id: str, on: date) -> Forecast:
-    """The forecast of one grant on a day, from the ledger's figures as of that day."""
-    state = queries.grant(grant_id).state
-    (balances,) = queries.balances(grant_id=grant_id, as_of=on)
-    return forecast(balances.figures, SpendWindow(state.spend_from, state.spend_to, on))
+    """The forecast of one grant on a day, from its read model as of that day."""
+    return forecast(queries.grant(grant_id, as_of=on))

@@ -2,17 +2,20 @@
 
 Rules protected: the session cookie is HttpOnly, SameSite=Strict, expiring, Secure behind HTTPS;
 a writing form without this session's CSRF token writes nothing; a role that may not write is
-refused by the server whatever the browser sends; a revoked token's sessions stop working;
-logout ends the session in the browser.
+refused by the server whatever the browser sends; a revoked token's sessions stop working on
+their next request (no cache delay), an expired token's at its expiry; logout ends the session.
 """
 
 from __future__ import annotations
+
+import time
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from api.ui.session import COOKIE, Sessions
 from ledger.auth.tokens import TokenRegistry
-from tests.support.api import Api, line
+from tests.support.api import Api, ApiFactory, line
 from tests.support.ui import csrf_of, sign_in
 
 
@@ -112,15 +115,32 @@ def test_a_reader_may_not_classify_even_with_a_valid_form(planned: Api) -> None:
     assert planned.client.get("/ui/revision").status_code == 403
 
 
-def test_a_revoked_token_ends_its_sessions(api: Api) -> None:
+def test_a_revoked_token_ends_its_sessions_at_once_even_on_a_caching_server(
+    api_factory: ApiFactory,
+) -> None:
+    # The API trusts a looked-up bearer token for token_cache_seconds; a session does not wait.
+    api = api_factory(token_cache_seconds=300)
     registry = TokenRegistry(api.engine)
     secret = registry.create("ui-revoke-me", "reader")
-    api.client.cookies.clear()
     api.client.post("/ui/login", data={"token": secret}, follow_redirects=False)
     assert api.client.get("/ui/", follow_redirects=False).status_code == 200
     registry.revoke("ui-revoke-me")
     answer = api.client.get("/ui/", follow_redirects=False)
     assert (answer.status_code, answer.headers["location"]) == (303, "/ui/login")
+
+
+def test_an_expired_token_ends_its_sessions_at_its_expiry(api_factory: ApiFactory) -> None:
+    api = api_factory(token_cache_seconds=300)
+    expires = datetime.now(UTC) + timedelta(seconds=1)
+    secret = TokenRegistry(api.engine).create("ui-short-lived", "reader", expires_at=expires)
+    api.client.post("/ui/login", data={"token": secret}, follow_redirects=False)
+    assert api.client.get("/ui/", follow_redirects=False).status_code == 200
+    time.sleep(max(0.0, (expires - datetime.now(UTC)).total_seconds()) + 0.05)
+    answer = api.client.get("/ui/", follow_redirects=False)
+    assert (answer.status_code, answer.headers["location"]) == (303, "/ui/login")
+    # … and the token cannot start a new one.
+    again = api.client.post("/ui/login", data={"token": secret}, follow_redirects=False)
+    assert again.status_code == 401
 
 
 def test_logout_ends_the_session(api: Api) -> None:

@@ -22,9 +22,9 @@ from typing import Any
 import pytest
 
 from ledger import migrate
-from ledger import plan as plans
 from ledger.db import create_engine
 from ledger.domain import commands as cmd
+from ledger.formats import plan as plans
 from ledger.service import Actor, LedgerService, LineInput, PostSpend
 from tests.support.databases import fresh_database, postgres_reason
 from tests.support.servers import Server, make_tokens

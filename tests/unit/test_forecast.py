@@ -8,23 +8,31 @@ spend, never below zero, and the grant's is the sum of its areas'.
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from fractions import Fraction
 
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ledger.domain.balances import ActivityFigures, AreaFigures, GrantFigures
+from ledger.domain.balances import GrantFigures
+from ledger.domain.commands import Decision
 from ledger.forecast import SpendWindow, forecast
+from ledger.grant_model import ActivityModel, AreaModel, GrantModel
 
 YEAR = SpendWindow(date(2022, 1, 1), date(2022, 12, 31), date(2022, 6, 30))
+DECISION = Decision(ref="S 2021/1", date=date(2021, 12, 1), body="styrelsen")
 ore = st.integers(min_value=0, max_value=10**12)
 
 
-def activity(code: str, allocated: int, spent: int) -> ActivityFigures:
-    return ActivityFigures(
+def activity(code: str, allocated: int, spent: int) -> ActivityModel:
+    return ActivityModel(
         code=code,
         area="a",
+        name=f"Aktivitet {code}",
+        responsible="Anna",
+        new_activity=False,
+        exit_plan=None,
+        decision=None,
         allocated=allocated,
         spent=spent,
         remaining=allocated - spent,
@@ -33,13 +41,17 @@ def activity(code: str, allocated: int, spent: int) -> ActivityFigures:
 
 
 def grant(
-    awarded: int, activities: list[ActivityFigures], unclassified: int = 0, repaid: int = 0
-) -> GrantFigures:
+    awarded: int, activities: list[ActivityModel], unclassified: int = 0, repaid: int = 0
+) -> GrantModel:
+    """A one-area grant's read model as of YEAR's day."""
     allocated = sum(a.allocated for a in activities)
     spent = sum(a.spent for a in activities) + unclassified
-    area = AreaFigures(
+    area = AreaModel(
         code="a",
+        name="Området",
         cost_object="9916",
+        responsible="Anna",
+        ring_fenced=False,
         awarded=awarded,
         allocated=allocated,
         unallocated=awarded - allocated - unclassified - repaid,
@@ -49,7 +61,7 @@ def grant(
         remaining=awarded - spent - repaid,
         activities=tuple(activities),
     )
-    return GrantFigures(
+    totals = GrantFigures(
         awarded=awarded,
         allocated=allocated,
         unallocated=area.unallocated,
@@ -58,7 +70,24 @@ def grant(
         received=0,
         unclassified_spent=unclassified,
         repaid=repaid,
+        areas=(),
+    )
+    return GrantModel(
+        grant_id="g",
+        name="Bidraget",
+        funder="Arvsfonden",
+        decision=DECISION,
+        spend_from=YEAR.spend_from,
+        spend_to=YEAR.spend_to,
+        repayment_reference=None,
+        reporting=(),
+        closed_years=(),
+        version=1,
+        as_of=YEAR.on,
+        read_at=datetime(2022, 7, 1, tzinfo=UTC),
+        totals=totals,
         areas=(area,),
+        unplaced=(),
     )
 
 
@@ -87,7 +116,7 @@ def test_projection_is_the_straight_line_to_the_ore(spent: int, days: int) -> No
 
 @given(allocated=ore, spent=ore)
 def test_unspent_and_overspend_are_two_sides_of_one_difference(allocated: int, spent: int) -> None:
-    (a,) = forecast(grant(allocated, [activity("x", allocated, spent)]), YEAR).areas[0].activities
+    (a,) = forecast(grant(allocated, [activity("x", allocated, spent)])).areas[0].activities
     assert a.projected_unspent - a.projected_overspend == allocated - a.projected_spent
     assert min(a.projected_unspent, a.projected_overspend) == 0
 
@@ -101,7 +130,7 @@ def test_repayment_risk_is_award_less_projected_spend(
     awarded: int, spends: list[tuple[int, int]], unclassified: int
 ) -> None:
     acts = [activity(f"x{i}", alloc, spent) for i, (alloc, spent) in enumerate(spends)]
-    f = forecast(grant(awarded, acts, unclassified), YEAR)
+    f = forecast(grant(awarded, acts, unclassified))
     (area,) = f.areas
     projected = sum(x.projected_spent for x in area.activities) + YEAR.projected(unclassified)
     assert area.projected_spent == projected
@@ -110,10 +139,10 @@ def test_repayment_risk_is_award_less_projected_spend(
 
 
 def test_money_left_unallocated_is_at_risk() -> None:
-    f = forecast(grant(1_000_000_00, [activity("x", 600_000_00, 0)]), YEAR)
+    f = forecast(grant(1_000_000_00, [activity("x", 600_000_00, 0)]))
     assert f.repayment_risk == 1_000_000_00  # nothing spent, nothing projected
 
 
 def test_repaid_money_is_no_longer_at_risk() -> None:
-    f = forecast(grant(1_000_000_00, [activity("x", 600_000_00, 0)], repaid=400_000_00), YEAR)
+    f = forecast(grant(1_000_000_00, [activity("x", 600_000_00, 0)], repaid=400_000_00))
     assert f.repayment_risk == 600_000_00

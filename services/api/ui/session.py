@@ -2,8 +2,9 @@
 
 The cookie holds the sha256 of the bearer token the user signed in with (never the token
 itself), when the session ends, and a random nonce, signed with HMAC-SHA256 under a server key.
-Every request looks the token up again by its hash among the *unrevoked* tokens, so revoking a
-token ends its sessions at once.  The CSRF token of a session is an HMAC of its nonce under the
+Every request looks the token up again by its hash among the *unrevoked* tokens, past the API's
+token cache, so revoking a token ends its sessions at once, and its expiry ends them on the
+instant.  The CSRF token of a session is an HMAC of its nonce under the
 same key (a second message, so it can never be mistaken for the cookie's signature): every form
 that writes carries it, and the server compares it in constant time.  SameSite=Strict keeps the
 cookie off cross-site requests in the first place; this is the second lock.

@@ -72,7 +72,7 @@ def trail(
         events=found,
         next_after=found[-1].position if more else None,
         verify=verify,
-        grants=[v.state.grant_id for v in container.queries.grants()],
+        grants=[m.grant_id for m in container.queries.grants()],
         filters={"typ": typ, "bidrag": bidrag, "aktor": aktor, "fran": fran, "till": till},
     )
 

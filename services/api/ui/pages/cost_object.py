@@ -39,16 +39,17 @@ def _page(
 ) -> Response:
     queries = request.app.state.container.queries
     balances, totals = queries.cost_object(code)
-    states = {b.grant_id: queries.grant(b.grant_id).state for b in balances}
+    models = [queries.grant(b.grant_id) for b in balances]
     # The activities a line here may be classified to: those of the areas on this cost object.
     activities = [
-        (b.grant_id, x.code, f"{states[b.grant_id].activities[x.code].name} ({x.code})")
-        for b in balances
-        for area in b.figures.areas
+        (m.grant_id, x.code, f"{x.name} ({x.code})")
+        for m in models
+        for area in m.areas
+        if area.cost_object == code
         for x in area.activities
     ]
-    spend_from = min(s.spend_from for s in states.values())
-    until = min(today(), max(s.spend_to for s in states.values()))
+    spend_from = min(m.spend_from for m in models)
+    until = min(today(), max(m.spend_to for m in models))
     monthly = monthly_spend(queries, cost_object=code, spend_from=spend_from, until=until)
     offset = (max(sida, 1) - 1) * PAGE_SIZE
     lines, total = queries.lines_on(code, offset=offset, limit=PAGE_SIZE)

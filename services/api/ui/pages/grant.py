@@ -1,4 +1,8 @@
-"""A grant at a glance (optionally as it stood on a day), and its year-end forecast."""
+"""A grant at a glance (optionally as it stood on a day), and its year-end forecast.
+
+Both pages render the grant's one read model (``GrantModel``), read in one snapshot: names,
+figures and decisions per area and activity come from it, never re-assembled here.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +14,7 @@ from api.ui.access import ReaderUser
 from api.ui.chart import monthly_spend, stacked_bars
 from api.ui.pages.common import parse_day, today, ui_router
 from api.ui.render import page
-from ledger.forecast import grant_forecast
+from ledger.forecast import forecast as grant_forecast
 
 router = ui_router()
 
@@ -24,23 +28,16 @@ def grant(
     as_of: str | None = None,
 ) -> Response:
     day = parse_day(as_of)
-    view = container.queries.grant(grant_id)
-    figures = view.figures
-    if day is not None:  # the same figures, from the postings up to that day
-        (balances,) = container.queries.balances(grant_id=grant_id, as_of=day)
-        figures = balances.figures
-    state = view.state
-    until = min(day or today(), state.spend_to)
+    model = container.queries.grant(grant_id, as_of=day)
+    until = min(model.on, model.spend_to)
     monthly = monthly_spend(
-        container.queries, grant_id=grant_id, spend_from=state.spend_from, until=until
+        container.queries, grant_id=grant_id, spend_from=model.spend_from, until=until
     )
     return page(
         request,
         "grant.html",
         user,
-        state=state,
-        figures=figures,
-        decisions={r["code"]: r["decision"] for r in view.activity_rows},
+        model=model,
         as_of=day,
         monthly=monthly,
         chart=stacked_bars(monthly),
@@ -56,12 +53,12 @@ def forecast(
     as_of: str | None = None,
 ) -> Response:
     day = parse_day(as_of) or today()
-    view = container.queries.grant(grant_id)
+    model = container.queries.grant(grant_id, as_of=day)
     return page(
         request,
         "forecast.html",
         user,
-        state=view.state,
-        forecast=grant_forecast(container.queries, grant_id, day),
+        model=model,
+        forecast=grant_forecast(model),
         as_of=day,
     )

@@ -13,7 +13,7 @@ from api.ui.access import ReaderUser
 from api.ui.pages.common import today, ui_router
 from api.ui.render import page
 from ledger.forecast import grant_forecast
-from ledger.queries import GrantView
+from ledger.grant_model import GrantModel
 
 router = ui_router()
 
@@ -29,60 +29,59 @@ class Attention:
     link: str | None = None
 
 
-def attention(view: GrantView, risk: int) -> list[Attention]:
-    s, f = view.state, view.figures
-    found: list[Attention] = []
-    for area in f.areas:
-        for a in area.activities:
-            if a.overspent:
-                found.append(
-                    Attention(
-                        s.grant_id,
-                        "overspent",
-                        f"{s.activities[a.code].name} ({a.code}) är överskriden med",
-                        -a.remaining,
-                        f"/ui/grants/{s.grant_id}#akt-{a.code}",
-                    )
-                )
-    for area in f.areas:
-        if area.unclassified_spent:
-            found.append(
-                Attention(
-                    s.grant_id,
-                    "unclassified",
-                    f"Oklassat utfall på objekt {area.cost_object} ({area.code}) väntar",
-                    area.unclassified_spent,
-                    f"/ui/cost-objects/{area.cost_object}",
-                )
-            )
-    for cost_object, amount in f.unplaced.items():
-        found.append(
-            Attention(
-                s.grant_id,
-                "unclassified",
-                f"Oklassat utfall på delat objekt {cost_object} väntar",
-                amount,
-                f"/ui/cost-objects/{cost_object}",
-            )
+def attention(model: GrantModel, risk: int) -> list[Attention]:
+    gid = model.grant_id
+    found = [
+        Attention(
+            gid,
+            "overspent",
+            f"{a.name} ({a.code}) är överskriden med",
+            -a.remaining,
+            f"/ui/grants/{gid}#akt-{a.code}",
         )
+        for area in model.areas
+        for a in area.activities
+        if a.overspent
+    ]
+    found += [
+        Attention(
+            gid,
+            "unclassified",
+            f"Oklassat utfall på objekt {area.cost_object} ({area.code}) väntar",
+            area.unclassified_spent,
+            f"/ui/cost-objects/{area.cost_object}",
+        )
+        for area in model.areas
+        if area.unclassified_spent
+    ]
+    found += [
+        Attention(
+            gid,
+            "unclassified",
+            f"Oklassat utfall på delat objekt {u.cost_object} väntar",
+            u.spent,
+            f"/ui/cost-objects/{u.cost_object}",
+        )
+        for u in model.unplaced
+    ]
     now = today()
-    for r in s.reporting:
-        if now <= r.due <= now + timedelta(days=DEADLINE_DAYS):
-            found.append(
-                Attention(
-                    s.grant_id,
-                    "deadline",
-                    f"{r.kind.capitalize()} till {r.recipient} ska lämnas {r.due.isoformat()}",
-                )
-            )
+    found += [
+        Attention(
+            gid,
+            "deadline",
+            f"{r.kind.capitalize()} till {r.recipient} ska lämnas {r.due.isoformat()}",
+        )
+        for r in model.reporting
+        if now <= r.due <= now + timedelta(days=DEADLINE_DAYS)
+    ]
     if risk:
         found.append(
             Attention(
-                s.grant_id,
+                gid,
                 "risk",
                 "Återbetalningsrisk enligt prognosen",
                 risk,
-                f"/ui/grants/{s.grant_id}/prognos",
+                f"/ui/grants/{gid}/prognos",
             )
         )
     return found
@@ -90,17 +89,18 @@ def attention(view: GrantView, risk: int) -> list[Attention]:
 
 @router.get("/")
 def overview(request: Request, user: ReaderUser, container: ContainerDep) -> Response:
-    views = container.queries.grants()
+    models = container.queries.grants()
     now = today()
     items: list[Attention] = []
-    for v in views:
-        risk = grant_forecast(container.queries, v.state.grant_id, now).repayment_risk
-        items += attention(v, risk)
+    for m in models:
+        # The prognos page's figure: the forecast on today's booking date.
+        risk = grant_forecast(container.queries, m.grant_id, now).repayment_risk
+        items += attention(m, risk)
     return page(
         request,
         "overview.html",
         user,
-        grants=views,
+        grants=models,
         attention=items,
         deadline_days=DEADLINE_DAYS,
     )

@@ -30,16 +30,8 @@ Text = Annotated[str, Form(max_length=2000)]
 def _page(
     request: Request, user: User, grant_id: str, *, status_code: int = 200, **extra: Any
 ) -> Response:
-    view = request.app.state.container.queries.grant(grant_id)
-    return page(
-        request,
-        "planning.html",
-        user,
-        status_code=status_code,
-        state=view.state,
-        figures=view.figures,
-        **extra,
-    )
+    model = request.app.state.container.queries.grant(grant_id)
+    return page(request, "planning.html", user, status_code=status_code, model=model, **extra)
 
 
 def _decision(ref: str, day: str, body: str) -> dict[str, str] | None:

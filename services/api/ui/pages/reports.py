@@ -11,7 +11,7 @@ from api.deps import ContainerDep
 from api.ui.access import ReaderUser
 from api.ui.pages.common import parse_day, ui_router
 from api.ui.render import page
-from ledger.reports import MEDIA_TYPES, grant_report, render
+from ledger.formats.reports import MEDIA_TYPES, filename, render_file
 
 router = ui_router()
 
@@ -29,9 +29,10 @@ def download(
     container: ContainerDep,
     as_of: str | None = None,
 ) -> Response:
-    report = grant_report(container.queries, grant_id, as_of=parse_day(as_of))
+    # The same read model and renderer as GET /v1/reports/grants/{id}?format=csv|xlsx.
+    model = container.queries.grant(grant_id, as_of=parse_day(as_of), decisions=True)
     return Response(
-        render(report, fmt),
+        render_file(model, fmt),
         media_type=MEDIA_TYPES[fmt],
-        headers={"Content-Disposition": f'attachment; filename="{report.filename(fmt)}"'},
+        headers={"Content-Disposition": f'attachment; filename="{filename(model, fmt)}"'},
     )
