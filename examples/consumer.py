@@ -76,7 +76,7 @@ async def consume(args: argparse.Namespace) -> dict[str, Any]:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    nc = await nats.connect(args.nats_url, max_reconnect_attempts=-1)
+    nc = await nats.connect(args.nats_url, connect_timeout=10, max_reconnect_attempts=-1)
     js = nc.jetstream()
     sub = await js.pull_subscribe(
         f"{args.subject}.events.>",
@@ -93,7 +93,7 @@ async def consume(args: argparse.Namespace) -> dict[str, Any]:
         while not stop.is_set():
             try:
                 batch = await sub.fetch(args.batch, timeout=1)
-            except NatsTimeout:
+            except (NatsTimeout, TimeoutError):  # nats-py raises either when nothing came
                 if args.exit_when_idle and loop.time() - idle_since >= args.exit_when_idle:
                     break
                 continue

@@ -234,7 +234,7 @@ def test_db_is_postgres_16_with_a_named_volume_and_health_check(compose: dict[st
 
 def test_migrate_runs_once_after_the_database_is_healthy(compose: dict[str, Any]) -> None:
     migrate = compose["services"]["migrate"]
-    assert command(migrate) == ["grantledger", "db", "upgrade"]
+    assert command(migrate)[:3] == ["grantledger", "db", "upgrade"]
     assert migrate["depends_on"]["db"]["condition"] == "service_healthy"
     assert migrate["restart"] == "no"  # quoted: a bare `no` would be YAML's false
     assert migrate["healthcheck"] == {"disable": True}
@@ -270,12 +270,22 @@ def test_api_and_migrate_run_the_image_as_its_non_root_user(compose: dict[str, A
     assert compose["services"]["api"]["image"] == compose["services"]["migrate"]["image"]
 
 
-def test_app_database_url_points_at_the_db_service(compose: dict[str, Any]) -> None:
+def test_migrate_runs_as_the_owner_and_the_api_as_the_restricted_app_login(
+    compose: dict[str, Any],
+) -> None:
+    """Issue 16 item 6: the API served as the database superuser.  The owner migrates and
+    makes the API's login (a member of grantledger_app, see tests/reliability/
+    test_app_login.py for what that login may not do); the API serves as that login."""
     env = compose["services"]["db"]["environment"]
-    for name in ("api", "migrate"):
-        url = compose["services"][name]["environment"]["GRANTLEDGER_DATABASE_URL"]
-        expected = (
-            f"postgresql://{env['POSTGRES_USER']}:{env['POSTGRES_PASSWORD']}"
-            f"@db:5432/{env['POSTGRES_DB']}"
-        )
-        assert url == expected
+    migrate = compose["services"]["migrate"]
+    owner_url = (
+        f"postgresql://{env['POSTGRES_USER']}:{env['POSTGRES_PASSWORD']}"
+        f"@db:5432/{env['POSTGRES_DB']}"
+    )
+    assert migrate["environment"]["GRANTLEDGER_DATABASE_URL"] == owner_url
+    argv = command(migrate)
+    login = argv[argv.index("--app-login") + 1]
+    assert login not in (env["POSTGRES_USER"], "grantledger_app")
+    password = migrate["environment"]["GRANTLEDGER_APP_DB_PASSWORD"]
+    api_url = compose["services"]["api"]["environment"]["GRANTLEDGER_DATABASE_URL"]
+    assert api_url == f"postgresql://{login}:{password}@db:5432/{env['POSTGRES_DB']}"

@@ -40,6 +40,41 @@ class Settings(BaseSettings):
     )
     log_level: str = "info"
     log_json: bool = True
+    # What `grantledger serve` holds a client to (uvicorn with h11 and the deadlines of
+    # api.http_protocol); see docs/operations.md.
+    http_max_header_bytes: int = Field(
+        default=64 * 1024,
+        ge=4096,
+        le=1024 * 1024,
+        description="Largest request line and headers; a larger one is a 400 and a close.",
+    )
+    http_header_timeout: float = Field(
+        default=10.0,
+        gt=0,
+        le=300,
+        description="Seconds from a connection's first byte (or first moment) until its "
+        "request headers must be complete; else 408 and close.",
+    )
+    http_read_timeout: float = Field(
+        default=30.0,
+        gt=0,
+        le=3600,
+        description="Seconds a request body may stall (no byte arriving) before the "
+        "connection is closed.",
+    )
+    http_keep_alive_timeout: int = Field(
+        default=5,
+        ge=1,
+        le=300,
+        description="Seconds an idle kept-alive connection stays open between requests.",
+    )
+    http_limit_concurrency: int = Field(
+        default=256,
+        ge=1,
+        le=100_000,
+        description="Open connections (and requests in progress) per worker process beyond "
+        "which a request is answered 503.",
+    )
     token_cache_seconds: float = Field(
         default=5.0,
         ge=0,

@@ -8,7 +8,7 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict, Field
 
 from ledger.domain import commands as cmd
-from ledger.types import Code, CostObject, Day, LongText, Money, Text
+from ledger.types import AwardMoney, Code, CostObject, Day, LongText, PositiveMoney, Text
 
 
 class Input(BaseModel):
@@ -33,7 +33,7 @@ class PeriodIn(Input):
 class AreaIn(Input):
     code: Code
     name: Text
-    awarded: Money
+    awarded: AwardMoney
     cost_object: CostObject
     responsible: Text
     ring_fenced: bool = False
@@ -80,7 +80,7 @@ class ActivityIn(Input):
     code: Code
     area: Code
     name: Text
-    amount: Money
+    amount: PositiveMoney
     responsible: Text
     decision: DecisionIn  # rule 7
     new_activity: bool = False

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from ledger.db import read_transaction
+from ledger.db import read_transaction, translate_errors
 from ledger.domain import events as ev
 from ledger.domain.balances import AreaFigures, GrantFigures, figures
 from ledger.domain.errors import (
@@ -75,6 +75,9 @@ class LedgerQueries:
     engine: Engine
     store: EventStore
     tables: ProjectionTables = LIVE
+    # The last state read of each grant, for today's balances: reused while the grant's stream
+    # version is unchanged (every event that moves its money bumps it), so a read is one probe.
+    _states: dict[str, GrantState] = field(default_factory=dict, repr=False)
 
     # --- grants ----------------------------------------------------------------------------
 
@@ -207,6 +210,9 @@ class LedgerQueries:
         as_of: date | None = None,
         known_at: datetime | None = None,
     ) -> list[Balances]:
+        if grant_id is not None and as_of is None and known_at is None:
+            state = self._current(grant_id)
+            return [self._answer(state, state.balances, None, None, cost_object, area, activity)]
         with read_transaction(self.engine) as conn:
             ids = [grant_id] if grant_id is not None else self.grant_ids(conn, cost_object)
             states = [self._state(conn, gid) for gid in ids]
@@ -216,28 +222,59 @@ class LedgerQueries:
                 having = [s for s in states if _has(s, area, activity)]
                 states = having or states[:1]  # none has it: the first one says why (404)
             answers = []
-            for state in states:
-                gid = state.grant_id
-                if area is not None and area not in state.areas:
-                    raise UnknownArea(grant_id=gid, area=area)
-                if activity is not None and activity not in state.activities:
-                    raise UnknownActivity(grant_id=gid, activity=activity)
+            for state in states:  # an area or activity it lacks is a 404 in _answer
                 balances: Mapping[str, int] = state.balances
                 if as_of is not None or known_at is not None:
-                    balances = self._balances_at(conn, gid, as_of, known_at)
-                full = figures(balances, state.areas, state.activities)
+                    balances = self._balances_at(conn, state.grant_id, as_of, known_at)
                 answers.append(
-                    Balances(
-                        gid,
-                        state.name,
-                        state.version,
-                        as_of,
-                        known_at,
-                        cost_object,
-                        _narrow(full, cost_object, area, activity),
-                    )
+                    self._answer(state, balances, as_of, known_at, cost_object, area, activity)
                 )
         return answers
+
+    def _current(self, grant_id: str) -> GrantState:
+        """The grant's state now: one indexed probe of its version while nothing changed it."""
+        cached = self._states.get(grant_id)
+        if cached is not None:
+            with translate_errors(), self.engine.connect() as conn:
+                if conn.dialect.name == "postgresql":  # one statement: no BEGIN/COMMIT trips
+                    conn = conn.execution_options(isolation_level="AUTOCOMMIT")
+                grants = self.tables.grants
+                version = conn.execute(
+                    sa.select(grants.c.version).where(grants.c.grant_id == grant_id)
+                ).scalar()
+            if version == cached.version:
+                return cached
+        with read_transaction(self.engine) as conn:
+            state = self._state(conn, grant_id)
+        if len(self._states) >= _CACHED_GRANTS:
+            self._states.clear()
+        self._states[grant_id] = state
+        return state
+
+    @staticmethod
+    def _answer(
+        state: GrantState,
+        balances: Mapping[str, int],
+        as_of: date | None,
+        known_at: datetime | None,
+        cost_object: str | None,
+        area: str | None,
+        activity: str | None,
+    ) -> Balances:
+        if area is not None and area not in state.areas:
+            raise UnknownArea(grant_id=state.grant_id, area=area)
+        if activity is not None and activity not in state.activities:
+            raise UnknownActivity(grant_id=state.grant_id, activity=activity)
+        full = figures(balances, state.areas, state.activities)
+        return Balances(
+            state.grant_id,
+            state.name,
+            state.version,
+            as_of,
+            known_at,
+            cost_object,
+            _narrow(full, cost_object, area, activity),
+        )
 
     def _balances_at(
         self, conn: Connection, grant_id: str, as_of: date | None, known_at: datetime | None
@@ -333,6 +370,9 @@ class LedgerQueries:
                 conn, after=after, limit=limit, stream_id=stream_id, event_types=event_types
             )
 
+
+# A region keeps a handful of grants; the cache starts over beyond this many.
+_CACHED_GRANTS = 256
 
 _TOTALS = (
     "awarded",

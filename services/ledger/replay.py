@@ -208,6 +208,8 @@ def _stored(row: Any) -> StoredEvent:
 
 def _diff(conn: Connection, live: sa.Table, replayed: sa.Table) -> TableDiff | None:
     """Rows only in one of the tables; a row the replay made twice counts as a difference too."""
+    if conn.dialect.name == "postgresql" and _same(conn, live, replayed):
+        return None
     cols = [c.name for c in live.columns]
 
     def select(t: sa.Table) -> sa.Select[tuple[object, ...]]:
@@ -236,3 +238,25 @@ def _diff(conn: Connection, live: sa.Table, replayed: sa.Table) -> TableDiff | N
         f"replay only: {dict(r._mapping)}" for r in conn.execute(sa.select(only_replayed).limit(3))
     ]
     return TableDiff(live.name, n_live, n_replayed, tuple(examples))
+
+
+def _same(conn: Connection, live: sa.Table, replayed: sa.Table) -> bool:
+    """Whether the tables hold the same rows, in one pass: joined on the live primary key, no
+    row unmatched or different, and as many rows on each side (a key the replay made twice).
+
+    The common answer, found by one hash join instead of two ``EXCEPT``s; ``_diff`` counts and
+    shows the differences only when there are some.
+    """
+    a, b = live.alias("l"), replayed.alias("r")
+    keys = [c.name for c in live.primary_key]
+    cols = [c.name for c in live.columns]
+    differs = sa.or_(
+        a.c[keys[0]].is_(None),
+        b.c[keys[0]].is_(None),
+        sa.tuple_(*(a.c[c] for c in cols)).is_distinct_from(sa.tuple_(*(b.c[c] for c in cols))),
+    )
+    joined = a.join(b, sa.and_(*(a.c[k] == b.c[k] for k in keys)), full=True)
+    unmatched = sa.select(sa.func.count()).select_from(joined).where(differs).scalar_subquery()
+    counts = [sa.select(sa.func.count()).select_from(t).scalar_subquery() for t in (live, replayed)]
+    n_unmatched, n_live, n_replayed = conn.execute(sa.select(unmatched, *counts)).one()
+    return bool(n_unmatched == 0 and n_live == n_replayed)

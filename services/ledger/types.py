@@ -14,41 +14,52 @@ from pydantic import AfterValidator, BeforeValidator, Field, PlainSerializer, Wi
 
 from ledger.domain.money import InvalidAmount, format_money, parse_money
 
-# The one form of an amount a request may use, in the spec and on the server alike: what every
-# answer shows (kronor, at most two decimals, within the money bound).  A JSON number is refused:
-# `0.57` may arrive as 0.5700000000000001, and a pattern cannot say which floats are exact.
+# The forms of an amount a request may use, the same in the spec and on the server: what every
+# answer shows (kronor, at most two decimals, at most 13 digits of kronor).  A JSON number is
+# refused: `0.57` may arrive as 0.5700000000000001, and a pattern cannot say which floats are
+# exact.  What must be more than zero (an allocation, a receipt, ...) or at least zero (an
+# award) says so in its pattern too, so that a client knows before it asks.
 MONEY_PATTERN = r"^-?[0-9]{1,13}(\.[0-9]{1,2})?$"
-_MONEY = re.compile(MONEY_PATTERN)
+AWARD_PATTERN = r"^[0-9]{1,13}(\.[0-9]{1,2})?$"
+POSITIVE_MONEY_PATTERN = r"^([1-9][0-9]{0,12}(\.[0-9]{1,2})?|0\.(0[1-9]|[1-9][0-9]?))$"
 
 
-def _money(value: Any) -> int:
-    if not isinstance(value, str):
-        raise ValueError(
-            'an amount is a string of kronor with at most two decimals, e.g. "1234.50"'
-        )
-    if _MONEY.fullmatch(value) is None:
-        raise ValueError(
-            f"{value[:40]!r} is not kronor with at most two decimals and at most 13 digits"
-        )
-    try:
-        return parse_money(value)
-    except InvalidAmount as e:
-        raise ValueError(f"{value!r} {e.fields.get('reason', 'is not a valid amount')}") from e
+def _money_of(pattern: str, what: str) -> Any:
+    """A validator of amounts that match ``pattern``, and the schema that says so."""
+    compiled = re.compile(pattern)
+
+    def parse(value: Any) -> int:
+        if not isinstance(value, str):
+            raise ValueError(
+                'an amount is a string of kronor with at most two decimals, e.g. "1234.50"'
+            )
+        if compiled.fullmatch(value) is None:
+            raise ValueError(f"{value[:40]!r} is not {what}")
+        try:
+            return parse_money(value)
+        except InvalidAmount as e:
+            raise ValueError(f"{value!r} {e.fields.get('reason', 'is not a valid amount')}") from e
+
+    schema = {
+        "type": "string",
+        "pattern": pattern,
+        "description": f"{what[0].upper()}{what[1:]}, as a string (like every answer).",
+        "examples": ["24000000.00"],
+    }
+    return BeforeValidator(parse), WithJsonSchema(schema)
 
 
-Money = Annotated[
-    int,
-    BeforeValidator(_money),
-    PlainSerializer(format_money, return_type=str),
-    WithJsonSchema(
-        {
-            "type": "string",
-            "pattern": MONEY_PATTERN,
-            "description": "Kronor with at most two decimals, as a string (like every answer).",
-            "examples": ["24000000.00"],
-        }
-    ),
-]
+_SIGNED = _money_of(MONEY_PATTERN, "kronor with at most two decimals and 13 digits")
+_AWARD = _money_of(AWARD_PATTERN, "kronor (zero or more) with at most two decimals and 13 digits")
+_POSITIVE = _money_of(
+    POSITIVE_MONEY_PATTERN,
+    "kronor greater than zero, with at most two decimals and 13 digits, no leading zeros",
+)
+_OUT = PlainSerializer(format_money, return_type=str)
+
+Money = Annotated[int, _SIGNED[0], _OUT, _SIGNED[1]]
+AwardMoney = Annotated[int, _AWARD[0], _OUT, _AWARD[1]]
+PositiveMoney = Annotated[int, _POSITIVE[0], _OUT, _POSITIVE[1]]
 
 Code = Annotated[
     str,
@@ -71,11 +82,12 @@ CostObject = Annotated[
 
 # Characters no name, text or id may hold, refused at parsing (and so never stored): C0 and C1
 # controls but the tab (terminal escapes), bidi embeddings, overrides and isolates (they reorder
-# what a terminal, a report or an audit file shows), surrogates (no UTF-8 for them) and Unicode
-# noncharacters (an XLSX holding U+FFFE does not open).  Astral noncharacters are written as
-# themselves: the pattern reads the same in Python and in ECMA-262 with the `u` flag.
+# what a terminal, a report or an audit file shows) and Unicode noncharacters (an XLSX holding
+# U+FFFE does not open).  Astral noncharacters are written as themselves: the pattern reads the
+# same in Python and in ECMA-262 with the `u` flag.  Lone surrogates (no UTF-8 for them) are
+# refused by pydantic before this, and left out of the pattern: Rust's regex cannot name them.
 _REFUSED = (
-    "\\x00-\\x08\\x0a-\\x1f\\x7f-\\x9f\\u202a-\\u202e\\u2066-\\u2069\\ud800-\\udfff"
+    "\\x00-\\x08\\x0a-\\x1f\\x7f-\\x9f\\u202a-\\u202e\\u2066-\\u2069"
     "\\ufdd0-\\ufdef\\ufffe\\uffff"
     + "".join(chr(plane << 16 | low) for plane in range(1, 17) for low in (0xFFFE, 0xFFFF))
 )
@@ -92,7 +104,7 @@ def _printable(value: str) -> str:
             raise ValueError("must not be blank")
         bad = next(ch for ch in value if _TEXT.fullmatch(f"x{ch}") is None)
         raise ValueError(
-            f"U+{ord(bad):04X} is not allowed (control, bidi-override, surrogate or noncharacter)"
+            f"U+{ord(bad):04X} is not allowed (control, bidi-override or noncharacter)"
         )
     return value.strip()
 

@@ -281,7 +281,10 @@ def test_verify_is_bounded_per_request_and_its_pages_check_the_whole_chain(
         after = body["next_after"]
         assert after == body["head_position"]
     assert (checked, pages) == (head, -(-head // 3))
-    too_many = planned.get("/v1/audit/verify?limit=200001", "auditor")
+    beyond = planned.get(f"/v1/audit/verify?after={head + 5}", "auditor").json()
+    assert (beyond["ok"], beyond["checked"], beyond["complete"]) == (True, 0, True)
+    assert (beyond["head_position"], beyond["head_hash"]) == (head, all_events(planned)[-1]["hash"])
+    too_many = planned.get("/v1/audit/verify?limit=100001", "auditor")
     assert too_many.status_code == 422
 
 

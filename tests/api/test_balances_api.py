@@ -223,3 +223,17 @@ def test_an_area_filter_across_grants_keeps_the_grants_that_have_the_area(spent:
     )
     by_activity = spent.get("/v1/balances", params={"activity": "webbplatser"}).json()
     assert [b["grant_id"] for b in by_activity["balances"]] == [GRANT_ID]
+
+
+def test_todays_balances_follow_every_write_at_once_though_reads_reuse_the_grants_state(
+    planned: Api,
+) -> None:
+    """A balance read reuses the grant's last state only while its stream version is unchanged:
+    a spend made since shows in the very next read (DESIGN §3, figures are always current)."""
+    before = planned.balances()
+    assert planned.balances() == before
+    planned.spend(line(amount="250.00"))
+    after = planned.balances()
+    assert after["version"] > before["version"]
+    assert before["totals"]["spent"] == "0.00"
+    assert after["totals"]["spent"] == "250.00"

@@ -25,6 +25,7 @@ from tests.support.api import (
     batch,
     grant_body,
     line,
+    reallocation_body,
 )
 
 OFFSETS = st.integers(min_value=-14 * 60, max_value=14 * 60).map(
@@ -127,8 +128,24 @@ def test_every_date_in_a_write_body_is_answered_with_a_rule_not_a_500(
 ) -> None:
     iso = day.isoformat()
     decision = {**DECISION, "date": iso}
+    [spent] = planned.spend(line())
     writes: list[tuple[str, dict[str, Any], str]] = [
         ("/v1/transactions", batch(line(booked_on=iso)), "poster"),
+        (
+            f"/v1/transactions/{spent['transaction_id']}/reversal",
+            {"reason": "felkontering", "booked_on": iso},
+            "poster",
+        ),
+        (
+            f"/v1/grants/{GRANT_ID}/reallocations",
+            reallocation_body("lokalt-arbete", "barnhalsovard", "1.00") | {"decision": decision},
+            "planner",
+        ),
+        (
+            f"/v1/grants/{GRANT_ID}/amendments",
+            {"area": "nara-vard", "awarded": "1000001.00", "decision": decision, "reason": "x"},
+            "planner",
+        ),
         (f"/v1/grants/{GRANT_ID}/receipts", _receipt(iso), "admin"),
         (f"/v1/grants/{GRANT_ID}/repayments", _repayment(iso), "admin"),
         (

@@ -29,3 +29,6 @@ def test_readyz_is_503_when_the_database_is_unreachable() -> None:
         answer = client.get("/readyz")
     assert answer.status_code == 503
     assert "unreachable" in answer.json()["reason"]
+    # an error answer like every other: a problem document, as the spec says (issue 12)
+    assert answer.headers["content-type"].startswith("application/problem+json")
+    assert answer.json()["status"] == 503

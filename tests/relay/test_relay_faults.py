@@ -14,6 +14,7 @@ from datetime import date
 from pathlib import Path
 
 import httpx
+import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine
@@ -24,7 +25,7 @@ from ledger.domain import commands as cmd
 from ledger.store.schema import events
 from tests.support.ledger import Ledger, kr, line
 from tests.support.nats import Names, PrivateNats, RelayProcess, stream_messages, wait_until
-from tests.support.servers import make_tokens
+from tests.support.servers import free_port, make_tokens
 
 
 @dataclass
@@ -154,3 +155,29 @@ def test_nats_stopped_and_started_mid_run_leaves_each_position_once(
         assert_stream_equals_events_table(engine, broker.url, names)
     finally:
         broker.stop()
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+def test_without_nats_the_relay_retries_shows_its_lag_and_stops_at_once_on_sigterm(
+    database_url: str, engine: Engine, tmp_path: Path, relay_factory: list[RelayProcess]
+) -> None:
+    ledger = grant(engine)
+    nowhere = Names.fresh().env(f"nats://127.0.0.1:{free_port()}")  # nothing listens there
+    relay = RelayProcess(database_url, nowhere, tmp_path / "relay.log")
+    relay_factory.append(relay)
+    relay.start()
+    wait_until(
+        lambda: relay.metrics().get("grantledger_relay_lag_events") == ledger.event_count(),
+        60,
+        "the lag to show every event",
+    )
+    assert relay.metrics()["grantledger_relay_connected"] == 0
+    wait_until(
+        lambda: relay.metrics().get('grantledger_relay_failures_total{kind="NoServersError"}'),
+        30,
+        "a failed attempt counted",
+    )
+    started = time.monotonic()
+    assert relay.terminate(timeout=15) == 0
+    assert time.monotonic() - started < 10
+    assert "relay stopped at position 0" in relay.log_text()

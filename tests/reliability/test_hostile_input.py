@@ -177,13 +177,13 @@ CASES: list[Case] = [
     C("money-null", "POST", "/v1/grants/hostile-2022/receipts", "poster", receipt(amount=None),
       problem="validation-error"),
     C("allocation-negative", "POST", f"{G}/activities", "planner", activity(amount="-1000.00"),
-      problem="invalid-amount"),
+      problem="validation-error"),  # the spec's pattern says more than zero
     C("allocation-zero", "POST", f"{G}/activities", "planner", activity(amount="0.00"),
-      problem="invalid-amount"),
+      problem="validation-error"),
     C("receipt-negative", "POST", f"{G}/receipts", "poster", receipt(amount="-5.00"),
-      problem="invalid-amount"),
+      problem="validation-error"),
     C("reallocation-negative", "POST", f"{G}/reallocations", "planner",
-      realloc(amount="-100.00"), problem="invalid-amount"),
+      realloc(amount="-100.00"), problem="validation-error"),
     # --- strings -----------------------------------------------------------------------------
     C("huge-name", "POST", f"{G}/activities", "planner", activity(name="x" * 100_000),
       problem="validation-error"),

@@ -284,6 +284,7 @@ def test_a_different_line_under_the_same_natural_key_is_a_409_conflict(ledger: L
             }
         ]
         assert conflict.value.fields["source"] == "raindance"
+        assert conflict.value.fields["rule"] == "natural-key"
     assert ledger.snapshot() == before
 
 

@@ -8,7 +8,6 @@ from typing import Annotated
 import typer
 
 from api.cli.common import out
-from ledger.store.keys import create_key_pair, key_id
 
 app = typer.Typer(help="Signing keys for checkpoints (kept in files, never in the database).")
 
@@ -23,5 +22,7 @@ def create(
     ],
 ) -> None:
     """Make a key pair; refuses to overwrite an existing file."""
+    from ledger.store.keys import create_key_pair, key_id  # cryptography: only when used
+
     public = create_key_pair(private_key, public_key)
     out.print(f"key {key_id(public)}: private {private_key} (mode 0600), public {public_key}")

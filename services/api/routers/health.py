@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from fastapi import APIRouter
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
 from api.deps import ContainerDep
+from api.problems import problem
 from ledger import migrate
-from ledger.errors import Unavailable
+from ledger.errors import SchemaNotReady, Unavailable
 
 router = APIRouter(tags=["health"])
 
@@ -30,17 +31,17 @@ def healthz() -> dict[str, str]:
     operation_id="readyz",
     responses={503: {"description": "Database unreachable or schema not at head"}},
 )
-def readyz(container: ContainerDep) -> JSONResponse:
+def readyz(container: ContainerDep) -> Response:
     try:
         ready = migrate.is_at_head(container.engine)
     except Unavailable as e:
-        return JSONResponse({"status": "unavailable", "reason": e.detail}, status_code=503)
+        return _unready(e.code, e.title, e.detail)
     if not ready:
-        return JSONResponse(
-            {
-                "status": "unavailable",
-                "reason": "database schema is not at head: run `grantledger db upgrade`",
-            },
-            status_code=503,
-        )
+        not_ready = SchemaNotReady("database schema is not at head: run `grantledger db upgrade`")
+        return _unready(not_ready.code, not_ready.title, not_ready.detail)
     return JSONResponse({"status": "ready"})
+
+
+def _unready(code: str, title: str, reason: str) -> Response:
+    # A problem document like every other error answer; `reason` kept for probes that read it.
+    return problem(503, code, title, reason, instance="/readyz", reason=reason)

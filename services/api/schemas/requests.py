@@ -9,7 +9,7 @@ from ledger.domain import commands as cmd
 from ledger.domain.commands import SpendKind
 from ledger.inputs import ActivityIn, DecisionIn, GrantIn, Input
 from ledger.service import ClassifyTransaction, LineInput, PostSpend, ReverseTransaction
-from ledger.types import Code, CostObject, Day, LongText, Money, Text
+from ledger.types import AwardMoney, Code, CostObject, Day, LongText, Money, PositiveMoney, Text
 
 
 class GrantBody(GrantIn):
@@ -25,7 +25,7 @@ class ReallocationBody(Input):
 
     from_activity: Code
     to_activity: Code
-    amount: Money
+    amount: PositiveMoney
     reason: LongText
     decision: DecisionIn
 
@@ -42,7 +42,7 @@ class ReallocationBody(Input):
 
 class AmendmentBody(Input):
     area: Code
-    awarded: Money
+    awarded: AwardMoney
     decision: DecisionIn
     reason: LongText
 
@@ -57,7 +57,7 @@ class AmendmentBody(Input):
 
 
 class ReceiptBody(Input):
-    amount: Money
+    amount: PositiveMoney
     received_on: Day
     reference: Text
 
@@ -67,7 +67,7 @@ class ReceiptBody(Input):
 
 class RepaymentBody(Input):
     area: Code
-    amount: Money
+    amount: PositiveMoney
     paid_on: Day
     reference: Text | None = Field(
         default=None, description="Defaults to the grant's repayment reference (diarienummer)."

@@ -92,15 +92,30 @@ class Relay:
         async def on_error(e: Exception) -> None:  # one line, not nats-py's traceback per retry
             log.warning("nats: %s: %s", type(e).__name__, e)
 
-        nc: Client = await nats.connect(
-            servers=self.settings.servers,
-            name="grantledger-relay",
-            allow_reconnect=False,  # we reconnect ourselves, after re-reading the tail
-            connect_timeout=2,
-            disconnected_cb=on_lost,
-            closed_cb=on_lost,
-            error_cb=on_error,
+        connecting = asyncio.ensure_future(
+            nats.connect(
+                servers=self.settings.servers,
+                name="grantledger-relay",
+                # We back off and reconnect ourselves, after re-reading the tail; nats-py only
+                # tries each server twice (its 0 would mean forever).
+                allow_reconnect=False,
+                max_reconnect_attempts=1,
+                reconnect_time_wait=0.2,
+                connect_timeout=2,
+                disconnected_cb=on_lost,
+                closed_cb=on_lost,
+                error_cb=on_error,
+            )
         )
+        stopping = asyncio.ensure_future(self.stop.wait())
+        await asyncio.wait({connecting, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        stopping.cancel()
+        if not connecting.done():  # SIGTERM while NATS is away: stop now
+            connecting.cancel()
+            with contextlib.suppress(asyncio.CancelledError, *TRANSIENT):
+                await connecting
+            return
+        nc: Client = connecting.result()
         try:
             self.metrics.connected.set(1)
             js = nc.jetstream(timeout=self.settings.relay_ack_timeout)

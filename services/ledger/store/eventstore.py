@@ -308,13 +308,14 @@ class EventStore:
         """
         with engine.connect() as conn:
             head = chain_walk.head_position(conn)
+            after = min(after, head)  # nothing to check beyond the head
             start = chain_walk.hash_at(conn, after)
-        if start is None and after <= head:  # the row to continue from is gone
+        if start is None:  # the row to continue from is gone
             gone = Fault.missing(after)
             return VerifyResult(False, 0, after, GENESIS_HASH, gone.position, gone.reason)
         until = head if limit is None else min(head, after + limit)
         if until <= after:
-            return VerifyResult(True, 0, min(after, head), start or GENESIS_HASH)
+            return VerifyResult(True, 0, after, start)
         whole, _ = chain_walk.walk(engine, until, after=after, workers=workers, progress=progress)
         if whole.bad_position is not None:
             return VerifyResult(
