@@ -28,6 +28,21 @@ RULES: dict[str, str] = {
 }
 
 
+# Refusals that name no rule of DESIGN §1 but a rule of a file format, by ``LedgerError.code``:
+# (heading, the rule as a controller says it).
+FORMAT_RULES: dict[str, tuple[str, str]] = {
+    "sie-invalid": (
+        "SIE-filen kunde inte läsas",
+        "Importen tar en läsbar SIE 4-fil (PC8 eller UTF-8); raderna nedan bryter mot formatet",
+    ),
+    "sie-import-refused": (
+        "SIE-filen kan inte importeras",
+        "Utfall kommer från verifikationer (#VER): exportera SIE 4 (transaktioner) ur "
+        "ekonomisystemet",
+    ),
+}
+
+
 @dataclass(frozen=True, slots=True)
 class Refusal:
     """A refused request as the form shows it."""
@@ -42,6 +57,11 @@ class Refusal:
     def of(cls, error: LedgerError) -> Refusal:
         rule = error.fields.get("rule") if isinstance(error, RuleViolation) else None
         available, requested = error.fields.get("available"), error.fields.get("requested")
+        if error.code in FORMAT_RULES:
+            heading, said = FORMAT_RULES[error.code]
+            return cls(
+                heading=heading, rule=said, available=None, requested=None, detail=error.detail
+            )
         return cls(
             heading=_heading(error),
             rule=RULES.get(str(rule), str(rule)) if rule else None,

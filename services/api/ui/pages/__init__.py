@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from api.ui.pages import audit, auth, cost_object, grant, overview, planning, reports
+from api.ui.pages import audit, auth, cost_object, grant, imports, overview, planning, reports
 
 router = APIRouter()
-for module in (auth, overview, grant, cost_object, planning, audit, reports):
+for module in (auth, overview, grant, cost_object, planning, audit, reports, imports):
     router.include_router(module.router)

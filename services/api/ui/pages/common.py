@@ -66,15 +66,19 @@ def parse_day(value: str | None, field: str = "as_of") -> date | None:
         raise InvalidInput(f"{value!r} är inget datum på formen ÅÅÅÅ-MM-DD", field=field) from e
 
 
-def execute(request: Request, user: User, command: Command) -> Result | Replayed:
-    """The command through the ledger service, as the API's writer runs it, by this user."""
-    container: Container = request.app.state.container
-    actor = Actor(
+def actor_of(request: Request, user: User) -> Actor:
+    """Who writes: the signed-in principal, with the request's id for the event's metadata."""
+    return Actor(
         user.principal.name,
         user.principal.role.value,
         request_id=getattr(request.state, "request_id", None),
     )
-    return container.service.execute(command, actor)
+
+
+def execute(request: Request, user: User, command: Command) -> Result | Replayed:
+    """The command through the ledger service, as the API's writer runs it, by this user."""
+    container: Container = request.app.state.container
+    return container.service.execute(command, actor_of(request, user))
 
 
 def parse_form(model: type[M], data: dict[str, Any]) -> M | Refusal:
