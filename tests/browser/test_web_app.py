@@ -2,8 +2,9 @@
 
 Sign in with a token, read seed 003's figures on the grant page, classify unclassified spend on
 9942 and see the figures move, be refused a reallocation with the rule and the amounts on the
-form, download the återrapportering as XLSX and CSV and open both, sign out; what a reader
-cannot see; axe-core on every page; forms labelled and reachable by keyboard.
+form, download the återrapportering as XLSX and CSV and open both, sign out; import a SIE file
+through its preview (which books nothing) and see the figures move; what a reader cannot see;
+axe-core on every page; forms labelled and reachable by keyboard.
 """
 
 from __future__ import annotations
@@ -137,6 +138,59 @@ def test_an_auditor_reads_the_trail_and_the_chain(page: Any, live_app: LiveApp) 
     assert page.goto(f"{GRANT}/planering").status == 403
 
 
+# A SIE 4 export as Raindance writes it (PC8): spend on 9916 without an activity, a line on an
+# object no grant has, and the counter-entry on a balance account.
+SIE_APRIL = (
+    '#FLAGGA 0\r\n#PROGRAM "Raindance" 9\r\n#FORMAT PC8\r\n#SIETYP 4\r\n'
+    '#FNAMN "Region Jämtland Härjedalen"\r\n#DIM 6 "Projekt"\r\n'
+    '#VER A 7001 20220429 "Konsult april"\r\n{\r\n'
+    '   #TRANS 6550 {6 "9916"} 12345.50 20220429 "Konsult Östersund"\r\n'
+    '   #TRANS 6550 {6 "1234"} 500.00 20220429 "Annat projekt"\r\n'
+    "   #TRANS 2440 {} -12845.50 20220429\r\n}\r\n"
+)
+
+
+def kronor(shown: str) -> int:
+    """``3 512 345,50 kr`` → öre."""
+    return int(re.sub(r"[^0-9]", "", shown))
+
+
+def test_a_poster_imports_a_sie_file_through_its_preview(page: Any, live_app: LiveApp) -> None:
+    sign_in(page, live_app, "poster")
+    page.goto("/ui/cost-objects/9916")
+    before = kronor(text(page.locator("#objekt-utfall")))
+
+    page.get_by_role("navigation", name="Huvudmeny").get_by_role("link", name="Import").click()
+    page.get_by_label("SIE-fil").set_input_files(
+        files=[
+            {
+                "name": "raindance-april.se",
+                "mimeType": "application/octet-stream",
+                "buffer": SIE_APRIL.encode("cp437"),
+            }
+        ]
+    )
+    page.get_by_role("button", name="Förhandsgranska").click()
+    preview = page.locator("#forhandsgranskning")
+    assert "inget är bokfört än" in text(preview.get_by_role("heading", level=2))
+    assert text(page.locator("#netto-9916")) == "12 345,50 kr"
+    assert text(page.locator('[data-count="imported"]')) == "1"
+    assert "Objektet hör inte till något bidrag: 1" in text(preview)
+    assert serious(page) == [], "preview"
+    SCREENSHOTS.mkdir(exist_ok=True)
+    page.screenshot(path=SCREENSHOTS / f"{live_app.backend}-import-preview.png", full_page=True)
+    other = page.context.new_page()  # a second tab, same session: the preview wrote nothing
+    other.goto("/ui/cost-objects/9916")
+    assert kronor(text(other.locator("#objekt-utfall"))) == before
+    other.close()
+
+    page.get_by_role("button", name="Bekräfta och importera").click()
+    assert "Importen av raindance-april.se är bokförd." in text(page.get_by_role("status"))
+    assert text(page.locator('[data-count="imported"]')) == "1"
+    page.goto("/ui/cost-objects/9916")
+    assert kronor(text(page.locator("#objekt-utfall"))) == before + 12_345_50
+
+
 PAGES = [
     ("oversikt", "/ui/"),
     ("bidrag", GRANT),
@@ -147,6 +201,7 @@ PAGES = [
     ("revision", "/ui/revision"),
     ("handelse", "/ui/revision/events/1"),
     ("rapporter", "/ui/rapporter"),
+    ("import", "/ui/import"),
 ]
 
 
