@@ -5,7 +5,9 @@ runs each single-line post in its own transaction spends most of the lock's time
 its own commit.  Here the first waiting thread leads: it decides every queued command against
 one ``UnitOfWork`` (a refused command records nothing, so it fails alone), flushes their events
 in one append, commits once, and hands each caller its own result or error.  A result is only
-returned after the commit that made it durable.
+returned after the commit that made it durable.  The group is taken from the queue only once the
+append lock is granted, so while another process commits, this one's writers gather into one
+group; the states it commits are kept (``StateCache``) for the next group to validate and reuse.
 
 One client's command must never fail another's: if the group's transaction fails for any reason
 but an unreachable database, each of its commands is run again alone, in its own transaction, so
@@ -28,7 +30,7 @@ from sqlalchemy.exc import DataError
 
 from ledger.db import write_transaction
 from ledger.domain.state import GrantState
-from ledger.errors import InvalidInput, LedgerError, Unavailable
+from ledger.errors import DatabaseUnavailable, InvalidInput, LedgerError, Unavailable
 from ledger.projections.tables import ProjectionTables
 from ledger.state_cache import LedgerFacts, StateCache
 from ledger.store import EventStore
@@ -146,6 +148,8 @@ class GroupCommit:
         try:
             if isinstance(error, Unavailable):  # the database is gone: nothing is durable
                 self._fail(batch, error)
+            elif _is_driver_connection_error(error):  # the same, met on the driver's own cursor
+                self._fail(batch, DatabaseUnavailable(f"database unreachable: {error}"))
             elif len(batch) == 1:
                 self._fail(batch, _as_refusal(error))
             else:
@@ -208,6 +212,14 @@ def _as_refusal(error: BaseException) -> BaseException:
             reason=reason[0] if reason else type(error).__name__,
         )
     return error
+
+
+def _is_driver_connection_error(error: BaseException) -> bool:
+    try:
+        import psycopg
+    except ImportError:  # pragma: no cover - psycopg is a dependency
+        return False
+    return isinstance(error, psycopg.OperationalError)
 
 
 def _is_driver_data_error(error: BaseException) -> bool:

@@ -183,8 +183,8 @@ def _placements(conn: Connection, after: int, until: int) -> sa.Table:
         sa.Column("source", sa.String(200), nullable=False),
         sa.Column("target", sa.String(200), nullable=False),
         sa.Column("scale", sa.BigInteger, nullable=False),
+        prefixes=["TEMPORARY"],
     )
-    table._prefixes = ["TEMPORARY"]
     table.create(conn)
     found = conn.execute(
         sa.select(_text("area"), _text("activity"), _text("cost_object"), _sign())

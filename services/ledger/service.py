@@ -275,7 +275,7 @@ class LedgerService:
             raise ConcurrencyError(stream, expected, version)
         new = decide(state, command)
         recorded = uow.record([(stream, new)], _meta(actor, command))
-        return _Pending(recorded, command.grant_id, version + len(new))
+        return _Pending(recorded, grant_id=command.grant_id, version=version + len(new))
 
     # --- spend -----------------------------------------------------------------------------
 
@@ -293,7 +293,10 @@ class LedgerService:
                 fresh.append(spend)
             elif before.content_hash == line_digest(spend):
                 outcomes[line.line_id] = LineOutcome(
-                    line.line_id, before.transaction_id, before.grant_id, "duplicate"
+                    line_id=line.line_id,
+                    transaction_id=before.transaction_id,
+                    grant_id=before.grant_id,
+                    status="duplicate",
                 )
             else:
                 conflicts.append(line.line_id)
@@ -320,7 +323,10 @@ class LedgerService:
             appends.append((grant_stream(grant_id), new))
             for spend in lines:
                 outcomes[spend.line_id] = LineOutcome(
-                    spend.line_id, spend.transaction_id, grant_id, "recorded"
+                    line_id=spend.line_id,
+                    transaction_id=spend.transaction_id,
+                    grant_id=grant_id,
+                    status="recorded",
                 )
         if errors:
             # Atomic: one bad line refuses the batch, and the answer lists every bad line.
@@ -390,7 +396,12 @@ class LedgerService:
             actor,
             None,
         )
-        outcome = LineOutcome(record.line.line_id, reversal_id, record.grant_id, "reversal")
+        outcome = LineOutcome(
+            line_id=record.line.line_id,
+            transaction_id=reversal_id,
+            grant_id=record.grant_id,
+            status="reversal",
+        )
         return replace(pending, lines=(outcome,))
 
     def _classify(self, uow: UnitOfWork, command: ClassifyTransaction, actor: Actor) -> _Pending:
@@ -402,7 +413,10 @@ class LedgerService:
             None,
         )
         outcome = LineOutcome(
-            record.line.line_id, command.transaction_id, record.grant_id, "classified"
+            line_id=record.line.line_id,
+            transaction_id=command.transaction_id,
+            grant_id=record.grant_id,
+            status="classified",
         )
         return replace(pending, lines=(outcome,))
 

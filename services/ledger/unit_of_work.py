@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy.engine import Connection
 
 from ledger.domain import events as ev
-from ledger.domain.commands import CostObjectRoute, RecordedLine
+from ledger.domain.commands import CostObjectRoute
 from ledger.domain.decide import routes_of
 from ledger.domain.state import GrantState, PeriodsState, evolve_periods, fold
 from ledger.errors import IdempotencyKeyReused
@@ -156,7 +156,9 @@ class UnitOfWork:
             pending = self._keys.get((source, line_id))
             if pending is not None:
                 found[line_id] = loader.KnownLine(
-                    pending.transaction_id, pending.grant_id, line_digest(pending)
+                    transaction_id=pending.transaction_id,
+                    grant_id=pending.grant_id,
+                    content_hash=line_digest(pending),
                 )
         return found
 
@@ -229,41 +231,14 @@ class UnitOfWork:
                     self._routes.extend(routes_of(state))
             case ev.SpendRecorded():
                 self._keys[(e.source, e.line_id)] = e
-                self._lines[e.transaction_id] = loader.LineRecord(
-                    e.grant_id,
-                    RecordedLine(
-                        e.transaction_id,
-                        e.source,
-                        e.line_id,
-                        e.booked_on,
-                        e.amount,
-                        e.cost_object,
-                        e.area,
-                        e.activity,
-                        "recorded",
-                    ),
-                )
+                self._lines[e.transaction_id] = loader.LineRecord.of(e)
             case ev.SpendReversed():
                 original = self.line(e.reversal_of)
                 if original is not None:
                     self._lines[e.reversal_of] = replace(
                         original, line=replace(original.line, status="reversed")
                     )
-                self._lines[e.transaction_id] = loader.LineRecord(
-                    e.grant_id,
-                    RecordedLine(
-                        e.transaction_id,
-                        "",
-                        "",
-                        e.booked_on,
-                        -e.amount,
-                        e.cost_object,
-                        e.area,
-                        e.activity,
-                        "reversal",
-                        e.reversal_of,
-                    ),
-                )
+                self._lines[e.transaction_id] = loader.LineRecord.of(e)
             case ev.SpendClassified():
                 line = self.line(e.transaction_id)
                 if line is not None:

@@ -250,12 +250,33 @@ ENDPOINTS = [
     ),
     Endpoint(
         "POST",
+        "/v1/audit/checkpoints/verify",
+        "auditor",
+        lambda w, r: ("POST", "/v1/audit/checkpoints/verify", unsigned_checkpoint()),
+        200,
+    ),
+    Endpoint(
+        "POST",
         "/v1/periods/{YYYY-MM}/close",
         "admin",
         lambda w, r: ("POST", "/v1/periods/2030-01/close", None),
         201,
     ),
 ]
+
+
+def unsigned_checkpoint() -> dict[str, Any]:
+    """A well-formed checkpoint whose signature does not hold: 200 with ok false."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from ledger.store.keys import key_id, public_pem
+
+    key = Ed25519PrivateKey.generate().public_key()
+    cp = {"position": 1, "hash": "0" * 64, "recorded_at": "2022-01-01T00:00:00Z", "event_count": 1}
+    return {
+        "checkpoint": {"checkpoint": cp, "key_id": key_id(key), "signature": "AA=="},
+        "public_key": public_pem(key).decode(),
+    }
 
 
 @pytest.fixture(scope="module")

@@ -32,6 +32,7 @@ from tests.support.servers import make_tokens, servers
 GRANT = "load-1"
 DRIFT = "9101"  # the cost object of load-1's area "drift" (workload.setup_grants)
 PROBLEM = "application/problem+json"
+HONEST_POSTS = 15
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -169,6 +170,7 @@ def test_a_poisoned_neighbour_never_fails_another_clients_valid_lines(
     stop = threading.Event()
     poison_statuses: list[int] = []
     valid: list[tuple[str, httpx.Response]] = []
+    unavailable: list[int] = []  # 503s on the machine's bad minutes: retried, never final
 
     with servers(database_url, tmp_path, 1) as (server,):
 
@@ -192,36 +194,41 @@ def test_a_poisoned_neighbour_never_fails_another_clients_valid_lines(
                             },
                             headers=_auth(tokens["poster"]),
                         )
-                    poison_statuses.append(r.status_code)
+                    if r.status_code != 503:  # a busy database is not the poison's doing
+                        poison_statuses.append(r.status_code)
                     assert r.headers["content-type"].startswith(PROBLEM), r.text
 
         def honest(number: int) -> None:
             with httpx.Client(base_url=server.url, timeout=60) as client:
-                k = 0
-                while not stop.is_set():
-                    k += 1
+                for k in range(HONEST_POSTS):
                     line_id = f"ok-{number}-{k}"
-                    r = client.post(
-                        "/v1/transactions",
-                        json={"source": "erp-honest", "lines": [_line(line_id)]},
-                        headers=_auth(tokens["poster"]),
-                    )
+                    for _ in range(10):  # as an ERP does: a 503 is retried, anything else final
+                        r = client.post(
+                            "/v1/transactions",
+                            json={"source": "erp-honest", "lines": [_line(line_id)]},
+                            headers=_auth(tokens["poster"], f"honest-{number}-{k}"),
+                        )
+                        if r.status_code != 503:
+                            break
+                        unavailable.append(r.status_code)
+                        time.sleep(float(r.headers.get("retry-after", "1")))
                     valid.append((line_id, r))
 
-        threads = [threading.Thread(target=poison, args=(i,)) for i in range(2)]
-        threads += [threading.Thread(target=honest, args=(i,)) for i in range(4)]
-        for t in threads:
+        poisoners = [threading.Thread(target=poison, args=(i,)) for i in range(2)]
+        honest_ones = [threading.Thread(target=honest, args=(i,)) for i in range(4)]
+        for t in poisoners + honest_ones:
             t.start()
-        time.sleep(4.0)
+        for t in honest_ones:  # the poison flows for as long as honest clients post
+            t.join(timeout=300)
         stop.set()
-        for t in threads:
+        for t in poisoners:
             t.join(timeout=120)
 
         refused = [
             (line_id, r.status_code, r.text[:200]) for line_id, r in valid if r.status_code != 201
         ]
         assert refused == [], refused[:5]
-        assert len(valid) > 20
+        assert len(valid) == 4 * HONEST_POSTS
         assert poison_statuses
         assert set(poison_statuses) == {422}, sorted(set(poison_statuses))
         recorded = {

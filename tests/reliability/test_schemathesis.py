@@ -120,7 +120,7 @@ def schemathesis(served: Served, who: str, examples: int, *, soak: bool = False)
 
 @pytest.mark.parametrize("who", WHO)
 def test_schemathesis_all_checks_and_stateful_finds_no_failure(served: Served, who: str) -> None:
-    run = schemathesis(served, who, examples=3)
+    run = schemathesis(served, who, examples=2)
     print(f"\nschemathesis [{who}]: {run.cases} cases")
     assert run.returncode == 0, run.output[-20000:]
     assert "Stateful" in run.output, run.output[-3000:]

@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import Connection
 
+from ledger.domain import events as ev
 from ledger.domain.commands import CostObjectRoute, Decision, RecordedLine, ReportingObligation
 from ledger.domain.state import ActivityInfo, AreaInfo, GrantState, PeriodsState
 from ledger.projections.tables import ProjectionTables
@@ -118,6 +119,40 @@ class LineRecord:
     grant_id: str
     line: RecordedLine
 
+    @classmethod
+    def of(cls, e: ev.SpendRecorded | ev.SpendReversed) -> LineRecord:
+        """The record a line's own event leaves (a reversal is a line of its own, negated)."""
+        if isinstance(e, ev.SpendReversed):
+            return cls(
+                e.grant_id,
+                RecordedLine(
+                    transaction_id=e.transaction_id,
+                    source="",
+                    line_id="",
+                    booked_on=e.booked_on,
+                    amount=-e.amount,
+                    cost_object=e.cost_object,
+                    area=e.area,
+                    activity=e.activity,
+                    status="reversal",
+                    reversal_of=e.reversal_of,
+                ),
+            )
+        return cls(
+            e.grant_id,
+            RecordedLine(
+                transaction_id=e.transaction_id,
+                source=e.source,
+                line_id=e.line_id,
+                booked_on=e.booked_on,
+                amount=e.amount,
+                cost_object=e.cost_object,
+                area=e.area,
+                activity=e.activity,
+                status="recorded",
+            ),
+        )
+
 
 def load_line(conn: Connection, t: ProjectionTables, transaction_id: str) -> LineRecord | None:
     r = conn.execute(
@@ -174,5 +209,9 @@ def find_lines(
         ]
     for query in chunks:
         for r in conn.execute(query):
-            found[r.line_id] = KnownLine(r.transaction_id, r.grant_id, r.content_hash or "")
+            found[r.line_id] = KnownLine(
+                transaction_id=r.transaction_id,
+                grant_id=r.grant_id,
+                content_hash=r.content_hash or "",
+            )
     return found

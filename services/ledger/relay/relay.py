@@ -48,6 +48,8 @@ log = logging.getLogger("grantledger.relay")
 EXPECTED_LAST_SEQUENCE = "Nats-Expected-Last-Sequence"
 EXPECTED_LAST_MSG_ID = "Nats-Expected-Last-Msg-Id"
 
+MIN_BACKOFF = 0.1  # seconds; doubled after each failure up to GRANTLEDGER_RELAY_MAX_BACKOFF
+
 # Failures after which the relay reconnects and re-reads the tail.
 TRANSIENT = (NatsError, OSError, TimeoutError, SQLAlchemyError, Unavailable)
 
@@ -67,24 +69,58 @@ class Relay:
     stop: asyncio.Event = field(default_factory=asyncio.Event)
     _tail: broker.Tail = broker.EMPTY
     _checkpointed: tuple[int, float] = (0, 0.0)  # position, monotonic time
+    _backoff: float = MIN_BACKOFF
 
     async def run(self) -> None:
         """Until ``stop`` is set: connect, publish, and on failure back off and start over."""
-        backoff = 0.1
         while not self.stop.is_set():
             try:
                 await self._session()
-                backoff = 0.1
             except (*TRANSIENT, _Interrupted) as e:
                 kind = type(e).__name__
                 self.metrics.failures.labels(kind=kind).inc()
-                log.warning("relay interrupted (%s: %s); retrying in %.1f s", kind, e, backoff)
+                log.warning(
+                    "relay interrupted (%s: %s); retrying in %.1f s", kind, e, self._backoff
+                )
                 await self._refresh_head()
-                await self._sleep(backoff)
-                backoff = min(backoff * 2, self.settings.relay_max_backoff)
+                await self._sleep(self._backoff)
+                self._backoff = min(self._backoff * 2, self.settings.relay_max_backoff)
 
     async def _session(self) -> None:
         lost = asyncio.Event()
+        nc = await self._connect(lost)
+        if nc is None:
+            return
+        try:
+            self.metrics.connected.set(1)
+            js = nc.jetstream(timeout=self.settings.relay_ack_timeout)
+            await broker.ensure_stream(js, self.settings)
+            self._tail = await broker.tail(js, self.settings)
+            await self._check_tail()
+            if self._checkpointed[1] == 0.0:  # this process's first session: count from here
+                self._checkpointed = (self._tail.position, time.monotonic())
+            log.info("relay resumes after position %d", self._tail.position)
+            while not self.stop.is_set():
+                if lost.is_set():
+                    raise _Interrupted("connection to NATS lost")
+                batch = await asyncio.to_thread(self._read)
+                if batch:
+                    await self._publish(js, [self._message(e) for e in batch], lost)
+                    self.metrics.events.inc(len(batch))
+                    self._backoff = MIN_BACKOFF  # progress: the next failure starts over
+                await self._maybe_checkpoint(js, lost)
+                if len(batch) < self.settings.relay_batch:
+                    await self._sleep(self.settings.relay_poll_seconds)
+        finally:
+            self.metrics.connected.set(0)
+            if not nc.is_closed:
+                try:
+                    await asyncio.wait_for(nc.close(), timeout=5)
+                except TRANSIENT:
+                    log.warning("closing the NATS connection timed out")
+
+    async def _connect(self, lost: asyncio.Event) -> Client | None:
+        """A connection, or None when told to stop first; ``lost`` is set when it drops."""
 
         async def on_lost() -> None:
             lost.set()
@@ -114,34 +150,8 @@ class Relay:
             connecting.cancel()
             with contextlib.suppress(asyncio.CancelledError, *TRANSIENT):
                 await connecting
-            return
-        nc: Client = connecting.result()
-        try:
-            self.metrics.connected.set(1)
-            js = nc.jetstream(timeout=self.settings.relay_ack_timeout)
-            await broker.ensure_stream(js, self.settings)
-            self._tail = await broker.tail(js, self.settings)
-            await self._check_tail()
-            if self._checkpointed[1] == 0.0:  # this process's first session: count from here
-                self._checkpointed = (self._tail.position, time.monotonic())
-            log.info("relay resumes after position %d", self._tail.position)
-            while not self.stop.is_set():
-                if lost.is_set():
-                    raise _Interrupted("connection to NATS lost")
-                batch = await asyncio.to_thread(self._read)
-                if batch:
-                    await self._publish(js, [self._message(e) for e in batch], lost)
-                    self.metrics.events.inc(len(batch))
-                await self._maybe_checkpoint(js, lost)
-                if len(batch) < self.settings.relay_batch:
-                    await self._sleep(self.settings.relay_poll_seconds)
-        finally:
-            self.metrics.connected.set(0)
-            if not nc.is_closed:
-                try:
-                    await asyncio.wait_for(nc.close(), timeout=5)
-                except TRANSIENT:
-                    log.warning("closing the NATS connection timed out")
+            return None
+        return connecting.result()
 
     def _read(self) -> list[StoredEvent]:
         """The next batch after the tail, each checked to link to the one before it."""
