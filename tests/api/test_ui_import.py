@@ -122,6 +122,9 @@ def test_a_file_without_vouchers_is_refused_in_swedish_naming_the_rule(planned: 
     assert status == 422
     assert "SIE-filen kan inte importeras" in page
     assert "exportera SIE 4 (transaktioner)" in page
+    status, page = preview(planned, token, "")
+    assert status == 422
+    assert "Välj en SIE-fil" in page
     status, page = preview(planned, token, "#VER inte en fil {\r\n")
     assert status == 422
     assert "SIE-filen kunde inte läsas" in page

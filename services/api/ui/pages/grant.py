@@ -14,7 +14,7 @@ from api.ui.access import ReaderUser
 from api.ui.chart import monthly_spend, stacked_bars
 from api.ui.pages.common import parse_day, today, ui_router
 from api.ui.render import page
-from ledger.forecast import forecast as grant_forecast
+from ledger import forecast as prognosis
 
 router = ui_router()
 
@@ -59,6 +59,6 @@ def forecast(
         "forecast.html",
         user,
         model=model,
-        forecast=grant_forecast(model),
+        forecast=prognosis.forecast(model),
         as_of=day,
     )

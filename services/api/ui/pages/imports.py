@@ -29,6 +29,7 @@ from ledger.service import Replayed
 router = ui_router()
 
 SHOWN_SKIPS = 200  # skipped rows listed on the page; the counts cover every one
+MAX_FILENAME = 200  # characters of the uploaded file's name kept for the pages
 
 # Why a row is not imported, as a controller says it (reason codes of the SIE import).
 SKIP_REASONS = {
@@ -100,25 +101,25 @@ def preview(
     container: ContainerDep,
     file: Annotated[UploadFile | None, File()] = None,
 ) -> Response:
-    raw = file.file.read() if file is not None else b""
-    if not raw:
+    if file is None or not (raw := file.file.read()):
         refusal = Refusal.invalid("Välj en SIE-fil (SIE 4, transaktioner) att förhandsgranska.")
         return _page(request, user, container, status_code=422, refusal=refusal)
     options = _options(container)
-    try:
-        prepared = prepare(raw, options, max_lines=container.settings.sie_max_lines)
-        outcome = import_sie(container.service, prepared, actor_of(request, user), dry_run=True)
-        filename = (file.filename if file is not None else None) or "fil.se"
-        carried = Staged(filename=filename, raw=raw, options=_carried(options))
+    name = (file.filename or "fil.se")[-MAX_FILENAME:]
+    carried = Staged(filename=name, raw=raw, options=_carried(options))
+    try:  # first, so a file too large to carry costs no dry run
         field = stage(sessions(request), user.session, carried)
-    except LedgerError as e:
-        return _page(request, user, container, status_code=422, refusal=Refusal.of(e))
     except StagedTooLarge:
         refusal = Refusal.invalid(
             "Filen är för stor för att förhandsgranskas på webben. Importera den med "
             "`grantledger import sie` eller POST /v1/imports/sie."
         )
         return _page(request, user, container, status_code=413, refusal=refusal)
+    try:
+        prepared = prepare(raw, options, max_lines=container.settings.sie_max_lines)
+        outcome = import_sie(container.service, prepared, actor_of(request, user), dry_run=True)
+    except LedgerError as e:
+        return _page(request, user, container, status_code=422, refusal=Refusal.of(e))
     assert isinstance(outcome, ImportOutcome)  # a dry run is never a replay
     return _page(request, user, container, outcome=outcome, staged=field, filename=carried.filename)
 
