@@ -11,7 +11,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import Response
 from fastapi.routing import APIRoute
 
-from api import docs, observability, problems, spec
+from api import docs, observability, problems, spec, ui
 from api.auth import ForbiddenError, UnauthenticatedError
 from api.container import Container
 from api.middleware import BodyLimit, RequestContext
@@ -19,6 +19,7 @@ from api.routers import (
     audit,
     balances,
     checkpoints,
+    forecast,
     grants,
     health,
     imports,
@@ -59,9 +60,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     problems.install(app)
     app.add_exception_handler(UnauthenticatedError, _unauthenticated)
     app.add_exception_handler(ForbiddenError, _forbidden)
-    for module in (health, grants, transactions, balances, audit, periods, imports, reports):
+    for module in (
+        health,
+        grants,
+        forecast,
+        transactions,
+        balances,
+        audit,
+        periods,
+        imports,
+        reports,
+    ):
         app.include_router(module.router)
     app.include_router(checkpoints.router)  # after audit: the auditor's signed-checkpoint check
+    ui.install(app)  # the web app for controllers, under /ui/
     observability.install(app, settings)
     docs.install(app)
     if settings.cors_origins:  # closed unless configured

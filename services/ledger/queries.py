@@ -337,6 +337,26 @@ class LedgerQueries:
             raise UnknownTransaction(transaction_id)
         return LineView(**{k: r[k] for k in LineView.__dataclass_fields__})
 
+    def lines_on(
+        self, cost_object: str, *, offset: int = 0, limit: int = 50, unclassified: bool = False
+    ) -> tuple[list[LineView], int]:
+        """A page of the lines booked on a cost object, newest first, and how many there are."""
+        t = self.tables.spend_lines
+        where = [t.c.cost_object == cost_object]
+        if unclassified:  # spend still waiting for an activity, not reversed
+            where += [t.c.activity.is_(None), t.c.status == "recorded"]
+        with read_transaction(self.engine) as conn:
+            total = conn.execute(sa.select(sa.func.count()).select_from(t).where(*where)).scalar()
+            rows = conn.execute(
+                sa.select(t)
+                .where(*where)
+                .order_by(t.c.booked_on.desc(), t.c.position.desc())
+                .offset(offset)
+                .limit(limit)
+            ).mappings()
+            found = [LineView(**{k: r[k] for k in LineView.__dataclass_fields__}) for r in rows]
+        return found, int(total or 0)
+
     def events(
         self,
         *,

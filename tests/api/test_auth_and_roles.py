@@ -92,6 +92,13 @@ ENDPOINTS = [
         200,
     ),
     Endpoint(
+        "GET",
+        "/v1/grants/{grant_id}/forecast",
+        "reader",
+        lambda w, r: ("GET", f"/v1/grants/{GRANT}/forecast", None),
+        200,
+    ),
+    Endpoint(
         "POST",
         "/v1/grants",
         "planner",

@@ -45,4 +45,5 @@ def demo(
         name = f"demo-{role.value}-{stamp}"
         out.print(f"  {role.value:<8} {c.tokens.create(name, role.value)}")
     out.print(f"docs: http://{host}:{port}/docs  (Authorize with a token above)")
+    out.print(f"web:  http://{host}:{port}/ui/  (sign in with a token above)")
     serve(host=host, port=port, workers=1, migrate_first=False, database_url=database_url)

@@ -98,6 +98,13 @@ def _maybe_utc(value: datetime | None) -> datetime | None:
     return None if value is None else _utc(value)
 
 
+def _current(found: _Found | None) -> Principal | None:
+    """The principal of a looked-up token that has not expired by now."""
+    if found is None or (found.expires_at is not None and datetime.now(UTC) >= found.expires_at):
+        return None
+    return found.principal
+
+
 class TokenRegistry:
     def __init__(self, engine: Engine, *, cache_seconds: float = 0.0) -> None:
         self.engine = engine
@@ -142,12 +149,7 @@ class TokenRegistry:
     def authenticate(self, token: str) -> Principal | None:
         """The principal of a valid, unrevoked, unexpired token; None for anything else."""
         digest = hash_token(token)
-        found = self._cache.get(digest) or self._lookup(digest)
-        if found is None:
-            return None
-        if found.expires_at is not None and datetime.now(UTC) >= found.expires_at:
-            return None
-        return found.principal
+        return _current(self._cache.get(digest) or self._lookup(digest))
 
     def _lookup(self, digest: str) -> _Found | None:
         with read_transaction(self.engine) as conn:
@@ -161,6 +163,14 @@ class TokenRegistry:
         found = _Found(Principal(row.name, Role(row.role)), _maybe_utc(row.expires_at))
         self._cache.put(digest, found)
         return found
+
+    def principal_of_hash(self, digest: str) -> Principal | None:
+        """The principal of the valid token with this sha256 (a web session holds only it).
+
+        Read afresh every time, never from the cache: a revoked token's web sessions end on
+        their next request, and an expired token's at its expiry instant.
+        """
+        return _current(self._lookup(digest))
 
     def list(self) -> list[TokenInfo]:
         with read_transaction(self.engine) as conn:
