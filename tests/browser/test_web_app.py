@@ -4,7 +4,8 @@ Sign in with a token, read seed 003's figures on the grant page, classify unclas
 9942 and see the figures move, be refused a reallocation with the rule and the amounts on the
 form, download the återrapportering as XLSX and CSV and open both, sign out; import a SIE file
 through its preview (which books nothing) and see the figures move; what a reader cannot see;
-axe-core on every page; forms labelled and reachable by keyboard.
+close a month on the Perioder page (admin); axe-core on every page; forms labelled and reachable
+by keyboard.
 """
 
 from __future__ import annotations
@@ -191,6 +192,30 @@ def test_a_poster_imports_a_sie_file_through_its_preview(page: Any, live_app: Li
     assert kronor(text(page.locator("#objekt-utfall"))) == before + 12_345_50
 
 
+def test_an_admin_closes_a_month_on_the_periods_page(page: Any, live_app: LiveApp) -> None:
+    # January holds no entry of this module's tests: closing it moves no other test's figures.
+    sign_in(page, live_app, "admin")
+    page.get_by_role("link", name="Perioder").click()
+    assert text(page.locator('tr[data-period="2022-01"] td').first) == "öppen"
+    form = page.locator("#stang-manad")
+    form.get_by_label("Månad", exact=True).fill("2022-01")
+    form.get_by_label("Jag bekräftar att månaden ska stängas").check()
+    form.get_by_role("button", name="Stäng månaden").click()
+    assert "Månaden är stängd." in text(page.get_by_role("status"))
+    assert text(page.locator('tr[data-period="2022-01"] td').first) == "stängd"
+    assert serious(page) == []
+    # Again: refused in Swedish, the rule on the form, the month kept.
+    form = page.locator("#stang-manad")
+    form.get_by_label("Månad", exact=True).fill("2022-01")
+    form.get_by_label("Jag bekräftar att månaden ska stängas").check()
+    form.get_by_role("button", name="Stäng månaden").click()
+    refusal = text(page.get_by_role("alert"))
+    assert "Månaden är redan stängd" in refusal
+    assert "En stängd månad kan inte stängas igen" in refusal
+    assert page.locator("#stang-manad").get_by_label("Månad", exact=True).input_value() == "2022-01"
+    assert serious(page) == []
+
+
 PAGES = [
     ("oversikt", "/ui/"),
     ("bidrag", GRANT),
@@ -201,6 +226,7 @@ PAGES = [
     ("revision", "/ui/revision"),
     ("handelse", "/ui/revision/events/1"),
     ("rapporter", "/ui/rapporter"),
+    ("perioder", "/ui/perioder"),
     ("import", "/ui/import"),
 ]
 

@@ -22,6 +22,7 @@ templates.env.filters["iso"] = fmt.iso
 NAV: tuple[tuple[str, str, str], ...] = (
     ("Översikt", "/ui/", "reader"),
     ("Rapporter", "/ui/rapporter", "reader"),
+    ("Perioder", "/ui/perioder", "reader"),
     ("Import", "/ui/import", "poster"),
     ("Revision", "/ui/revision", "auditor"),
 )

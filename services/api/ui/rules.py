@@ -28,9 +28,9 @@ RULES: dict[str, str] = {
 }
 
 
-# Refusals that name no rule of DESIGN §1 but a rule of a file format, by ``LedgerError.code``:
-# (heading, the rule as a controller says it).
-FORMAT_RULES: dict[str, tuple[str, str]] = {
+# Refusals that name no rule of DESIGN §1 but a rule of a file format or of closing a month, by
+# ``LedgerError.code``: (heading, the rule as a controller says it).
+CODE_RULES: dict[str, tuple[str, str]] = {
     "sie-invalid": (
         "SIE-filen kunde inte läsas",
         "Importen tar en läsbar SIE 4-fil (PC8 eller UTF-8); raderna nedan bryter mot formatet",
@@ -39,6 +39,14 @@ FORMAT_RULES: dict[str, tuple[str, str]] = {
         "SIE-filen kan inte importeras",
         "Utfall kommer från verifikationer (#VER): exportera SIE 4 (transaktioner) ur "
         "ekonomisystemet",
+    ),
+    "period-already-closed": (
+        "Månaden är redan stängd",
+        "En stängd månad kan inte stängas igen; periodstängning går inte att ångra",
+    ),
+    "invalid-period": (
+        "Ogiltig period",
+        "En period är en månad skriven ÅÅÅÅ-MM, till exempel 2022-03",
     ),
 }
 
@@ -57,8 +65,8 @@ class Refusal:
     def of(cls, error: LedgerError) -> Refusal:
         rule = error.fields.get("rule") if isinstance(error, RuleViolation) else None
         available, requested = error.fields.get("available"), error.fields.get("requested")
-        if error.code in FORMAT_RULES:
-            heading, said = FORMAT_RULES[error.code]
+        if error.code in CODE_RULES:
+            heading, said = CODE_RULES[error.code]
             return cls(
                 heading=heading, rule=said, available=None, requested=None, detail=error.detail
             )

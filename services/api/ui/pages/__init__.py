@@ -4,8 +4,18 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from api.ui.pages import audit, auth, cost_object, grant, imports, overview, planning, reports
+from api.ui.pages import (
+    audit,
+    auth,
+    cost_object,
+    grant,
+    imports,
+    overview,
+    periods,
+    planning,
+    reports,
+)
 
 router = APIRouter()
-for module in (auth, overview, grant, cost_object, planning, audit, reports, imports):
+for module in (auth, overview, grant, cost_object, planning, periods, audit, reports, imports):
     router.include_router(module.router)
