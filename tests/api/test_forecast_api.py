@@ -59,5 +59,11 @@ def test_a_bad_date_is_a_422_problem(planned: Api) -> None:
     assert_problem(answer, 422)
 
 
+def test_a_bare_number_is_not_a_date_for_the_forecast_or_the_report(planned: Api) -> None:
+    """Dates are ISO 8601 (docs/rules.md): `as_of=0` is not 1970-01-01 (schemathesis ST201)."""
+    for path in (f"/v1/grants/{GRANT_ID}/forecast", f"/v1/reports/grants/{GRANT_ID}"):
+        assert_problem(planned.get(path, params={"as_of": "0"}), 422)
+
+
 def test_without_a_token_it_is_401(planned: Api) -> None:
     assert_problem(planned.get(f"/v1/grants/{GRANT_ID}/forecast", role=None), 401)

@@ -13,6 +13,7 @@ from api.deps import ContainerDep
 from api.routers.common import NOT_FOUND, READ_ERRORS
 from api.schemas.answers import MoneyOut
 from ledger.forecast import AreaForecast, Forecast, grant_forecast
+from ledger.types import Day
 
 router = APIRouter(prefix="/v1/grants", tags=["grants"], responses={**READ_ERRORS, **NOT_FOUND})
 
@@ -101,7 +102,7 @@ def get_forecast(
     _: Reader,
     container: ContainerDep,
     as_of: Annotated[
-        dt.date | None, Query(description="Forecast as this booking date (default today).")
+        Day | None, Query(description="Forecast as this booking date (default today).")
     ] = None,
 ) -> ForecastOut:
     on = as_of or dt.datetime.now(dt.UTC).date()

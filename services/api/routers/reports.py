@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Query
@@ -14,6 +13,7 @@ from api.routers.common import NOT_FOUND, READ_ERRORS
 from api.schemas.answers import GrantReportOut
 from ledger.formats.reports import MEDIA_TYPES, filename, render_file
 from ledger.grant_model import GrantModel
+from ledger.types import Day
 
 router = APIRouter(prefix="/v1/reports", tags=["reports"], responses={**READ_ERRORS, **NOT_FOUND})
 
@@ -55,7 +55,7 @@ def get_grant_report(
     container: ContainerDep,
     fmt: Annotated[Format, Query(alias="format", description="json, csv or xlsx.")] = "json",
     as_of: Annotated[
-        dt.date | None, Query(description="Booking date: only entries effective on or before it.")
+        Day | None, Query(description="Booking date: only entries effective on or before it.")
     ] = None,
 ) -> Response:
     model = container.queries.grant(grant_id, as_of=as_of, decisions=True)
