@@ -17,6 +17,7 @@ import pytest
 from typer.testing import CliRunner
 
 from api.cli import app as cli
+from api.routers.common import ProblemLine
 from ledger.domain.errors import UnplaceableSpend
 from ledger.errors import InvalidInput
 from ledger.formats.sie import SieError, read_sie
@@ -428,6 +429,8 @@ def test_http_malformed_file_is_a_422_naming_every_line(gnv_api: Api) -> None:
     answer = _upload(gnv_api, MALFORMED.read_bytes())
     body = assert_problem(answer, 422, "sie-invalid", line=36, problems=2)
     assert [e["line"] for e in body["errors"]] == [36, 37]
+    # Each item is what the spec promises of a Problem's errors[] (a generated client reads it).
+    assert [ProblemLine.model_validate(e).field for e in body["errors"]] == ["file", "file"]
     assert gnv_api.event_count() == events
 
 

@@ -288,8 +288,13 @@ def test_amount_with_comma_is_not_a_number() -> None:
         "line": 14,
         "record": "#TRANS",
         "problems": 1,
-        "errors": [
-            {"line": 14, "record": "#TRANS", "reason": "#TRANS amount '12,50' is not a number"}
+        "errors": [  # each item a Problem's errors[] item: the file is the field at fault
+            {
+                "field": "file",
+                "line": 14,
+                "record": "#TRANS",
+                "reason": "#TRANS amount '12,50' is not a number",
+            }
         ],
     }
 

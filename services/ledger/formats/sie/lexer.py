@@ -56,7 +56,8 @@ class Problem:
     reason: str
 
     def as_dict(self) -> dict[str, object]:
-        return {"line": self.line, "record": self.record, "reason": self.reason}
+        """As a problem document's ``errors[]`` item: the uploaded file is the field at fault."""
+        return {"field": "file", "line": self.line, "record": self.record, "reason": self.reason}
 
 
 class SieError(InvalidInput):
