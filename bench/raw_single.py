@@ -42,8 +42,17 @@ def raw_single(url: str, engine: Engine, *, clients: int, rows: int, seconds: fl
     result = LoadResult()
     lock = threading.Lock()
     next_index = 0
-    start = threading.Barrier(clients + 1)
-    deadline = 0.0
+    started = deadline = 0.0
+
+    def open_window() -> None:
+        # The barrier's action runs once every connection is open and before any client is let
+        # go: a client can never see the window before it is set (it once saw 0.0 and sent no
+        # row at all, a race the loaded CI host lost).
+        nonlocal started, deadline
+        started = time.perf_counter()
+        deadline = started + seconds
+
+    start = threading.Barrier(clients + 1, action=open_window)
 
     def take() -> int | None:
         nonlocal next_index
@@ -69,10 +78,8 @@ def raw_single(url: str, engine: Engine, *, clients: int, rows: int, seconds: fl
     for t in threads:
         t.start()
     start.wait()
-    t0 = time.perf_counter()
-    deadline = t0 + seconds
     for t in threads:
         t.join()
-    result.elapsed = time.perf_counter() - t0
+    result.elapsed = time.perf_counter() - started
     result.requests = result.items = len(result.latencies)
     return result
