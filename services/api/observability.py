@@ -92,8 +92,15 @@ def configure_logging(level: str = "info", *, json: bool = True) -> None:
         structlog.stdlib.add_logger_name,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
     ]
+    # Exceptions are text before they reach the renderer (format_exc_info); the console one is
+    # told so, rather than left to pick rich's formatter when rich is importable (the server's
+    # processes keep rich out: api.serve).
     renderer: Any = (
-        structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer(colors=False)
+        structlog.processors.JSONRenderer()
+        if json
+        else structlog.dev.ConsoleRenderer(
+            colors=False, exception_formatter=structlog.dev.plain_traceback
+        )
     )
     structlog.configure(
         processors=[

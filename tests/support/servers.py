@@ -96,6 +96,7 @@ class Server:
     log_path: Path
     port: int = field(default_factory=free_port)
     env: Mapping[str, str] = field(default_factory=dict)
+    args: tuple[str, ...] = ()  # more options of `grantledger serve` (e.g. --workers 2)
     proc: subprocess.Popen[bytes] | None = None
     starts: int = 0
     kills: int = 0
@@ -121,6 +122,7 @@ class Server:
                 "--no-migrate",
                 "--database-url",
                 self.database_url,
+                *self.args,
             ],
             stdout=self._log,
             stderr=subprocess.STDOUT,

@@ -10,8 +10,6 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from api.auth import Auditor
 from api.deps import ContainerDep
 from api.routers.common import MALFORMED, READ_ERRORS
-from ledger.store import checkpoint as checkpoints
-from ledger.store.keys import parse_public_key
 
 router = APIRouter(tags=["audit"], responses={**READ_ERRORS, **MALFORMED})
 
@@ -68,6 +66,10 @@ class CheckpointVerifyOut(BaseModel):
 def verify_checkpoint(
     body: CheckpointVerifyBody, _: Auditor, container: ContainerDep
 ) -> CheckpointVerifyOut:
+    # cryptography (≈ 8 MB in a worker) only for the requests that check a signature.
+    from ledger.store import checkpoint as checkpoints
+    from ledger.store.keys import parse_public_key
+
     signed = checkpoints.SignedCheckpoint.parse(body.checkpoint.model_dump())
     key = parse_public_key(body.public_key.encode(), "public_key")
     return CheckpointVerifyOut.model_validate(checkpoints.verify(container.engine, signed, key))
