@@ -75,15 +75,17 @@ def database(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, dict[str, s
 @pytest.fixture
 def server(database: tuple[str, dict[str, str]], tmp_path: Path) -> Iterator[Server]:
     running = Server(database[0], tmp_path / "server.log", args=("--workers", "2"))
-    running.start()
-    assert running.proc is not None
-    supervisor = running.proc.pid
-    wait_for("two workers", lambda: len(children(supervisor)) == 2)
     seen: set[int] = set()
     try:
+        running.start()
+        assert running.proc is not None
+        supervisor = running.proc.pid
+        wait_for("two workers", lambda: len(children(supervisor)) == 2)
+        seen.update(children(supervisor))
         yield running
     finally:
-        seen.update(children(supervisor))
+        if running.proc is not None:
+            seen.update(children(running.proc.pid))
         running.close()
         for pid in seen:  # a worker the supervisor failed to stop would keep the port
             with contextlib.suppress(ProcessLookupError):
