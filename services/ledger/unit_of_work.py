@@ -187,12 +187,7 @@ class UnitOfWork:
         the whole group's flush.
         """
         storable.check(meta, "meta")
-        encoded = []
-        for stream_id, new in appends:
-            rows = [_to_new(e) for e in new]
-            for e, row in zip(new, rows, strict=True):
-                storable.check(row.data, e.event_type)
-            encoded.append((stream_id, new, rows))
+        encoded = [(stream_id, new, [_to_new(e) for e in new]) for stream_id, new in appends]
         recorded = Recorded()
         for stream_id, new, rows in encoded:
             self._appends.append(
@@ -298,5 +293,7 @@ class UnitOfWork:
 
 
 def _to_new(e: ev.Event) -> NewEvent:
+    """The event as the store takes it, its data encoded once (and checked storable) here."""
     event_type, schema_version, data = ev.encode(e)
-    return NewEvent(event_type, data, schema_version, e.effective_date)
+    json = storable.encode(data, event_type)
+    return NewEvent(event_type, data, schema_version, e.effective_date, json)

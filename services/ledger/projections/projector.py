@@ -303,29 +303,34 @@ def _upsert_add(
     )
 
 
-_PG_ARRAY = {sa.String: "text[]", sa.Date: "date[]", sa.BigInteger: "bigint[]"}
+# How each column of a JSON row array becomes its SQL type (``json_array_elements``).
+_PG_CAST = {sa.String: "", sa.Date: "::date", sa.BigInteger: "::bigint"}
 
 
 def _upsert_add_postgres(
     conn: Connection, table: sa.Table, keys: list[str], column: str, rows: list[dict[str, Any]]
 ) -> None:
-    """One statement whatever the row count: the rows travel as one array per column."""
+    """One statement whatever the row count: the rows travel as one JSON array of arrays.
+
+    orjson writes the array in C, and the server reads it in one pass; a parameter per column as
+    a PostgreSQL array costs ten times the client CPU (psycopg dumps each element in Python).
+    """
     columns = [*keys, column]
-    arrays = ", ".join(
-        f"%s::{_PG_ARRAY[next(t for t in _PG_ARRAY if isinstance(table.c[c].type, t))]}"
-        for c in columns
-    )
+    casts = [
+        _PG_CAST[next(t for t in _PG_CAST if isinstance(table.c[c].type, t))] for c in columns
+    ]
+    picked = ", ".join(f"(r->>{i}){cast}" for i, cast in enumerate(casts))
     names = ", ".join(columns)
     sql = (
-        f"INSERT INTO {table.name} ({names}) SELECT * FROM unnest({arrays}) "
+        f"INSERT INTO {table.name} ({names}) SELECT {picked} FROM json_array_elements(%s) r "
         f"ON CONFLICT ({', '.join(keys)}) DO UPDATE "
         f"SET {column} = {table.name}.{column} + excluded.{column}"
     )
+    payload = orjson.dumps([[row[c] for c in columns] for row in rows]).decode()
     raw = conn.connection.driver_connection
     assert raw is not None
     with raw.cursor() as cursor:
-        # Binary parameters: a text array quotes each element (a regex per value).
-        cursor.execute(sql, [[row[c] for row in rows] for c in columns], binary=True)
+        cursor.execute(sql, [payload])
 
 
 def _add_to_days(

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
+import orjson
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
@@ -22,6 +23,7 @@ from ledger.store import verify as chain_walk
 from ledger.store.chain import (
     GENESIS_HASH,
     Fault,
+    canonical_json,
     check,
     content_matches,
     event_hash,
@@ -41,6 +43,9 @@ class NewEvent:
     data: Mapping[str, Any]
     schema_version: int = 1
     effective_date: date | None = None
+    # ``data`` as canonical JSON (``chain.canonical_json``) if the caller encoded it already
+    # (the write path does, for its storable check): it is then hashed and stored as it is.
+    json: bytes | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -204,37 +209,58 @@ class EventStore:
         for a in appends:
             version = a.expected_version
             event_meta = dict(a.meta if a.meta is not None else meta or {})
+            # Each JSON value is encoded once, for the hash and the row alike: an append's
+            # meta once for all its events, each event's data once.
+            meta_json = orjson.Fragment(canonical_json(event_meta))
             for e in a.events:
                 position += 1
                 version += 1
                 data = dict(e.data)
-                body = hashed_body(
-                    position=position,
-                    stream_id=a.stream_id,
-                    stream_version=version,
-                    event_type=e.event_type,
-                    schema_version=e.schema_version,
-                    data=data,
-                    meta=event_meta,
-                    effective_date=e.effective_date,
-                    recorded_at=recorded_at,
+                data_json = orjson.Fragment(e.json if e.json is not None else canonical_json(data))
+                digest = event_hash(
+                    prev,
+                    hashed_body(
+                        position=position,
+                        stream_id=a.stream_id,
+                        stream_version=version,
+                        event_type=e.event_type,
+                        schema_version=e.schema_version,
+                        data=data_json,
+                        meta=meta_json,
+                        effective_date=e.effective_date,
+                        recorded_at=recorded_at,
+                    ),
                 )
-                digest = event_hash(prev, body)
-                row: dict[str, Any] = {
-                    "position": position,
-                    "stream_id": a.stream_id,
-                    "stream_version": version,
-                    "event_type": e.event_type,
-                    "schema_version": e.schema_version,
-                    "data": data,
-                    "meta": event_meta,
-                    "effective_date": e.effective_date,
-                    "recorded_at": now,
-                    "prev_hash": prev,
-                    "hash": digest,
-                }
-                rows.append(row)
-                stored.append(StoredEvent(**row))
+                rows.append(
+                    {
+                        "position": position,
+                        "stream_id": a.stream_id,
+                        "stream_version": version,
+                        "event_type": e.event_type,
+                        "schema_version": e.schema_version,
+                        "data": data_json,
+                        "meta": meta_json,
+                        "effective_date": e.effective_date,
+                        "recorded_at": now,
+                        "prev_hash": prev,
+                        "hash": digest,
+                    }
+                )
+                stored.append(
+                    StoredEvent(
+                        position,
+                        a.stream_id,
+                        version,
+                        e.event_type,
+                        e.schema_version,
+                        data,
+                        event_meta,
+                        e.effective_date,
+                        now,
+                        prev,
+                        digest,
+                    )
+                )
                 prev = digest
         bulk_insert(conn, events, rows)
         return stored
