@@ -6,7 +6,7 @@ Users write ``sqlite:///path`` or ``postgresql://user@host:port/db``; we pick th
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -178,25 +178,35 @@ def read_transaction(engine: Engine) -> Iterator[Connection]:
             yield conn
 
 
-def bulk_insert(conn: Connection, table: sa.Table, rows: list[dict[str, Any]]) -> None:
-    """Insert many rows in the caller's transaction: COPY on PostgreSQL, executemany elsewhere.
+def bulk_insert(
+    conn: Connection, table: sa.Table, columns: Sequence[str], rows: Sequence[Sequence[Any]]
+) -> None:
+    """Insert many rows (tuples in ``columns`` order) in the caller's transaction: COPY on
+    PostgreSQL, executemany elsewhere.
 
     psycopg's executemany sends one statement per row; COPY streams them in one command, which
-    is what makes batch ingest approach the speed of the raw table.
+    is what makes batch ingest approach the speed of the raw table.  Rows are tuples, not dicts:
+    the write path builds thousands per batch, and COPY takes them as they are.
     """
     if not rows:
         return
     if conn.dialect.name != "postgresql" or len(rows) < _COPY_THRESHOLD:
-        conn.execute(table.insert(), rows)
+        conn.execute(table.insert(), [dict(zip(columns, row, strict=True)) for row in rows])
         return
-    columns = list(rows[0])
-    json_columns = {c for c in columns if isinstance(table.c[c].type, sa.JSON)}
+    json_at = [i for i, c in enumerate(columns) if isinstance(table.c[c].type, sa.JSON)]
     names = ", ".join(f'"{c}"' for c in columns)
     raw = conn.connection.driver_connection
     assert raw is not None
     with raw.cursor() as cursor, cursor.copy(f'COPY "{table.name}" ({names}) FROM STDIN') as copy:
+        if not json_at:
+            for row in rows:
+                copy.write_row(row)
+            return
         for row in rows:
-            copy.write_row([_dumps(row[c]) if c in json_columns else row[c] for c in columns])
+            values = list(row)
+            for i in json_at:
+                values[i] = _dumps(values[i])
+            copy.write_row(values)
 
 
 # Below this a plain INSERT is as quick and keeps statement logs readable.

@@ -79,42 +79,37 @@ class Applied:
 def apply(conn: Connection, tables: ProjectionTables, applied: Sequence[Applied]) -> None:
     deltas: dict[tuple[str, str], int] = defaultdict(int)
     daily: dict[tuple[str, str, date], int] = defaultdict(int)
-    postings: list[dict[str, Any]] = []
-    lines: list[dict[str, Any]] = []
+    postings: list[tuple[Any, ...]] = []
+    lines: list[tuple[Any, ...]] = []
     versions: dict[str, int] = {}
     for item in applied:
         stored, event = item.stored, item.event
         grant_id = getattr(event, "grant_id", None)
         if grant_id is not None:
             versions[grant_id] = stored.stream_version
-        for seq, t in enumerate(transfers(event)):
+        moved = transfers(event)
+        if moved:
             assert grant_id is not None
-            deltas[(grant_id, t.source)] -= t.amount
-            deltas[(grant_id, t.target)] += t.amount
-            daily[(grant_id, t.source, event.effective_date)] -= t.amount
-            daily[(grant_id, t.target, event.effective_date)] += t.amount
-            postings.append(
-                {
-                    "position": stored.position,
-                    "seq": seq,
-                    "grant_id": grant_id,
-                    "source": t.source,
-                    "target": t.target,
-                    "amount": t.amount,
-                    "effective_date": event.effective_date,
-                    "recorded_at": stored.recorded_at,
-                }
-            )
+            position, day, recorded_at = stored.position, event.effective_date, stored.recorded_at
+            for seq, t in enumerate(moved):
+                source, target, amount = t.source, t.target, t.amount
+                deltas[(grant_id, source)] -= amount
+                deltas[(grant_id, target)] += amount
+                daily[(grant_id, source, day)] -= amount
+                daily[(grant_id, target, day)] += amount
+                postings.append(
+                    (position, seq, grant_id, source, target, amount, day, recorded_at)
+                )
         if isinstance(event, ev.SpendRecorded):
             # The hot path: batched rather than one statement per line ...
             lines.append(_line_row(event, stored.position))
             continue
         if lines:  # ... but written before any later event can touch those lines.
-            bulk_insert(conn, tables.spend_lines, lines)
+            bulk_insert(conn, tables.spend_lines, LINE_COLUMNS, lines)
             lines = []
         _apply_one(conn, tables, stored, event)
-    bulk_insert(conn, tables.spend_lines, lines)
-    bulk_insert(conn, tables.postings, postings)
+    bulk_insert(conn, tables.spend_lines, LINE_COLUMNS, lines)
+    bulk_insert(conn, tables.postings, POSTING_COLUMNS, postings)
     _add_to_balances(conn, tables, deltas)
     _add_to_days(conn, tables, daily)
     for grant_id, version in versions.items():
@@ -125,27 +120,60 @@ def apply(conn: Connection, tables: ProjectionTables, applied: Sequence[Applied]
         )
 
 
-def _line_row(e: ev.SpendRecorded, position: int) -> dict[str, Any]:
-    return {
-        "transaction_id": e.transaction_id,
-        "grant_id": e.grant_id,
-        "source": e.source,
-        "line_id": e.line_id,
-        "voucher": e.voucher,
-        "booked_on": e.booked_on,
-        "amount": e.amount,
-        "cost_object": e.cost_object,
-        "area": e.area,
-        "activity": e.activity,
-        "account": e.account,
-        "kind": e.kind,
-        "text": e.text,
-        "status": "recorded",
-        "reversal_of": None,
-        "reversed_by": None,
-        "content_hash": line_digest(e),
-        "position": position,
-    }
+POSTING_COLUMNS = (
+    "position",
+    "seq",
+    "grant_id",
+    "source",
+    "target",
+    "amount",
+    "effective_date",
+    "recorded_at",
+)
+# A spend line's row as ``_line_row`` builds it.
+LINE_COLUMNS = (
+    "transaction_id",
+    "grant_id",
+    "source",
+    "line_id",
+    "voucher",
+    "booked_on",
+    "amount",
+    "cost_object",
+    "area",
+    "activity",
+    "account",
+    "kind",
+    "text",
+    "status",
+    "reversal_of",
+    "reversed_by",
+    "content_hash",
+    "position",
+)
+
+
+def _line_row(e: ev.SpendRecorded, position: int) -> tuple[Any, ...]:
+    return (
+        e.transaction_id,
+        e.grant_id,
+        e.source,
+        e.line_id,
+        e.voucher,
+        e.booked_on,
+        e.amount,
+        e.cost_object,
+        e.area,
+        e.activity,
+        e.account,
+        e.kind,
+        e.text,
+        "recorded",
+        None,  # reversal_of
+        None,  # reversed_by
+        line_digest(e),
+        position,
+    )
 
 
 def _decision(d: Any) -> dict[str, str]:
@@ -285,21 +313,27 @@ def _exactly_one(result: sa.CursorResult[Any], stored: StoredEvent) -> None:
 
 
 def _upsert_add(
-    conn: Connection, table: sa.Table, keys: list[str], column: str, rows: list[dict[str, Any]]
+    conn: Connection, table: sa.Table, keys: list[str], column: str, sums: dict[Any, int]
 ) -> None:
-    """INSERT … ON CONFLICT DO UPDATE SET column = column + excluded.column (both backends)."""
-    if not rows:
+    """INSERT … ON CONFLICT DO UPDATE SET column = column + excluded.column (both backends).
+
+    ``sums`` maps a key (a tuple in ``keys`` order) to what is added to ``column``; rows go in
+    key order.  Zero sums too: an account once touched has a row, however events are batched.
+    """
+    if not sums:
         return
+    rows = [(*key, value) for key, value in sorted(sums.items())]
     if conn.dialect.name == "postgresql":
         _upsert_add_postgres(conn, table, keys, column, rows)
         return
+    names = [*keys, column]
     stmt = sqlite.insert(table)
     conn.execute(  # SQLite's executemany loops in C: one prepared statement, many rows
         stmt.on_conflict_do_update(
             index_elements=[table.c[k] for k in keys],
             set_={column: table.c[column] + stmt.excluded[column]},
         ),
-        rows,
+        [dict(zip(names, row, strict=True)) for row in rows],
     )
 
 
@@ -308,7 +342,7 @@ _PG_CAST = {sa.String: "", sa.Date: "::date", sa.BigInteger: "::bigint"}
 
 
 def _upsert_add_postgres(
-    conn: Connection, table: sa.Table, keys: list[str], column: str, rows: list[dict[str, Any]]
+    conn: Connection, table: sa.Table, keys: list[str], column: str, rows: list[tuple[Any, ...]]
 ) -> None:
     """One statement whatever the row count: the rows travel as one JSON array of arrays.
 
@@ -326,37 +360,19 @@ def _upsert_add_postgres(
         f"ON CONFLICT ({', '.join(keys)}) DO UPDATE "
         f"SET {column} = {table.name}.{column} + excluded.{column}"
     )
-    payload = orjson.dumps([[row[c] for c in columns] for row in rows]).decode()
     raw = conn.connection.driver_connection
     assert raw is not None
     with raw.cursor() as cursor:
-        cursor.execute(sql, [payload])
+        cursor.execute(sql, [orjson.dumps(rows).decode()])
 
 
 def _add_to_days(
     conn: Connection, t: ProjectionTables, daily: dict[tuple[str, str, date], int]
 ) -> None:
-    _upsert_add(
-        conn,
-        t.daily_balances,
-        ["grant_id", "account", "day"],
-        "delta",
-        # Zero sums too, for the same reason as in _add_to_balances.
-        [
-            {"grant_id": g, "account": a, "day": d, "delta": v}
-            for (g, a, d), v in sorted(daily.items())
-        ],
-    )
+    _upsert_add(conn, t.daily_balances, ["grant_id", "account", "day"], "delta", daily)
 
 
 def _add_to_balances(
     conn: Connection, t: ProjectionTables, deltas: dict[tuple[str, str], int]
 ) -> None:
-    _upsert_add(
-        conn,
-        t.account_balances,
-        ["grant_id", "account"],
-        "balance",
-        # Zero deltas too: an account once touched has a row, however the events are batched.
-        [{"grant_id": g, "account": a, "balance": d} for (g, a), d in sorted(deltas.items())],
-    )
+    _upsert_add(conn, t.account_balances, ["grant_id", "account"], "balance", deltas)

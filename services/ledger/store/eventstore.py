@@ -99,6 +99,8 @@ EVENT_COLUMNS = (
     events.c.hash,
 )
 
+_EVENT_COLUMN_NAMES = tuple(c.name for c in EVENT_COLUMNS)
+
 
 def _utc(ts: datetime | str) -> datetime:
     if isinstance(ts, str):  # SQLite's clock answers with text
@@ -204,7 +206,7 @@ class EventStore:
                 actual[a.stream_id] += len(a.events)
         position, prev, now = self._head(conn)
         recorded_at = format_recorded_at(now)
-        rows: list[dict[str, Any]] = []
+        rows: list[tuple[Any, ...]] = []
         stored: list[StoredEvent] = []
         for a in appends:
             version = a.expected_version
@@ -232,19 +234,19 @@ class EventStore:
                     ),
                 )
                 rows.append(
-                    {
-                        "position": position,
-                        "stream_id": a.stream_id,
-                        "stream_version": version,
-                        "event_type": e.event_type,
-                        "schema_version": e.schema_version,
-                        "data": data_json,
-                        "meta": meta_json,
-                        "effective_date": e.effective_date,
-                        "recorded_at": now,
-                        "prev_hash": prev,
-                        "hash": digest,
-                    }
+                    (
+                        position,
+                        a.stream_id,
+                        version,
+                        e.event_type,
+                        e.schema_version,
+                        data_json,
+                        meta_json,
+                        e.effective_date,
+                        now,
+                        prev,
+                        digest,
+                    )
                 )
                 stored.append(
                     StoredEvent(
@@ -262,7 +264,7 @@ class EventStore:
                     )
                 )
                 prev = digest
-        bulk_insert(conn, events, rows)
+        bulk_insert(conn, events, _EVENT_COLUMN_NAMES, rows)
         return stored
 
     # --- reading ---------------------------------------------------------------------------
