@@ -6,7 +6,7 @@ Users write ``sqlite:///path`` or ``postgresql://user@host:port/db``; we pick th
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -179,18 +179,27 @@ def read_transaction(engine: Engine) -> Iterator[Connection]:
 
 
 def bulk_insert(
-    conn: Connection, table: sa.Table, columns: Sequence[str], rows: Sequence[Sequence[Any]]
+    conn: Connection,
+    table: sa.Table,
+    columns: Sequence[str],
+    rows: Iterable[Sequence[Any]],
+    *,
+    count: int | None = None,
 ) -> None:
     """Insert many rows (tuples in ``columns`` order) in the caller's transaction: COPY on
     PostgreSQL, executemany elsewhere.
 
     psycopg's executemany sends one statement per row; COPY streams them in one command, which
-    is what makes batch ingest approach the speed of the raw table.  Rows are tuples, not dicts:
-    the write path builds thousands per batch, and COPY takes them as they are.
+    is what makes batch ingest approach the speed of the raw table.  ``rows`` may be a generator
+    that makes each row as it is written (then ``count`` says how many it makes): COPY ships
+    every 32 KiB, so the server inserts the first rows while the caller computes the rest.
     """
-    if not rows:
+    if count is None or conn.dialect.name != "postgresql" or count < _COPY_THRESHOLD:
+        rows = list(rows)
+        count = len(rows)
+    if not count:
         return
-    if conn.dialect.name != "postgresql" or len(rows) < _COPY_THRESHOLD:
+    if conn.dialect.name != "postgresql" or count < _COPY_THRESHOLD:
         conn.execute(table.insert(), [dict(zip(columns, row, strict=True)) for row in rows])
         return
     json_at = [i for i, c in enumerate(columns) if isinstance(table.c[c].type, sa.JSON)]

@@ -82,6 +82,9 @@ class UnitOfWork:
         self._facts_key: tuple[int, int] | None = None
         self._registered = 0  # grants registered here: the facts' key moves on by them
         self._lines: dict[str, loader.LineRecord] = {}
+        # Lines recorded earlier in this transaction, by transaction id: their record is only
+        # made if a later command of the transaction reverses or classifies one.
+        self._recorded: dict[str, ev.SpendRecorded] = {}
         # Lines recorded earlier in this transaction, by natural key; their digest is only
         # computed if a later command sends the same key (the projector computes it anyway).
         self._keys: dict[tuple[str, str], ev.SpendRecorded] = {}
@@ -164,7 +167,12 @@ class UnitOfWork:
 
     def line(self, transaction_id: str) -> loader.LineRecord | None:
         if transaction_id not in self._lines:
-            record = loader.load_line(self.conn, self.tables, transaction_id)
+            recorded = self._recorded.get(transaction_id)
+            record = (
+                loader.LineRecord.of(recorded)
+                if recorded is not None
+                else loader.load_line(self.conn, self.tables, transaction_id)
+            )
             if record is None:
                 return None
             self._lines[transaction_id] = record
@@ -226,7 +234,7 @@ class UnitOfWork:
                     self._routes.extend(routes_of(state))
             case ev.SpendRecorded():
                 self._keys[(e.source, e.line_id)] = e
-                self._lines[e.transaction_id] = loader.LineRecord.of(e)
+                self._recorded[e.transaction_id] = e
             case ev.SpendReversed():
                 original = self.line(e.reversal_of)
                 if original is not None:

@@ -9,6 +9,7 @@ export all come from the same function.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import assert_never
 
 from ledger.domain.events import (
@@ -144,6 +145,8 @@ def transfers(event: Event) -> tuple[Transfer, ...]:
             assert_never(event)
 
 
+# A grant has tens of placements and a batch thousands of lines: the names are made once.
+@lru_cache(maxsize=4096)
 def _placement(area: str | None, activity: str | None, cost_object: str) -> tuple[str, str]:
     """Where spend comes from and goes to: activity, else area, else the cost object's suspense."""
     if activity is not None:

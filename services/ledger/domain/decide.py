@@ -729,6 +729,8 @@ def _require_open_period(grant: GrantState, day: date) -> None:
 
 def _closed_period(grant: GrantState, day: date) -> str | None:
     """The closed period ``day`` falls in: its month, or its year once the grant closed it."""
+    if not grant.closed_periods and not grant.closed_years:  # asked once per spend line
+        return None
     month = period_of(day)
     if month in grant.closed_periods:
         return month

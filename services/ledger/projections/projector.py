@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import hashlib
 from collections import defaultdict
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, Protocol
 
@@ -77,47 +77,69 @@ class Applied:
 
 
 def apply(conn: Connection, tables: ProjectionTables, applied: Sequence[Applied]) -> None:
-    deltas: dict[tuple[str, str], int] = defaultdict(int)
-    daily: dict[tuple[str, str, date], int] = defaultdict(int)
-    postings: list[tuple[Any, ...]] = []
-    lines: list[tuple[Any, ...]] = []
-    versions: dict[str, int] = {}
-    for item in applied:
-        stored, event = item.stored, item.event
-        grant_id = getattr(event, "grant_id", None)
-        if grant_id is not None:
-            versions[grant_id] = stored.stream_version
-        moved = transfers(event)
-        if moved:
-            assert grant_id is not None
-            position, day, recorded_at = stored.position, event.effective_date, stored.recorded_at
-            for seq, t in enumerate(moved):
-                source, target, amount = t.source, t.target, t.amount
-                deltas[(grant_id, source)] -= amount
-                deltas[(grant_id, target)] += amount
-                daily[(grant_id, source, day)] -= amount
-                daily[(grant_id, target, day)] += amount
-                postings.append(
-                    (position, seq, grant_id, source, target, amount, day, recorded_at)
-                )
-        if isinstance(event, ev.SpendRecorded):
-            # The hot path: batched rather than one statement per line ...
-            lines.append(_line_row(event, stored.position))
+    sums = _Sums()
+    at = 0
+    while at < len(applied):
+        # The hot path: a run of spend lines goes in one COPY, each line's row (and its
+        # postings and sums) made as COPY takes it, so the server inserts meanwhile ...
+        end = at
+        while end < len(applied) and isinstance(applied[end].event, ev.SpendRecorded):
+            end += 1
+        if end > at:
+            run = applied[at:end]
+            bulk_insert(conn, tables.spend_lines, LINE_COLUMNS, sums.lines(run), count=len(run))
+            at = end
             continue
-        if lines:  # ... but written before any later event can touch those lines.
-            bulk_insert(conn, tables.spend_lines, LINE_COLUMNS, lines)
-            lines = []
-        _apply_one(conn, tables, stored, event)
-    bulk_insert(conn, tables.spend_lines, LINE_COLUMNS, lines)
-    bulk_insert(conn, tables.postings, POSTING_COLUMNS, postings)
-    _add_to_balances(conn, tables, deltas)
-    _add_to_days(conn, tables, daily)
-    for grant_id, version in versions.items():
+        # ... and any other event is applied on its own, after the lines before it.
+        item = applied[at]
+        sums.add(item.stored, item.event)
+        _apply_one(conn, tables, item.stored, item.event)
+        at += 1
+    bulk_insert(conn, tables.postings, POSTING_COLUMNS, sums.postings)
+    _add_to_balances(conn, tables, sums.balances)
+    _add_to_days(conn, tables, sums.daily)
+    for grant_id, version in sums.versions.items():
         conn.execute(
             tables.grants.update()
             .where(tables.grants.c.grant_id == grant_id)
             .values(version=version)
         )
+
+
+@dataclass(slots=True)
+class _Sums:
+    """What a group of events adds up to: postings, balance and day sums, grant versions."""
+
+    balances: dict[tuple[str, str], int] = field(default_factory=lambda: defaultdict(int))
+    daily: dict[tuple[str, str, date], int] = field(default_factory=lambda: defaultdict(int))
+    postings: list[tuple[Any, ...]] = field(default_factory=list)
+    versions: dict[str, int] = field(default_factory=dict)
+
+    def add(self, stored: StoredEvent, event: ev.Event) -> None:
+        grant_id = getattr(event, "grant_id", None)
+        if grant_id is not None:
+            self.versions[grant_id] = stored.stream_version
+        moved = transfers(event)
+        if not moved:
+            return
+        assert grant_id is not None
+        balances, daily, postings = self.balances, self.daily, self.postings
+        position, day, recorded_at = stored.position, event.effective_date, stored.recorded_at
+        for seq, t in enumerate(moved):
+            source, target, amount = t.source, t.target, t.amount
+            balances[(grant_id, source)] -= amount
+            balances[(grant_id, target)] += amount
+            daily[(grant_id, source, day)] -= amount
+            daily[(grant_id, target, day)] += amount
+            postings.append((position, seq, grant_id, source, target, amount, day, recorded_at))
+
+    def lines(self, run: Sequence[Applied]) -> Iterator[tuple[Any, ...]]:
+        """The ``spend_lines`` rows of a run of ``SpendRecorded``, summed as they are made."""
+        for item in run:
+            event = item.event
+            assert isinstance(event, ev.SpendRecorded)
+            self.add(item.stored, event)
+            yield _line_row(event, item.stored.position)
 
 
 POSTING_COLUMNS = (
@@ -350,9 +372,7 @@ def _upsert_add_postgres(
     a PostgreSQL array costs ten times the client CPU (psycopg dumps each element in Python).
     """
     columns = [*keys, column]
-    casts = [
-        _PG_CAST[next(t for t in _PG_CAST if isinstance(table.c[c].type, t))] for c in columns
-    ]
+    casts = [_PG_CAST[next(t for t in _PG_CAST if isinstance(table.c[c].type, t))] for c in columns]
     picked = ", ".join(f"(r->>{i}){cast}" for i, cast in enumerate(casts))
     names = ", ".join(columns)
     sql = (

@@ -206,35 +206,39 @@ class EventStore:
                 actual[a.stream_id] += len(a.events)
         position, prev, now = self._head(conn)
         recorded_at = format_recorded_at(now)
-        rows: list[tuple[Any, ...]] = []
         stored: list[StoredEvent] = []
-        for a in appends:
-            version = a.expected_version
-            event_meta = dict(a.meta if a.meta is not None else meta or {})
-            # Each JSON value is encoded once, for the hash and the row alike: an append's
-            # meta once for all its events, each event's data once.
-            meta_json = orjson.Fragment(canonical_json(event_meta))
-            for e in a.events:
-                position += 1
-                version += 1
-                data = dict(e.data)
-                data_json = orjson.Fragment(e.json if e.json is not None else canonical_json(data))
-                digest = event_hash(
-                    prev,
-                    hashed_body(
-                        position=position,
-                        stream_id=a.stream_id,
-                        stream_version=version,
-                        event_type=e.event_type,
-                        schema_version=e.schema_version,
-                        data=data_json,
-                        meta=meta_json,
-                        effective_date=e.effective_date,
-                        recorded_at=recorded_at,
-                    ),
-                )
-                rows.append(
-                    (
+
+        def rows() -> Iterator[tuple[Any, ...]]:
+            """Each event's row, hashed as COPY takes it (the server inserts meanwhile)."""
+            nonlocal position, prev
+            for a in appends:
+                version = a.expected_version
+                event_meta = dict(a.meta if a.meta is not None else meta or {})
+                # Each JSON value is encoded once, for the hash and the row alike: an append's
+                # meta once for all its events, each event's data once.
+                meta_json = orjson.Fragment(canonical_json(event_meta))
+                for e in a.events:
+                    position += 1
+                    version += 1
+                    data = dict(e.data)
+                    data_json = orjson.Fragment(
+                        e.json if e.json is not None else canonical_json(data)
+                    )
+                    digest = event_hash(
+                        prev,
+                        hashed_body(
+                            position=position,
+                            stream_id=a.stream_id,
+                            stream_version=version,
+                            event_type=e.event_type,
+                            schema_version=e.schema_version,
+                            data=data_json,
+                            meta=meta_json,
+                            effective_date=e.effective_date,
+                            recorded_at=recorded_at,
+                        ),
+                    )
+                    yield (
                         position,
                         a.stream_id,
                         version,
@@ -247,24 +251,25 @@ class EventStore:
                         prev,
                         digest,
                     )
-                )
-                stored.append(
-                    StoredEvent(
-                        position,
-                        a.stream_id,
-                        version,
-                        e.event_type,
-                        e.schema_version,
-                        data,
-                        event_meta,
-                        e.effective_date,
-                        now,
-                        prev,
-                        digest,
+                    stored.append(
+                        StoredEvent(
+                            position,
+                            a.stream_id,
+                            version,
+                            e.event_type,
+                            e.schema_version,
+                            data,
+                            event_meta,
+                            e.effective_date,
+                            now,
+                            prev,
+                            digest,
+                        )
                     )
-                )
-                prev = digest
-        bulk_insert(conn, events, _EVENT_COLUMN_NAMES, rows)
+                    prev = digest
+
+        count = sum(len(a.events) for a in appends)
+        bulk_insert(conn, events, _EVENT_COLUMN_NAMES, rows(), count=count)
         return stored
 
     # --- reading ---------------------------------------------------------------------------
