@@ -8,11 +8,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from functools import lru_cache
 from typing import Any
 
 import orjson
 import sqlalchemy as sa
+from psycopg.types.json import Jsonb
 from sqlalchemy import event
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import URL, Connection, Engine, make_url
 from sqlalchemy.exc import ArgumentError, DataError, DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
@@ -202,11 +205,16 @@ def bulk_insert(
     if conn.dialect.name != "postgresql" or count < _COPY_THRESHOLD:
         conn.execute(table.insert(), [dict(zip(columns, row, strict=True)) for row in rows])
         return
-    json_at = [i for i, c in enumerate(columns) if isinstance(table.c[c].type, sa.JSON)]
+    types = _copy_types(table, tuple(columns))
+    json_at = [i for i, t in enumerate(types) if t == "jsonb"]
     names = ", ".join(f'"{c}"' for c in columns)
     raw = conn.connection.driver_connection
     assert raw is not None
-    with raw.cursor() as cursor, cursor.copy(f'COPY "{table.name}" ({names}) FROM STDIN') as copy:
+    # Binary: the server reads integers, dates and instants as they are instead of parsing
+    # their text (a sixth less of its time on the events table).
+    sql = f'COPY "{table.name}" ({names}) FROM STDIN (FORMAT BINARY)'
+    with raw.cursor() as cursor, cursor.copy(sql) as copy:
+        copy.set_types(list(types))
         if not json_at:
             for row in rows:
                 copy.write_row(row)
@@ -214,8 +222,30 @@ def bulk_insert(
         for row in rows:
             values = list(row)
             for i in json_at:
-                values[i] = _dumps(values[i])
+                values[i] = Jsonb(values[i], dumps=orjson.dumps)  # an orjson.Fragment as it is
             copy.write_row(values)
+
+
+# The PostgreSQL type of each column kind this schema uses, as binary COPY must be told.
+_COPY_TYPE = {
+    "BIGINT": "int8",
+    "INTEGER": "int4",
+    "SMALLINT": "int2",
+    "VARCHAR": "text",
+    "TEXT": "text",
+    "DATE": "date",
+    "TIMESTAMP WITH TIME ZONE": "timestamptz",
+    "BOOLEAN": "bool",
+    "JSONB": "jsonb",
+}
+
+
+@lru_cache(maxsize=64)
+def _copy_types(table: sa.Table, columns: tuple[str, ...]) -> tuple[str, ...]:
+    dialect = postgresql.dialect()
+    return tuple(
+        _COPY_TYPE[table.c[c].type.compile(dialect=dialect).split("(")[0]] for c in columns
+    )
 
 
 # Below this a plain INSERT is as quick and keeps statement logs readable.
