@@ -240,9 +240,12 @@ _COPY_TYPE = {
 }
 
 
+_PG_DIALECT: sa.Dialect = postgresql.dialect()  # type: ignore[no-untyped-call]
+
+
 @lru_cache(maxsize=64)
 def _copy_types(table: sa.Table, columns: tuple[str, ...]) -> tuple[str, ...]:
-    dialect = postgresql.dialect()
+    dialect = _PG_DIALECT
     return tuple(
         _COPY_TYPE[table.c[c].type.compile(dialect=dialect).split("(")[0]] for c in columns
     )
