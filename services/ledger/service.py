@@ -223,7 +223,7 @@ class LedgerService:
 
             return answer
 
-        return self._group.run(work)
+        return self._group.run(work, _prepare(command))
 
     def preview(self, command: Command, actor: Actor) -> Result:
         """What ``execute`` would decide, against the state now; nothing is written (dry run)."""
@@ -421,6 +421,15 @@ class LedgerService:
             status="classified",
         )
         return replace(pending, lines=(outcome,))
+
+
+def _prepare(command: Command) -> Callable[[UnitOfWork], None] | None:
+    """What a command tells its group before any is decided: the natural keys it looks up."""
+    if not isinstance(command, PostSpend):
+        return None
+    ids = [line.line_id for line in command.lines]
+    ids.extend(s.line.line_id for s in command.struck)
+    return lambda uow: uow.expect_lines(command.source, ids)
 
 
 def _spend_line(source: str, line: LineInput, transaction_id: str) -> cmd.SpendLine:

@@ -19,6 +19,7 @@ from ledger.domain import events as ev
 from ledger.domain.commands import CostObjectRoute, Decision, RecordedLine, ReportingObligation
 from ledger.domain.state import ActivityInfo, AreaInfo, GrantState, PeriodsState
 from ledger.projections.tables import ProjectionTables
+from ledger.store.schema import events
 
 
 def _decision(d: dict[str, str]) -> Decision:
@@ -48,6 +49,16 @@ def grant_version(conn: Connection, t: ProjectionTables, grant_id: str) -> int |
         sa.select(t.grants.c.version).where(t.grants.c.grant_id == grant_id)
     ).scalar()
     return None if version is None else int(version)
+
+
+def stream_events(conn: Connection, stream_id: str, *, after_version: int) -> list[ev.Event]:
+    """A stream's events after a version, in order, decoded (upcast where older)."""
+    q = (
+        sa.select(events.c.event_type, events.c.schema_version, events.c.data)
+        .where(events.c.stream_id == stream_id, events.c.stream_version > after_version)
+        .order_by(events.c.stream_version)
+    )
+    return [ev.decode(r.event_type, r.schema_version, r.data) for r in conn.execute(q)]
 
 
 def load_grant(
