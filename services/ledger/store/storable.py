@@ -50,7 +50,10 @@ _STRICT = orjson.OPT_SORT_KEYS | orjson.OPT_STRICT_INTEGER
 def check(data: Mapping[str, Any], where: str) -> None:
     """Raise ``Unstorable`` naming the first field of ``data`` no database can hold."""
     for name, value in data.items():
-        _check_value(value, f"{where}.{name}" if where else name)
+        field = f"{where}.{name}" if where else name
+        if isinstance(name, str) and "\x00" in name:
+            raise Unstorable(field=field, reason="has a key with a NUL character")
+        _check_value(value, field)
 
 
 def _check_value(value: Any, field: str) -> None:
