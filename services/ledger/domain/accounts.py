@@ -8,9 +8,8 @@ export all come from the same function.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from functools import lru_cache
-from typing import assert_never
+from typing import NamedTuple, assert_never
 
 from ledger.domain.events import (
     ActivityAllocated,
@@ -28,8 +27,9 @@ from ledger.domain.events import (
 )
 
 
-@dataclass(frozen=True, slots=True)
-class Transfer:
+class Transfer(NamedTuple):
+    """One movement (a tuple: a batch makes three per spend line, so it must be cheap)."""
+
     source: str
     target: str
     amount: int  # always > 0: a movement the other way is a transfer the other way
