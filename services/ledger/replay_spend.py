@@ -151,11 +151,24 @@ def rebuild_spend(
         _insert_postings(conn, t, placements, after, until)
     finally:
         placements.drop(conn)
-    for table, column, keys in (
-        (t.account_balances, "balance", ["grant_id", "account"]),
-        (t.daily_balances, "delta", ["grant_id", "account", "day"]),
-    ):
-        _add_sums(conn, t, table, column, keys, after, until, empty=empty)
+    _add_sums(
+        conn,
+        t,
+        t.account_balances,
+        "balance",
+        ["grant_id", "account"],
+        _account_legs(t, after, until),
+        empty=empty,
+    )
+    _add_sums(
+        conn,
+        t,
+        t.daily_transfers,
+        "amount",
+        ["grant_id", "source", "target", "day"],
+        _day_moves(t, after, until),
+        empty=empty,
+    )
     return int(inserted)
 
 
@@ -252,33 +265,49 @@ def _insert_postings(
     )
 
 
+def _account_legs(t: ProjectionTables, after: int, until: int) -> sa.Subquery:
+    """Both legs of each posting of the range: its target up, its source down."""
+    p = t.postings
+    in_range = sa.and_(p.c.position > after, p.c.position <= until)
+    return sa.union_all(
+        sa.select(p.c.grant_id, p.c.target.label("account"), p.c.amount.label("x")).where(in_range),
+        sa.select(p.c.grant_id, p.c.source.label("account"), (-p.c.amount).label("x")).where(
+            in_range
+        ),
+    ).subquery()
+
+
+def _day_moves(t: ProjectionTables, after: int, until: int) -> sa.Subquery:
+    """Each posting of the range as a movement on its booking day."""
+    p = t.postings
+    return (
+        sa.select(
+            p.c.grant_id,
+            p.c.source,
+            p.c.target,
+            p.c.effective_date.label("day"),
+            p.c.amount.label("x"),
+        )
+        .where(p.c.position > after, p.c.position <= until)
+        .subquery()
+    )
+
+
 def _add_sums(
     conn: Connection,
     t: ProjectionTables,
     table: sa.Table,
     column: str,
     keys: list[str],
-    after: int,
-    until: int,
+    rows: sa.Subquery,
     *,
     empty: bool,
 ) -> None:
-    """Add the range's postings, summed per key, to a sum table (both legs of each transfer)."""
-    p = t.postings
-    extra = [p.c.effective_date.label("day")] if "day" in keys else []
-    in_range = sa.and_(p.c.position > after, p.c.position <= until)
-    legs = sa.union_all(
-        sa.select(p.c.grant_id, p.c.target.label("account"), *extra, p.c.amount.label("x")).where(
-            in_range
-        ),
-        sa.select(
-            p.c.grant_id, p.c.source.label("account"), *extra, (-p.c.amount).label("x")
-        ).where(in_range),
-    ).subquery()
+    """Add ``rows``' ``x`` summed per key to a sum table."""
     summed = (
-        sa.select(*(legs.c[k] for k in keys), sa.func.sum(legs.c.x))
+        sa.select(*(rows.c[k] for k in keys), sa.func.sum(rows.c.x))
         .where(sa.true())  # SQLite: an upsert's SELECT needs a WHERE to parse
-        .group_by(*(legs.c[k] for k in keys))
+        .group_by(*(rows.c[k] for k in keys))
     )
     if empty:
         conn.execute(table.insert().from_select([*keys, column], summed))

@@ -111,7 +111,7 @@ class _Sums:
     """What a group of events adds up to: postings, balance and day sums, grant versions."""
 
     balances: dict[tuple[str, str], int] = field(default_factory=lambda: defaultdict(int))
-    daily: dict[tuple[str, str, date], int] = field(default_factory=lambda: defaultdict(int))
+    daily: dict[tuple[str, str, str, date], int] = field(default_factory=lambda: defaultdict(int))
     postings: list[tuple[Any, ...]] = field(default_factory=list)
     versions: dict[str, int] = field(default_factory=dict)
 
@@ -129,8 +129,7 @@ class _Sums:
             source, target, amount = t.source, t.target, t.amount
             balances[(grant_id, source)] -= amount
             balances[(grant_id, target)] += amount
-            daily[(grant_id, source, day)] -= amount
-            daily[(grant_id, target, day)] += amount
+            daily[(grant_id, source, target, day)] += amount
             postings.append((position, seq, grant_id, source, target, amount, day, recorded_at))
 
     def lines(self, run: Sequence[Applied]) -> Iterator[tuple[Any, ...]]:
@@ -387,9 +386,9 @@ def _upsert_add_postgres(
 
 
 def _add_to_days(
-    conn: Connection, t: ProjectionTables, daily: dict[tuple[str, str, date], int]
+    conn: Connection, t: ProjectionTables, daily: dict[tuple[str, str, str, date], int]
 ) -> None:
-    _upsert_add(conn, t.daily_balances, ["grant_id", "account", "day"], "delta", daily)
+    _upsert_add(conn, t.daily_transfers, ["grant_id", "source", "target", "day"], "amount", daily)
 
 
 def _add_to_balances(

@@ -80,15 +80,18 @@ def _define(md: sa.MetaData, prefix: str = "") -> dict[str, sa.Table]:
         sa.Column("recorded_at", sa.DateTime(timezone=True), nullable=False),
         sa.Index(name("ix_postings_grant_date"), "grant_id", "effective_date"),
     )
-    # The same money summed per booking date: an as-of balance reads days × accounts rows, not
-    # every posting (the postings stay for known-at questions and exports).
-    daily_balances = sa.Table(
-        name("daily_balances"),
+    # The same money summed per booking date and movement (source → target): an as-of balance
+    # reads days × movements rows, not every posting (the postings stay for known-at questions
+    # and exports).  One row per movement, not per account: a batch of spend lines writes half
+    # the rows, since each line moves money between two accounts on one day.
+    daily_transfers = sa.Table(
+        name("daily_transfers"),
         md,
         sa.Column("grant_id", sa.String(64), primary_key=True),
-        sa.Column("account", sa.String(200), primary_key=True),
+        sa.Column("source", sa.String(200), primary_key=True),
+        sa.Column("target", sa.String(200), primary_key=True),
         sa.Column("day", sa.Date, primary_key=True),
-        sa.Column("delta", Money, nullable=False),
+        sa.Column("amount", Money, nullable=False),
     )
     spend_lines = sa.Table(
         name("spend_lines"),
@@ -138,7 +141,7 @@ def _define(md: sa.MetaData, prefix: str = "") -> dict[str, sa.Table]:
         "activities": activities,
         "account_balances": account_balances,
         "postings": postings,
-        "daily_balances": daily_balances,
+        "daily_transfers": daily_transfers,
         "spend_lines": spend_lines,
         "cost_object_routes": cost_object_routes,
         "closed_periods": closed_periods,
@@ -152,7 +155,7 @@ class ProjectionTables:
     activities: sa.Table
     account_balances: sa.Table
     postings: sa.Table
-    daily_balances: sa.Table
+    daily_transfers: sa.Table
     spend_lines: sa.Table
     cost_object_routes: sa.Table
     closed_periods: sa.Table
@@ -168,7 +171,7 @@ class ProjectionTables:
             self.activities,
             self.account_balances,
             self.postings,
-            self.daily_balances,
+            self.daily_transfers,
             self.spend_lines,
             self.cost_object_routes,
             self.closed_periods,
