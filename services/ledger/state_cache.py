@@ -20,6 +20,8 @@ from ledger.domain.state import GrantState, PeriodsState
 
 # Grants in a ledger are tens to hundreds; the bound only guards a pathological one.
 _MAX_GRANTS = 4096
+# Up to this many kept grants have their versions read with the ledger-wide facts.
+_PROBED = 64
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +52,11 @@ class StateCache:
         """The kept state of ``grant_id`` if it is at ``version``, else None."""
         state = self._grants.get(grant_id)
         return state if state is not None and state.version == version else None
+
+    def kept_ids(self) -> list[str]:
+        """The grants kept here (at most a few dozen are asked about together)."""
+        ids = list(self._grants)
+        return ids if len(ids) <= _PROBED else []
 
     def latest(self, grant_id: str) -> GrantState | None:
         """The kept state of ``grant_id`` at whatever version it was kept (None: none kept)."""

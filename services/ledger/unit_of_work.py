@@ -83,6 +83,7 @@ class UnitOfWork:
         self._periods: PeriodsState | None = None
         self._routes: list[CostObjectRoute] | None = None
         self._facts_key: tuple[int, int] | None = None
+        self._versions: dict[str, int] = {}  # kept grants' versions, read with the facts
         self._registered = 0  # grants registered here: the facts' key moves on by them
         self._lines: dict[str, loader.LineRecord] = {}
         # Lines recorded earlier in this transaction, by transaction id: their record is only
@@ -116,7 +117,10 @@ class UnitOfWork:
         """
         if self._cache is None or self._facts_key is not None:
             return
-        self._facts_key = loader.facts_key(self.conn, self.tables)
+        # The kept grants' versions ride along: a command then needs no probe of its own.
+        self._facts_key, self._versions = loader.facts_key(
+            self.conn, self.tables, self._cache.kept_ids()
+        )
         kept = self._cache.facts(self._facts_key)
         if kept is not None:
             self._periods, self._routes = kept.periods, list(kept.routes)
@@ -145,7 +149,10 @@ class UnitOfWork:
         state is one indexed read of the stream, where loading the state is four queries.
         """
         if self._cache is not None:
-            version = loader.grant_version(self.conn, self.tables, grant_id)
+            self._kept_facts()
+            version = self._versions.pop(grant_id, None)
+            if version is None:
+                version = loader.grant_version(self.conn, self.tables, grant_id)
             if version is None:
                 return None
             kept = self._cache.latest(grant_id)

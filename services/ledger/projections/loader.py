@@ -6,7 +6,7 @@ the write path loads a grant's state in a handful of indexed reads, however long
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from types import MappingProxyType
@@ -26,16 +26,24 @@ def _decision(d: dict[str, str]) -> Decision:
     return Decision(ref=d["ref"], date=date.fromisoformat(d["date"]), body=d["body"])
 
 
-def facts_key(conn: Connection, t: ProjectionTables) -> tuple[int, int]:
-    """(closed months, registered grants): what changes whenever periods or routes do."""
+def facts_key(
+    conn: Connection, t: ProjectionTables, grant_ids: Sequence[str] = ()
+) -> tuple[tuple[int, int], dict[str, int]]:
+    """(closed months, registered grants): what changes whenever periods or routes do; and,
+    in the same round trip, the projected versions of ``grant_ids`` (those registered)."""
     count = sa.func.count()
-    row = conn.execute(
-        sa.select(
-            sa.select(count).select_from(t.closed_periods).scalar_subquery(),
-            sa.select(count).select_from(t.grants).scalar_subquery(),
+    counts = sa.select(
+        sa.select(count).select_from(t.closed_periods).scalar_subquery().label("closed"),
+        sa.select(count).select_from(t.grants).scalar_subquery().label("registered"),
+    ).subquery()
+    g = t.grants
+    rows = conn.execute(
+        sa.select(counts.c.closed, counts.c.registered, g.c.grant_id, g.c.version).select_from(
+            counts.outerjoin(g, g.c.grant_id.in_(list(grant_ids)) if grant_ids else sa.false())
         )
-    ).one()
-    return int(row[0]), int(row[1])
+    ).all()
+    versions = {r.grant_id: int(r.version) for r in rows if r.grant_id is not None}
+    return (int(rows[0].closed), int(rows[0].registered)), versions
 
 
 def load_periods(conn: Connection, t: ProjectionTables) -> PeriodsState:
