@@ -292,7 +292,7 @@ class LedgerQueries:
                 )
             )
             return {account: int(total) for account, total in rows if total}
-        p = self.tables.postings
+        p = self.tables.every_posting()
         where = [p.c.grant_id == grant_id]
         if as_of is not None:
             where.append(p.c.effective_date <= as_of)

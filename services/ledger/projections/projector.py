@@ -21,7 +21,7 @@ from sqlalchemy.engine import Connection
 
 from ledger.db import bulk_insert
 from ledger.domain import events as ev
-from ledger.domain.accounts import transfers
+from ledger.domain.accounts import Transfer, transfers
 from ledger.projections.tables import ProjectionTables
 from ledger.store import StoredEvent
 
@@ -115,7 +115,9 @@ class _Sums:
     postings: list[tuple[Any, ...]] = field(default_factory=list)
     versions: dict[str, int] = field(default_factory=dict)
 
-    def add(self, stored: StoredEvent, event: ev.Event) -> None:
+    def add(self, stored: StoredEvent, event: ev.Event, *, posted: bool = True) -> None:
+        """Sum the event's transfers; ``posted``: also as ``postings`` rows (a spend line's
+        one transfer is kept on its ``spend_lines`` row instead)."""
         grant_id = getattr(event, "grant_id", None)
         if grant_id is not None:
             self.versions[grant_id] = stored.stream_version
@@ -130,15 +132,22 @@ class _Sums:
             balances[(grant_id, source)] -= amount
             balances[(grant_id, target)] += amount
             daily[(grant_id, source, target, day)] += amount
-            postings.append((position, seq, grant_id, source, target, amount, day, recorded_at))
+            if posted:
+                postings.append((position, seq, grant_id, source, target, amount, day, recorded_at))
 
     def lines(self, run: Sequence[Applied]) -> Iterator[tuple[Any, ...]]:
         """The ``spend_lines`` rows of a run of ``SpendRecorded``, summed as they are made."""
         for item in run:
-            event = item.event
+            event, stored = item.event, item.stored
             assert isinstance(event, ev.SpendRecorded)
-            self.add(item.stored, event)
-            yield _line_row(event, item.stored.position)
+            moved = transfers(event)
+            if len(moved) != 1:
+                raise ProjectionError(
+                    f"event {stored.position} (SpendRecorded) makes {len(moved)} transfers: "
+                    "a spend line's row holds exactly one"
+                )
+            self.add(stored, event, posted=False)
+            yield _line_row(event, stored, moved[0])
 
 
 POSTING_COLUMNS = (
@@ -171,10 +180,13 @@ LINE_COLUMNS = (
     "reversed_by",
     "content_hash",
     "position",
+    "posted_source",
+    "posted_target",
+    "posted_at",
 )
 
 
-def _line_row(e: ev.SpendRecorded, position: int) -> tuple[Any, ...]:
+def _line_row(e: ev.SpendRecorded, stored: StoredEvent, posted: Transfer) -> tuple[Any, ...]:
     return (
         e.transaction_id,
         e.grant_id,
@@ -193,7 +205,10 @@ def _line_row(e: ev.SpendRecorded, position: int) -> tuple[Any, ...]:
         None,  # reversal_of
         None,  # reversed_by
         line_digest(e),
-        position,
+        stored.position,
+        posted.source,
+        posted.target,
+        stored.recorded_at,
     )
 
 
@@ -292,6 +307,9 @@ def _apply_one(conn: Connection, t: ProjectionTables, stored: StoredEvent, e: ev
                     reversed_by=None,
                     content_hash=None,
                     position=stored.position,
+                    posted_source=None,  # a reversal's postings are rows of their own
+                    posted_target=None,
+                    posted_at=None,
                 )
             )
         case ev.SpendClassified():

@@ -114,6 +114,14 @@ def _define(md: sa.MetaData, prefix: str = "") -> dict[str, sa.Table]:
         sa.Column("reversed_by", sa.String(64), nullable=True),
         sa.Column("content_hash", sa.String(64), nullable=True),
         sa.Column("position", Position, nullable=False),
+        # The posting a recorded line made (a spend line moves money once: ``transfers``), kept
+        # on its row instead of a ``postings`` row of its own: a batch then writes one row per
+        # line to the projections, not two.  NULL on a reversal's row (its postings are rows).
+        sa.Column("posted_source", sa.String(200), nullable=True),
+        sa.Column("posted_target", sa.String(200), nullable=True),
+        sa.Column(
+            "posted_at", sa.DateTime(timezone=True), nullable=True
+        ),  # the event's recorded_at
         # The natural key of a line from a finance system (DESIGN §2).
         # line_id first: lookups of a batch are "line_id IN (…) AND source = …".
         sa.UniqueConstraint("line_id", "source", name=name("uq_spend_lines_natural_key")),
@@ -163,6 +171,33 @@ class ProjectionTables:
     @classmethod
     def define(cls, md: sa.MetaData, prefix: str = "") -> ProjectionTables:
         return cls(**_define(md, prefix))
+
+    def every_posting(self) -> sa.Subquery:
+        """Every posting in one shape: the ``postings`` rows, and the one posting of each
+        recorded spend line, kept on its ``spend_lines`` row (``posted_*``)."""
+        p, lines = self.postings, self.spend_lines
+        return sa.union_all(
+            sa.select(
+                p.c.position,
+                p.c.seq,
+                p.c.grant_id,
+                p.c.source,
+                p.c.target,
+                p.c.amount,
+                p.c.effective_date,
+                p.c.recorded_at,
+            ),
+            sa.select(
+                lines.c.position,
+                sa.literal(0, sa.SmallInteger).label("seq"),
+                lines.c.grant_id,
+                lines.c.posted_source.label("source"),
+                lines.c.posted_target.label("target"),
+                sa.func.abs(lines.c.amount).label("amount"),
+                lines.c.booked_on.label("effective_date"),
+                lines.c.posted_at.label("recorded_at"),
+            ).where(lines.c.posted_source.is_not(None)),
+        ).subquery("every_posting")
 
     def all(self) -> list[sa.Table]:
         return [
