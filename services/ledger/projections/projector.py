@@ -96,14 +96,38 @@ def apply(conn: Connection, tables: ProjectionTables, applied: Sequence[Applied]
         _apply_one(conn, tables, item.stored, item.event)
         at += 1
     bulk_insert(conn, tables.postings, POSTING_COLUMNS, sums.postings)
-    _add_to_balances(conn, tables, sums.balances)
-    _add_to_days(conn, tables, sums.daily)
-    for grant_id, version in sums.versions.items():
-        conn.execute(
-            tables.grants.update()
-            .where(tables.grants.c.grant_id == grant_id)
-            .values(version=version)
-        )
+    _write_sums(conn, tables, sums)
+
+
+def _write_sums(conn: Connection, t: ProjectionTables, sums: _Sums) -> None:
+    """The balance and day sums and each grant's version.  On PostgreSQL the statements go in
+    one pipeline: one round trip for all of them, which the append lock waits on."""
+    if conn.dialect.name != "postgresql":
+        _upsert_add(conn, t.account_balances, _BALANCE_KEYS, "balance", sums.balances)
+        _upsert_add(conn, t.daily_transfers, _DAY_KEYS, "amount", sums.daily)
+        for grant_id, version in sums.versions.items():
+            conn.execute(
+                t.grants.update().where(t.grants.c.grant_id == grant_id).values(version=version)
+            )
+        return
+    statements = [
+        _upsert_add_postgres(t.account_balances, _BALANCE_KEYS, "balance", sums.balances),
+        _upsert_add_postgres(t.daily_transfers, _DAY_KEYS, "amount", sums.daily),
+        *(
+            (f"UPDATE {t.grants.name} SET version = %s WHERE grant_id = %s", [version, grant])
+            for grant, version in sums.versions.items()
+        ),
+    ]
+    raw = conn.connection.driver_connection
+    assert raw is not None
+    with raw.pipeline(), raw.cursor() as cursor:
+        for statement in statements:
+            if statement is not None:
+                cursor.execute(*statement)
+
+
+_BALANCE_KEYS = ["grant_id", "account"]
+_DAY_KEYS = ["grant_id", "source", "target", "day"]
 
 
 @dataclass(slots=True)
@@ -354,16 +378,12 @@ def _exactly_one(result: sa.CursorResult[Any], stored: StoredEvent) -> None:
 def _upsert_add(
     conn: Connection, table: sa.Table, keys: list[str], column: str, sums: dict[Any, int]
 ) -> None:
-    """INSERT … ON CONFLICT DO UPDATE SET column = column + excluded.column (both backends).
+    """INSERT … ON CONFLICT DO UPDATE SET column = column + excluded.column (SQLite).
 
     ``sums`` maps a key (a tuple in ``keys`` order) to what is added to ``column``; rows go in
     key order.  Zero sums too: an account once touched has a row, however events are batched.
     """
     if not sums:
-        return
-    rows = [(*key, value) for key, value in sorted(sums.items())]
-    if conn.dialect.name == "postgresql":
-        _upsert_add_postgres(conn, table, keys, column, rows)
         return
     names = [*keys, column]
     stmt = sqlite.insert(table)
@@ -372,7 +392,7 @@ def _upsert_add(
             index_elements=[table.c[k] for k in keys],
             set_={column: table.c[column] + stmt.excluded[column]},
         ),
-        [dict(zip(names, row, strict=True)) for row in rows],
+        [dict(zip(names, (*key, value), strict=True)) for key, value in sorted(sums.items())],
     )
 
 
@@ -381,13 +401,16 @@ _PG_CAST = {sa.String: "", sa.Date: "::date", sa.BigInteger: "::bigint"}
 
 
 def _upsert_add_postgres(
-    conn: Connection, table: sa.Table, keys: list[str], column: str, rows: list[tuple[Any, ...]]
-) -> None:
-    """One statement whatever the row count: the rows travel as one JSON array of arrays.
+    table: sa.Table, keys: list[str], column: str, sums: dict[Any, int]
+) -> tuple[str, list[str]] | None:
+    """The same upsert as one statement whatever the row count (None: nothing to add): the
+    rows travel as one JSON array of arrays, in key order.
 
     orjson writes the array in C, and the server reads it in one pass; a parameter per column as
     a PostgreSQL array costs ten times the client CPU (psycopg dumps each element in Python).
     """
+    if not sums:
+        return None
     columns = [*keys, column]
     casts = [_PG_CAST[next(t for t in _PG_CAST if isinstance(table.c[c].type, t))] for c in columns]
     picked = ", ".join(f"(r->>{i}){cast}" for i, cast in enumerate(casts))
@@ -397,19 +420,5 @@ def _upsert_add_postgres(
         f"ON CONFLICT ({', '.join(keys)}) DO UPDATE "
         f"SET {column} = {table.name}.{column} + excluded.{column}"
     )
-    raw = conn.connection.driver_connection
-    assert raw is not None
-    with raw.cursor() as cursor:
-        cursor.execute(sql, [orjson.dumps(rows).decode()])
-
-
-def _add_to_days(
-    conn: Connection, t: ProjectionTables, daily: dict[tuple[str, str, str, date], int]
-) -> None:
-    _upsert_add(conn, t.daily_transfers, ["grant_id", "source", "target", "day"], "amount", daily)
-
-
-def _add_to_balances(
-    conn: Connection, t: ProjectionTables, deltas: dict[tuple[str, str], int]
-) -> None:
-    _upsert_add(conn, t.account_balances, ["grant_id", "account"], "balance", deltas)
+    rows = [(*key, value) for key, value in sorted(sums.items())]
+    return sql, [orjson.dumps(rows).decode()]
