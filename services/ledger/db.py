@@ -181,6 +181,20 @@ def read_transaction(engine: Engine) -> Iterator[Connection]:
             yield conn
 
 
+def driver_rows(conn: Connection, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+    """Run one PostgreSQL statement on the driver's cursor in the caller's transaction.
+
+    For the few statements every group commit runs (the lock, the head, the probes): SQLAlchemy
+    Core builds, caches by key and wraps each execution, which costs more CPU than the round trip
+    itself while the append lock is held.
+    """
+    raw = conn.connection.driver_connection
+    assert raw is not None
+    with raw.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall() if cursor.description is not None else []
+
+
 def bulk_insert(
     conn: Connection,
     table: sa.Table,

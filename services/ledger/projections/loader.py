@@ -12,9 +12,9 @@ from datetime import date
 from types import MappingProxyType
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import Connection
 
+from ledger.db import driver_rows
 from ledger.domain import events as ev
 from ledger.domain.commands import CostObjectRoute, Decision, RecordedLine, ReportingObligation
 from ledger.domain.state import ActivityInfo, AreaInfo, GrantState, PeriodsState
@@ -31,6 +31,16 @@ def facts_key(
 ) -> tuple[tuple[int, int], dict[str, int]]:
     """(closed months, registered grants): what changes whenever periods or routes do; and,
     in the same round trip, the projected versions of ``grant_ids`` (those registered)."""
+    if conn.dialect.name == "postgresql":
+        found = driver_rows(
+            conn,
+            f"SELECT (SELECT count(*) FROM {t.closed_periods.name}), "
+            f"(SELECT count(*) FROM {t.grants.name}), g.grant_id, g.version "
+            f"FROM (SELECT 1) AS one LEFT JOIN {t.grants.name} g ON g.grant_id = ANY(%s)",
+            [list(grant_ids)],
+        )
+        versions = {g: int(v) for _, _, g, v in found if g is not None}
+        return (int(found[0][0]), int(found[0][1])), versions
     count = sa.func.count()
     counts = sa.select(
         sa.select(count).select_from(t.closed_periods).scalar_subquery().label("closed"),
@@ -61,6 +71,16 @@ def grant_version(conn: Connection, t: ProjectionTables, grant_id: str) -> int |
 
 def stream_events(conn: Connection, stream_id: str, *, after_version: int) -> list[ev.Event]:
     """A stream's events after a version, in order, decoded (upcast where older)."""
+    if conn.dialect.name == "postgresql":
+        return [
+            ev.decode(event_type, schema_version, data)
+            for event_type, schema_version, data in driver_rows(
+                conn,
+                "SELECT event_type, schema_version, data FROM events "
+                "WHERE stream_id = %s AND stream_version > %s ORDER BY stream_version",
+                [stream_id, after_version],
+            )
+        ]
     q = (
         sa.select(events.c.event_type, events.c.schema_version, events.c.data)
         .where(events.c.stream_id == stream_id, events.c.stream_version > after_version)
@@ -212,20 +232,23 @@ def find_lines(
     lines = t.spend_lines
     columns = (lines.c.line_id, lines.c.transaction_id, lines.c.grant_id, lines.c.content_hash)
     if conn.dialect.name == "postgresql":
-        # One array parameter: an IN of 500 parameters costs more to compile than to run.
-        chunks = [
-            sa.select(*columns).where(
-                lines.c.source == source,
-                lines.c.line_id == sa.any_(sa.bindparam("ids", ids, type_=ARRAY(sa.String))),
-            )
-        ]
-    else:  # SQLite caps bound parameters per statement
-        chunks = [
-            sa.select(*columns).where(
-                lines.c.source == source, lines.c.line_id.in_(ids[start : start + 900])
-            )
-            for start in range(0, len(ids), 900)
-        ]
+        # One array parameter: an IN of 500 parameters costs more to compile than to run.  (A
+        # JSON parameter is cheaper to send but makes the planner scan the table.)
+        for line_id, transaction_id, grant_id, content_hash in driver_rows(
+            conn,
+            "SELECT line_id, transaction_id, grant_id, content_hash FROM "
+            f"{lines.name} WHERE source = %s AND line_id = ANY(%s)",
+            [source, ids],
+        ):
+            found[line_id] = KnownLine(transaction_id, grant_id, content_hash or "")
+        return found
+    # SQLite caps bound parameters per statement
+    chunks = [
+        sa.select(*columns).where(
+            lines.c.source == source, lines.c.line_id.in_(ids[start : start + 900])
+        )
+        for start in range(0, len(ids), 900)
+    ]
     for query in chunks:
         for r in conn.execute(query):
             found[r.line_id] = KnownLine(

@@ -17,7 +17,7 @@ import orjson
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from ledger.db import bulk_insert
+from ledger.db import bulk_insert, driver_rows
 from ledger.errors import ConcurrencyError, InvalidInput
 from ledger.store import verify as chain_walk
 from ledger.store.chain import (
@@ -101,6 +101,12 @@ EVENT_COLUMNS = (
 
 _EVENT_COLUMN_NAMES = tuple(c.name for c in EVENT_COLUMNS)
 
+# The head as ``_head`` reads it, for PostgreSQL's driver cursor (one probe of the key each).
+_PG_HEAD = (
+    "SELECT (SELECT position FROM events ORDER BY position DESC LIMIT 1), "
+    "(SELECT hash FROM events ORDER BY position DESC LIMIT 1), clock_timestamp()"
+)
+
 
 def _utc(ts: datetime | str) -> datetime:
     if isinstance(ts, str):  # SQLite's clock answers with text
@@ -135,7 +141,7 @@ class EventStore:
         if conn.info.get(_LOCK_MARK) is tx:
             return
         if conn.dialect.name == "postgresql":
-            conn.execute(sa.select(sa.func.pg_advisory_xact_lock(_APPEND_LOCK_KEY)))
+            driver_rows(conn, "SELECT pg_advisory_xact_lock(%s)", [_APPEND_LOCK_KEY])
         elif not conn.get_execution_options().get("grantledger_write", False):
             # A deferred SQLite transaction takes the write lock at its first write; take it now
             # so state read after this point cannot change before commit.
@@ -144,6 +150,9 @@ class EventStore:
 
     def _head(self, conn: Connection) -> tuple[int, str, datetime]:
         """Last position, its hash and the database clock, in one round trip."""
+        if conn.dialect.name == "postgresql":
+            [(position, digest, now)] = driver_rows(conn, _PG_HEAD)
+            return (position or 0, digest or GENESIS_HASH, _utc(now))
         last = sa.select(events.c.position).order_by(events.c.position.desc()).limit(1)
         last_hash = sa.select(events.c.hash).order_by(events.c.position.desc()).limit(1)
         if conn.dialect.name == "postgresql":
