@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 from fastapi import Depends
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.concurrency import run_in_threadpool
 
 from api.deps import ContainerDep
 from ledger.auth.tokens import Principal, Role
@@ -27,14 +28,19 @@ class ForbiddenError(LedgerError):
 _bearer = HTTPBearer(auto_error=False, description="A token from `grantledger token create`.")
 
 
-def require(role: Role) -> Callable[..., Principal]:
-    def dependency(
+def require(role: Role) -> Callable[..., Awaitable[Principal]]:
+    # async: a token found in the process's cache (the common case) is checked on the event
+    # loop; only a lookup in the database goes to the thread pool.
+    async def dependency(
         container: ContainerDep,
         credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
     ) -> Principal:
         if credentials is None or credentials.scheme.lower() != "bearer":
             raise UnauthenticatedError("send Authorization: Bearer <token>")
-        principal = container.tokens.authenticate(credentials.credentials)
+        tokens = container.tokens
+        decided, principal = tokens.authenticate_cached(credentials.credentials)
+        if not decided:
+            principal = await run_in_threadpool(tokens.authenticate, credentials.credentials)
         if principal is None:
             raise UnauthenticatedError("the token is unknown, revoked or expired")
         if not principal.role.may(role):

@@ -13,6 +13,7 @@ from fastapi import Depends, Header, Request
 from fastapi.responses import Response
 from pydantic import BaseModel
 
+from api.container import Container
 from api.deps import ContainerDep
 from ledger.auth.tokens import Principal
 from ledger.errors import InvalidInput
@@ -58,9 +59,9 @@ def parse_if_match(value: str | None) -> int | None:
 
 @dataclass
 class Writer:
-    container: ContainerDep
+    container: Container
     request: Request
-    idempotency_key: IdempotencyKey = None
+    idempotency_key: str | None = None
 
     def run(
         self,
@@ -117,7 +118,14 @@ class Writer:
         return h.hexdigest()
 
 
-WriterDep = Annotated[Writer, Depends()]
+async def _writer(
+    container: ContainerDep, request: Request, idempotency_key: IdempotencyKey = None
+) -> Writer:
+    # async: a class dependency (``Depends()`` on ``Writer``) would be built on the thread pool.
+    return Writer(container, request, idempotency_key)
+
+
+WriterDep = Annotated[Writer, Depends(_writer)]
 
 
 def _headers_in(body: bytes) -> dict[str, str]:
