@@ -23,6 +23,7 @@
 
 from __future__ import annotations
 
+import collections
 import logging
 import os
 import sys
@@ -210,9 +211,11 @@ class MeteredLedgerService(LedgerService):
         except ConcurrencyError:
             APPEND_CONFLICTS.inc()
             raise
-        if isinstance(outcome, Result):
-            for event in outcome.events:
-                EVENTS_APPENDED.labels(event.event_type).inc()
+        if isinstance(outcome, Result) and outcome.events:
+            # One increment per event type, not per event (a batch is 500 events of one type).
+            counts = collections.Counter(e.event_type for e in outcome.events)
+            for event_type, n in counts.items():
+                EVENTS_APPENDED.labels(event_type).inc(n)
         return outcome
 
 

@@ -69,12 +69,17 @@ class Writer:
         principal: Principal,
         *,
         payload: BaseModel | None,
-        render: Callable[[Result], BaseModel],
+        render: Callable[[Result], BaseModel | bytes],
         status: int = 201,
         if_match: str | None = None,
     ) -> Response:
         def answer(result: Result) -> StoredAnswer:
-            body = orjson.dumps(render(result).model_dump(mode="json", by_alias=True))
+            rendered = render(result)  # the answer's model, or its JSON already
+            body = (
+                rendered
+                if isinstance(rendered, bytes)
+                else orjson.dumps(rendered.model_dump(mode="json", by_alias=True))
+            )
             headers = {"ETag": etag(result.version)} if result.version is not None else {}
             return StoredAnswer(status, body, headers)
 

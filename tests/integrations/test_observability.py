@@ -10,7 +10,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from api.observability import configure_logging
-from tests.support.api import Api, ApiFactory, activity_body, assert_problem
+from tests.support.api import Api, ApiFactory, activity_body, assert_problem, line
 
 
 def scrape(api: Api) -> httpx.Response:
@@ -60,6 +60,21 @@ def test_metrics_count_events_appended_by_writes(planned: Api) -> None:
     )
     after = sample(planned, "grantledger_events_appended_total", event_type="ActivityAllocated")
     assert after == before + 1
+
+
+def test_metrics_count_every_event_of_a_batch(planned: Api) -> None:
+    """Counted per event type once per write (not per event), with the same totals."""
+    before = sample(planned, "grantledger_events_appended_total", event_type="SpendRecorded")
+    planned.spend(
+        *(line("9916", "100.00", "2022-03-01", activity="lokalt-arbete", line_id=f"M{n}")
+          for n in range(3))
+    )  # fmt: skip
+    after = sample(planned, "grantledger_events_appended_total", event_type="SpendRecorded")
+    assert after == before + 3
+    planned.spend(line("9916", "100.00", "2022-03-01", activity="lokalt-arbete", line_id="M0"))
+    assert sample(planned, "grantledger_events_appended_total", event_type="SpendRecorded") == (
+        after  # a duplicate line appends nothing
+    )
 
 
 def test_metrics_count_append_conflicts(planned: Api) -> None:

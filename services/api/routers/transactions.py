@@ -33,7 +33,7 @@ TransactionId = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Z
     "nothing; with other content it is a 409.",
 )
 def post_transactions(body: SpendBatchBody, principal: Poster, writer: WriterDep) -> Response:
-    return writer.run(body.to_command(), principal, payload=body, render=SpendOut.of)
+    return writer.run(body.to_command(), principal, payload=body, render=SpendOut.json_of)
 
 
 @router.get(
@@ -62,7 +62,9 @@ def get_transaction(
 def reverse(
     transaction_id: TransactionId, body: ReversalBody, principal: Poster, writer: WriterDep
 ) -> Response:
-    return writer.run(body.to_command(transaction_id), principal, payload=body, render=SpendOut.of)
+    return writer.run(
+        body.to_command(transaction_id), principal, payload=body, render=SpendOut.json_of
+    )
 
 
 @router.post(
@@ -77,4 +79,6 @@ def reverse(
 def classify(
     transaction_id: TransactionId, body: ClassificationBody, principal: Planner, writer: WriterDep
 ) -> Response:
-    return writer.run(body.to_command(transaction_id), principal, payload=body, render=SpendOut.of)
+    return writer.run(
+        body.to_command(transaction_id), principal, payload=body, render=SpendOut.json_of
+    )
