@@ -5,12 +5,12 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Annotated
 
-from fastapi import Depends
+from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.concurrency import run_in_threadpool
 
 from api.deps import ContainerDep
-from ledger.auth.tokens import Principal, Role
+from ledger.auth.tokens import Principal, Role, TokenRegistry
 from ledger.errors import LedgerError
 
 
@@ -52,6 +52,19 @@ def require(role: Role) -> Callable[..., Awaitable[Principal]]:
         return principal
 
     return dependency
+
+
+async def cached_principal(request: Request, tokens: TokenRegistry, role: Role) -> Principal | None:
+    """The principal the request's bearer token proves, from the token cache alone, if it may act
+    as ``role``; None whenever anything else must decide (no or another scheme, a token not
+    cached, expired, or of a role that may not): then ``require(role)`` does, the long way."""
+    credentials = await _bearer(request)
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        return None
+    decided, principal = tokens.authenticate_cached(credentials.credentials)
+    if not decided or principal is None or not principal.role.may(role):
+        return None
+    return principal
 
 
 Reader = Annotated[Principal, Depends(require(Role.READER))]

@@ -21,13 +21,14 @@ from ledger.service import Actor, Command, Idempotency, Replayed, Result
 from ledger.store.idempotency import StoredAnswer
 
 _ETAG = re.compile(r'^\s*(?:W/)?"?(\d{1,9})"?\s*$')
+_KEY_LENGTH = (1, 255)  # of an Idempotency-Key
 
 IdempotencyKey = Annotated[
     str | None,
     Header(
         alias="Idempotency-Key",
-        min_length=1,
-        max_length=255,
+        min_length=_KEY_LENGTH[0],
+        max_length=_KEY_LENGTH[1],
         description="Retry safely: the same key and body give the first answer again and "
         "write nothing; the same key with another body is a 422. Scoped per token.",
     ),
@@ -39,6 +40,18 @@ IfMatch = Annotated[
         description="The grant's ETag (its stream version) as last read; 409 if it moved on.",
     ),
 ]
+
+
+def idempotency_key_of(request: Request) -> tuple[bool, str | None]:
+    """``(True, the key)`` or ``(True, None)`` when the request has one valid Idempotency-Key
+    header or none; ``(False, None)`` when only the ``IdempotencyKey`` parameter can answer (a
+    repeated header, or a value of a length it refuses)."""
+    values = request.headers.getlist("idempotency-key")
+    if not values:
+        return True, None
+    if len(values) == 1 and _KEY_LENGTH[0] <= len(values[0]) <= _KEY_LENGTH[1]:
+        return True, values[0]
+    return False, None
 
 
 def etag(version: int) -> str:
