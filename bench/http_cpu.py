@@ -1,12 +1,14 @@
 """Server CPU per write request, paired: two code trees served side by side, rounds alternating.
 
     PYTHONPATH=services .venv/bin/python -m bench.http_cpu [--rounds 5] [--singles 2000]
-        [--batches 8] [--base /work/main/services] [--new services]
+        [--batches 8] [--base main] [--new services] [--spy DIR]
 
 One scratch PostgreSQL database (migrated, seed plan loaded, a poster token); one
 ``grantledger serve --workers 2`` per code tree (``PYTHONPATH`` set to that tree), both on the
-same database.  Each round, for each server in turn: ``--singles`` posts of 1 line by 16 client
-threads, then ``--batches`` posts of 500 lines by 4.  The CPU of the server's process tree (from
+same database.  ``--base`` is a directory of services or a git revision (its ``services/`` is
+exported to a temporary directory); both trees must have the same migrations.  Each round,
+for each server in turn: ``--singles`` posts of 1 line by 16 client threads, then ``--batches``
+posts of 500 lines by 4.  The CPU of the server's process tree (from
 /proc, user + system) is read before and after each phase: µs per request, and per line for the
 batches.  The medians over rounds are printed; a busy neighbour on the machine disturbs CPU time
 far less than throughput, and alternating pairs spreads what remains evenly.
@@ -15,11 +17,14 @@ far less than throughput, and alternating pairs spreads what remains evenly.
 from __future__ import annotations
 
 import argparse
+import atexit
 import os
+import shutil
 import signal
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -54,6 +59,17 @@ def _start(code: str, url: str) -> Server:
     return server
 
 
+def _export(revision: str) -> str:
+    """``services/`` of a git revision, in a temporary directory (removed at exit)."""
+    target = Path(tempfile.mkdtemp(prefix="http-cpu-base-"))
+    atexit.register(shutil.rmtree, target, ignore_errors=True)
+    archive = subprocess.run(
+        ["git", "archive", revision, "services"], check=True, capture_output=True
+    ).stdout
+    subprocess.run(["tar", "-x", "-C", str(target)], input=archive, check=True)
+    return str(target / "services")
+
+
 def _phase(
     server: Server, token: str, bodies: list[bytes], lines: int, clients: int
 ) -> tuple[float, LoadResult]:
@@ -61,7 +77,9 @@ def _phase(
     result = post_load(server.base_url, token, PATH, bodies, lines, clients=clients, seconds=600.0)
     cpu = server.cpu_seconds() - cpu0
     if result.errors:
-        raise RuntimeError(f"{len(result.errors)} errors, first: {result.errors[0]}")
+        raise RuntimeError(
+            f"{len(result.errors)} errors, first: {result.errors[0]}\n{server.log_tail()}"
+        )
     return cpu, result
 
 
@@ -93,7 +111,7 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--singles", type=int, default=2000)
     ap.add_argument("--batches", type=int, default=8)
-    ap.add_argument("--base", default="/work/main/services")
+    ap.add_argument("--base", default="main")
     ap.add_argument("--new", default="services")
     ap.add_argument(
         "--spy", metavar="DIR", help="py-spy (on CPU) the new server's workers into DIR, one round"
@@ -101,7 +119,8 @@ def main() -> None:
     admin = os.environ.get("GRANTLEDGER_BENCH_POSTGRES_URL", DEFAULT_ADMIN_URL)
     ap.add_argument("--admin-url", default=admin)
     args = ap.parse_args()
-    trees = {"new": args.new} if args.spy else {"base": args.base, "new": args.new}
+    base = args.base if Path(args.base).is_dir() else _export(args.base)
+    trees = {"new": args.new} if args.spy else {"base": base, "new": args.new}
     with scratch_database(args.admin_url, "gl_bench") as url:
         engine = create_engine(url)
         migrate.upgrade(engine)
