@@ -114,6 +114,27 @@ def test_json_access_log_with_request_id_and_no_token(
     assert "authorization" not in logged.lower()
 
 
+def test_at_warning_no_access_line_is_written_and_the_request_is_still_counted(
+    planned: Api, capsys: pytest.CaptureFixture[str]
+) -> None:
+    labels = {"method": "GET", "route": "/v1/balances", "status": "200"}
+    before = sample(planned, "grantledger_http_requests_total", **labels)
+    configure_logging("warning", json=True)
+    try:
+        capsys.readouterr()
+        answer = planned.get("/v1/balances", params={"grant_id": "test-2022"})
+        assert answer.status_code == 200
+        logged = [x for x in log_lines(capsys.readouterr().err) if x.get("logger") != "httpx"]
+        assert [x for x in logged if x.get("event") == "request"] == []
+    finally:
+        configure_logging("info", json=True)
+    assert sample(planned, "grantledger_http_requests_total", **labels) == before + 1
+    capsys.readouterr()
+    planned.get("/v1/balances", params={"grant_id": "test-2022"})  # and at info, one again
+    access = [x for x in log_lines(capsys.readouterr().err) if x.get("event") == "request"]
+    assert len(access) == 1
+
+
 def test_every_line_of_a_request_carries_its_request_id(
     planned: Api, capsys: pytest.CaptureFixture[str]
 ) -> None:
