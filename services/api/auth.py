@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Annotated
 
-from fastapi import Depends
+from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.concurrency import run_in_threadpool
 
 from api.deps import ContainerDep
-from ledger.auth.tokens import Principal, Role
+from ledger.auth.tokens import Principal, Role, TokenRegistry
 from ledger.errors import LedgerError
 
 
@@ -27,14 +28,19 @@ class ForbiddenError(LedgerError):
 _bearer = HTTPBearer(auto_error=False, description="A token from `grantledger token create`.")
 
 
-def require(role: Role) -> Callable[..., Principal]:
-    def dependency(
+def require(role: Role) -> Callable[..., Awaitable[Principal]]:
+    # async: a token found in the process's cache (the common case) is checked on the event
+    # loop; only a lookup in the database goes to the thread pool.
+    async def dependency(
         container: ContainerDep,
         credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
     ) -> Principal:
         if credentials is None or credentials.scheme.lower() != "bearer":
             raise UnauthenticatedError("send Authorization: Bearer <token>")
-        principal = container.tokens.authenticate(credentials.credentials)
+        tokens = container.tokens
+        decided, principal = tokens.authenticate_cached(credentials.credentials)
+        if not decided:
+            principal = await run_in_threadpool(tokens.authenticate, credentials.credentials)
         if principal is None:
             raise UnauthenticatedError("the token is unknown, revoked or expired")
         if not principal.role.may(role):
@@ -46,6 +52,19 @@ def require(role: Role) -> Callable[..., Principal]:
         return principal
 
     return dependency
+
+
+async def cached_principal(request: Request, tokens: TokenRegistry, role: Role) -> Principal | None:
+    """The principal the request's bearer token proves, from the token cache alone, if it may act
+    as ``role``; None whenever anything else must decide (no or another scheme, a token not
+    cached, expired, or of a role that may not): then ``require(role)`` does, the long way."""
+    credentials = await _bearer(request)
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        return None
+    decided, principal = tokens.authenticate_cached(credentials.credentials)
+    if not decided or principal is None or not principal.role.may(role):
+        return None
+    return principal
 
 
 Reader = Annotated[Principal, Depends(require(Role.READER))]

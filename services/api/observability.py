@@ -23,6 +23,7 @@
 
 from __future__ import annotations
 
+import collections
 import logging
 import os
 import sys
@@ -187,16 +188,40 @@ class AccessLog:
             elapsed = time.perf_counter() - started
             method = scope.get("method", "")
             route = _route(scope)
-            HTTP_REQUESTS.labels(method, route, str(status)).inc()
-            HTTP_LATENCY.labels(method, route).observe(elapsed)
-            access_log.info(
-                "request",
-                method=method,
-                path=scope.get("path", ""),
-                route=route,
-                status=status,
-                duration_ms=round(elapsed * 1000, 2),
-            )
+            count, latency = _series(method, route, status)
+            count.inc()
+            latency.observe(elapsed)
+            # structlog runs its processors before the standard library drops a line below
+            # the level; a server at `warning` skips the whole line instead (issue 14).
+            if _ACCESS.isEnabledFor(logging.INFO):
+                access_log.info(
+                    "request",
+                    method=method,
+                    path=scope.get("path", ""),
+                    route=route,
+                    status=status,
+                    duration_ms=round(elapsed * 1000, 2),
+                )
+
+
+_ACCESS = logging.getLogger("api.access")  # access_log's standard-library logger
+_Series = tuple[Any, Any]
+_SERIES: dict[tuple[str, str, int], _Series] = {}
+
+
+def _series(method: str, route: str, status: int) -> _Series:
+    """The request counter's and the latency histogram's series for these labels, kept: their
+    labels are bounded (route templates, not paths), and ``labels()`` costs a lock and a
+    validation per call."""
+    key = (method, route, status)
+    found = _SERIES.get(key)
+    if found is None:
+        found = (
+            HTTP_REQUESTS.labels(method, route, str(status)),
+            HTTP_LATENCY.labels(method, route),
+        )
+        _SERIES[key] = found
+    return found
 
 
 def _route(scope: Scope) -> str:
@@ -217,9 +242,11 @@ class MeteredLedgerService(LedgerService):
         except ConcurrencyError:
             APPEND_CONFLICTS.inc()
             raise
-        if isinstance(outcome, Result):
-            for event in outcome.events:
-                EVENTS_APPENDED.labels(event.event_type).inc()
+        if isinstance(outcome, Result) and outcome.events:
+            # One increment per event type, not per event (a batch is 500 events of one type).
+            counts = collections.Counter(e.event_type for e in outcome.events)
+            for event_type, n in counts.items():
+                EVENTS_APPENDED.labels(event_type).inc(n)
         return outcome
 
 

@@ -13,6 +13,7 @@ from fastapi import Depends, Header, Request
 from fastapi.responses import Response
 from pydantic import BaseModel
 
+from api.container import Container
 from api.deps import ContainerDep
 from ledger.auth.tokens import Principal
 from ledger.errors import InvalidInput
@@ -20,13 +21,14 @@ from ledger.service import Actor, Command, Idempotency, Replayed, Result
 from ledger.store.idempotency import StoredAnswer
 
 _ETAG = re.compile(r'^\s*(?:W/)?"?(\d{1,9})"?\s*$')
+_KEY_LENGTH = (1, 255)  # of an Idempotency-Key
 
 IdempotencyKey = Annotated[
     str | None,
     Header(
         alias="Idempotency-Key",
-        min_length=1,
-        max_length=255,
+        min_length=_KEY_LENGTH[0],
+        max_length=_KEY_LENGTH[1],
         description="Retry safely: the same key and body give the first answer again and "
         "write nothing; the same key with another body is a 422. Scoped per token.",
     ),
@@ -38,6 +40,18 @@ IfMatch = Annotated[
         description="The grant's ETag (its stream version) as last read; 409 if it moved on.",
     ),
 ]
+
+
+def idempotency_key_of(request: Request) -> tuple[bool, str | None]:
+    """``(True, the key)`` or ``(True, None)`` when the request has one valid Idempotency-Key
+    header or none; ``(False, None)`` when only the ``IdempotencyKey`` parameter can answer (a
+    repeated header, or a value of a length it refuses)."""
+    values = request.headers.getlist("idempotency-key")
+    if not values:
+        return True, None
+    if len(values) == 1 and _KEY_LENGTH[0] <= len(values[0]) <= _KEY_LENGTH[1]:
+        return True, values[0]
+    return False, None
 
 
 def etag(version: int) -> str:
@@ -58,9 +72,9 @@ def parse_if_match(value: str | None) -> int | None:
 
 @dataclass
 class Writer:
-    container: ContainerDep
+    container: Container
     request: Request
-    idempotency_key: IdempotencyKey = None
+    idempotency_key: str | None = None
 
     def run(
         self,
@@ -68,12 +82,17 @@ class Writer:
         principal: Principal,
         *,
         payload: BaseModel | None,
-        render: Callable[[Result], BaseModel],
+        render: Callable[[Result], BaseModel | bytes],
         status: int = 201,
         if_match: str | None = None,
     ) -> Response:
         def answer(result: Result) -> StoredAnswer:
-            body = orjson.dumps(render(result).model_dump(mode="json", by_alias=True))
+            rendered = render(result)  # the answer's model, or its JSON already
+            body = (
+                rendered
+                if isinstance(rendered, bytes)
+                else orjson.dumps(rendered.model_dump(mode="json", by_alias=True))
+            )
             headers = {"ETag": etag(result.version)} if result.version is not None else {}
             return StoredAnswer(status, body, headers)
 
@@ -117,7 +136,14 @@ class Writer:
         return h.hexdigest()
 
 
-WriterDep = Annotated[Writer, Depends()]
+async def _writer(
+    container: ContainerDep, request: Request, idempotency_key: IdempotencyKey = None
+) -> Writer:
+    # async: a class dependency (``Depends()`` on ``Writer``) would be built on the thread pool.
+    return Writer(container, request, idempotency_key)
+
+
+WriterDep = Annotated[Writer, Depends(_writer)]
 
 
 def _headers_in(body: bytes) -> dict[str, str]:

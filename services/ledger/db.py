@@ -6,13 +6,16 @@ Users write ``sqlite:///path`` or ``postgresql://user@host:port/db``; we pick th
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from functools import lru_cache
 from typing import Any
 
 import orjson
 import sqlalchemy as sa
+from psycopg.types.json import Jsonb
 from sqlalchemy import event
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import URL, Connection, Engine, make_url
 from sqlalchemy.exc import ArgumentError, DataError, DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
@@ -178,25 +181,88 @@ def read_transaction(engine: Engine) -> Iterator[Connection]:
             yield conn
 
 
-def bulk_insert(conn: Connection, table: sa.Table, rows: list[dict[str, Any]]) -> None:
-    """Insert many rows in the caller's transaction: COPY on PostgreSQL, executemany elsewhere.
+def driver_rows(conn: Connection, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+    """Run one PostgreSQL statement on the driver's cursor in the caller's transaction.
+
+    For the few statements every group commit runs (the lock, the head, the probes): SQLAlchemy
+    Core builds, caches by key and wraps each execution, which costs more CPU than the round trip
+    itself while the append lock is held.
+    """
+    raw = conn.connection.driver_connection
+    assert raw is not None
+    with raw.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall() if cursor.description is not None else []
+
+
+def bulk_insert(
+    conn: Connection,
+    table: sa.Table,
+    columns: Sequence[str],
+    rows: Iterable[Sequence[Any]],
+    *,
+    count: int | None = None,
+) -> None:
+    """Insert many rows (tuples in ``columns`` order) in the caller's transaction: COPY on
+    PostgreSQL, executemany elsewhere.
 
     psycopg's executemany sends one statement per row; COPY streams them in one command, which
-    is what makes batch ingest approach the speed of the raw table.
+    is what makes batch ingest approach the speed of the raw table.  ``rows`` may be a generator
+    that makes each row as it is written (then ``count`` says how many it makes): COPY ships
+    every 32 KiB, so the server inserts the first rows while the caller computes the rest.
     """
-    if not rows:
+    if count is None or conn.dialect.name != "postgresql" or count < _COPY_THRESHOLD:
+        rows = list(rows)
+        count = len(rows)
+    if not count:
         return
-    if conn.dialect.name != "postgresql" or len(rows) < _COPY_THRESHOLD:
-        conn.execute(table.insert(), rows)
+    if conn.dialect.name != "postgresql" or count < _COPY_THRESHOLD:
+        conn.execute(table.insert(), [dict(zip(columns, row, strict=True)) for row in rows])
         return
-    columns = list(rows[0])
-    json_columns = {c for c in columns if isinstance(table.c[c].type, sa.JSON)}
+    types = _copy_types(table, tuple(columns))
+    json_at = [i for i, t in enumerate(types) if t == "jsonb"]
     names = ", ".join(f'"{c}"' for c in columns)
     raw = conn.connection.driver_connection
     assert raw is not None
-    with raw.cursor() as cursor, cursor.copy(f'COPY "{table.name}" ({names}) FROM STDIN') as copy:
+    # Binary: the server reads integers, dates and instants as they are instead of parsing
+    # their text (a sixth less of its time on the events table).
+    sql = f'COPY "{table.name}" ({names}) FROM STDIN (FORMAT BINARY)'
+    with raw.cursor() as cursor, cursor.copy(sql) as copy:
+        copy.set_types(list(types))
+        if not json_at:
+            for row in rows:
+                copy.write_row(row)
+            return
         for row in rows:
-            copy.write_row([_dumps(row[c]) if c in json_columns else row[c] for c in columns])
+            values = list(row)
+            for i in json_at:
+                values[i] = Jsonb(values[i], dumps=orjson.dumps)  # an orjson.Fragment as it is
+            copy.write_row(values)
+
+
+# The PostgreSQL type of each column kind this schema uses, as binary COPY must be told.
+_COPY_TYPE = {
+    "BIGINT": "int8",
+    "INTEGER": "int4",
+    "SMALLINT": "int2",
+    "VARCHAR": "text",
+    "TEXT": "text",
+    "DATE": "date",
+    "TIMESTAMP WITH TIME ZONE": "timestamptz",
+    "BOOLEAN": "bool",
+    "JSONB": "jsonb",
+}
+
+
+_PG_DIALECT: sa.Dialect = postgresql.dialect()  # type: ignore[no-untyped-call]
+
+
+@lru_cache(maxsize=64)
+def _copy_types(table: sa.Table, columns: tuple[str, ...]) -> tuple[str, ...]:
+    dialect = _PG_DIALECT
+    return tuple(
+        _COPY_TYPE[table.c[c].type.compile(dialect=dialect).split("(")[0]] for c in columns
+    )
 
 
 # Below this a plain INSERT is as quick and keeps statement logs readable.

@@ -44,9 +44,14 @@ T = TypeVar("T")
 Work = Callable[[UnitOfWork], Callable[[], T]]
 
 
+# What a command says before any command of its group is decided (the keys it will look up).
+Prepare = Callable[[UnitOfWork], None]
+
+
 @dataclass(eq=False)
 class _Unit(Generic[T]):
     work: Work[T]
+    prepare: Prepare | None = None
     wake: threading.Event = field(default_factory=threading.Event)
     done: bool = False
     result: T | None = None
@@ -82,8 +87,8 @@ class GroupCommit:
         self._queue: deque[_Unit[object]] = deque()
         self._leading = False
 
-    def run(self, work: Work[T]) -> T:
-        unit: _Unit[T] = _Unit(work)
+    def run(self, work: Work[T], prepare: Prepare | None = None) -> T:
+        unit: _Unit[T] = _Unit(work, prepare)
         with self._mutex:
             self._queue.append(unit)  # type: ignore[arg-type]
             lead = not self._leading
@@ -162,6 +167,9 @@ class GroupCommit:
     def _decide_and_flush(self, conn: Connection, batch: list[_Unit[object]]) -> _Decided:
         self._expire_keys(conn)
         uow = UnitOfWork(conn, self._store, self._tables, self._cache)
+        for unit in batch:
+            if unit.prepare is not None:
+                unit.prepare(uow)
         answers: list[tuple[_Unit[object], Callable[[], object]]] = []
         for unit in batch:
             try:

@@ -19,8 +19,17 @@ _RAND_B = (1 << 62) - 1
 
 def time_ordered_id() -> str:
     """A new UUIDv7 in its canonical text form."""
-    ms = time.time_ns() // 1_000_000
-    rand = int.from_bytes(os.urandom(10), "big")
-    value = (ms << 80) | _VERSION | ((rand >> 62) & _RAND_A) << 64 | _VARIANT | (rand & _RAND_B)
-    h = f"{value:032x}"
-    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+    return time_ordered_ids(1)[0]
+
+
+def time_ordered_ids(n: int) -> list[str]:
+    """``n`` new UUIDv7s: one clock reading and one read of the random source for all of them
+    (a batch of spend lines names each of its lines)."""
+    ms = (time.time_ns() // 1_000_000) << 80 | _VERSION | _VARIANT
+    random = os.urandom(10 * n)
+    ids = []
+    for i in range(0, 10 * n, 10):
+        rand = int.from_bytes(random[i : i + 10], "big")
+        h = f"{ms | ((rand >> 62) & _RAND_A) << 64 | (rand & _RAND_B):032x}"
+        ids.append(f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}")
+    return ids

@@ -280,14 +280,19 @@ class LedgerQueries:
         self, conn: Connection, grant_id: str, as_of: date | None, known_at: datetime | None
     ) -> dict[str, int]:
         if known_at is None and as_of is not None:
-            d = self.tables.daily_balances
+            d = self.tables.daily_transfers
+            until = (d.c.grant_id == grant_id, d.c.day <= as_of)
+            day_legs = sa.union_all(
+                sa.select(d.c.target.label("account"), d.c.amount.label("amount")).where(*until),
+                sa.select(d.c.source.label("account"), (-d.c.amount).label("amount")).where(*until),
+            ).subquery()
             rows = conn.execute(
-                sa.select(d.c.account, sa.func.sum(d.c.delta))
-                .where(d.c.grant_id == grant_id, d.c.day <= as_of)
-                .group_by(d.c.account)
+                sa.select(day_legs.c.account, sa.func.sum(day_legs.c.amount)).group_by(
+                    day_legs.c.account
+                )
             )
             return {account: int(total) for account, total in rows if total}
-        p = self.tables.postings
+        p = self.tables.every_posting()
         where = [p.c.grant_id == grant_id]
         if as_of is not None:
             where.append(p.c.effective_date <= as_of)

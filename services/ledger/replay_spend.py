@@ -1,11 +1,11 @@
 """Replay of spend lines, set-based: their projection rows computed by SQL from the events table.
 
-A ``SpendRecorded`` event writes a ``spend_lines`` row, its postings and their sums (see
-``projections.projector.apply``).  Here each of those is one ``INSERT … SELECT`` over a range of
-positions instead of a decode and an ``apply`` per event.  The postings still come from
+A ``SpendRecorded`` event writes a ``spend_lines`` row holding its one posting, and the sums
+(see ``projections.projector.apply``).  Here each of those is one ``INSERT … SELECT`` over a
+range of positions instead of a decode and an ``apply`` per event.  The posting still comes from
 ``accounts.transfers``: it is called once per distinct placement (area, activity, cost object,
-sign of the amount) on a probe event, and the SQL scales its transfers by each line's amount.
-That holds because a spend line's transfers are proportional to its amount, which is checked
+sign of the amount) on a probe event, and the SQL scales its transfer by each line's amount.
+That holds because a spend line makes one transfer proportional to its amount, which is checked
 here for every placement; if ``transfers`` or the projector change shape, the replay diff shows
 it at once.
 """
@@ -111,10 +111,50 @@ def rebuild_spend(
 ) -> int:
     """Project the spend lines of positions after..until; how many there were.
 
-    Run it on a range before ``apply`` sees that range's other events: it adds to the balance
-    sums the postings of the range it finds in ``t.postings``, which then are only its own.
-    ``empty``: the sum tables have no rows (nor keys) yet, so the sums are inserted, not added.
+    It adds to the balance and day sums the postings of the range's spend lines (kept on their
+    rows); ``apply`` adds those of the range's other events.  ``empty``: the sum tables have no
+    rows (nor keys) yet, so the sums are inserted, not added.
     """
+    placements = _placements(conn, after, until)
+    try:
+        _insert_lines(conn, t, placements, after, until)
+    finally:
+        placements.drop(conn)
+    lines = t.spend_lines
+    inserted = conn.execute(
+        sa.select(sa.func.count()).where(lines.c.position > after, lines.c.position <= until)
+    ).scalar_one()
+    if not inserted:
+        return 0
+    _add_sums(
+        conn,
+        t.account_balances,
+        "balance",
+        ["grant_id", "account"],
+        _account_legs(t, after, until),
+        empty=empty,
+    )
+    _add_sums(
+        conn,
+        t.daily_transfers,
+        "amount",
+        ["grant_id", "source", "target", "day"],
+        _day_moves(t, after, until),
+        empty=empty,
+    )
+    return int(inserted)
+
+
+def _insert_lines(
+    conn: Connection, t: ProjectionTables, p: sa.Table, after: int, until: int
+) -> None:
+    """The range's ``spend_lines`` rows, each with the one posting its placement makes."""
+    on = sa.and_(
+        sa.func.coalesce(_text("area"), "") == p.c.area,
+        sa.func.coalesce(_text("activity"), "") == p.c.activity,
+        _text("cost_object") == p.c.cost_object,
+        _sign() == p.c.sign,
+    )
     conn.execute(
         t.spend_lines.insert().from_select(
             [c.name for c in t.spend_lines.columns],
@@ -137,26 +177,14 @@ def rebuild_spend(
                 sa.null(),
                 _content_hash(conn),
                 events.c.position,
-            ).where(_in_range(after, until)),
+                p.c.source,
+                p.c.target,
+                events.c.recorded_at,
+            )
+            .select_from(events.join(p, on))
+            .where(_in_range(after, until)),
         )
     )
-    lines = t.spend_lines
-    inserted = conn.execute(
-        sa.select(sa.func.count()).where(lines.c.position > after, lines.c.position <= until)
-    ).scalar_one()
-    if not inserted:
-        return 0
-    placements = _placements(conn, after, until)
-    try:
-        _insert_postings(conn, t, placements, after, until)
-    finally:
-        placements.drop(conn)
-    for table, column, keys in (
-        (t.account_balances, "balance", ["grant_id", "account"]),
-        (t.daily_balances, "delta", ["grant_id", "account", "day"]),
-    ):
-        _add_sums(conn, t, table, column, keys, after, until, empty=empty)
-    return int(inserted)
 
 
 def spend_versions(conn: Connection, after: int, until: int) -> dict[str, int]:
@@ -216,6 +244,11 @@ def _unit_transfers(
         return [(x.source, x.target, x.amount) for x in transfers(line)]
 
     unit, scaled = probe(sign), probe(sign * 1_000_003)
+    if len(unit) != 1:
+        raise ProjectionError(
+            f"a spend line on ({area}, {activity}, {cost_object}) makes {len(unit)} transfers: "
+            "its spend_lines row holds exactly one"
+        )
     if scaled != [(s, t, a * 1_000_003) for s, t, a in unit]:
         raise ProjectionError(
             f"the transfers of a spend line on ({area}, {activity}, {cost_object}) are not "
@@ -224,61 +257,51 @@ def _unit_transfers(
     return unit
 
 
-def _insert_postings(
-    conn: Connection, t: ProjectionTables, p: sa.Table, after: int, until: int
-) -> None:
-    on = sa.and_(
-        sa.func.coalesce(_text("area"), "") == p.c.area,
-        sa.func.coalesce(_text("activity"), "") == p.c.activity,
-        _text("cost_object") == p.c.cost_object,
-        _sign() == p.c.sign,
-    )
-    conn.execute(
-        t.postings.insert().from_select(
-            [c.name for c in t.postings.columns],
-            sa.select(
-                events.c.position,
-                p.c.seq,
-                _text("grant_id"),
-                p.c.source,
-                p.c.target,
-                p.c.scale * sa.func.abs(_amount()),
-                _booked_on(conn),
-                events.c.recorded_at,
-            )
-            .select_from(events.join(p, on))
-            .where(_in_range(after, until)),
+def _account_legs(t: ProjectionTables, after: int, until: int) -> sa.Subquery:
+    """Both legs of each spend line's posting in the range: its target up, its source down."""
+    lines = t.spend_lines
+    in_range = sa.and_(lines.c.position > after, lines.c.position <= until)
+    moved = sa.func.abs(lines.c.amount)
+    return sa.union_all(
+        sa.select(lines.c.grant_id, lines.c.posted_target.label("account"), moved.label("x")).where(
+            in_range
+        ),
+        sa.select(
+            lines.c.grant_id, lines.c.posted_source.label("account"), (-moved).label("x")
+        ).where(in_range),
+    ).subquery()
+
+
+def _day_moves(t: ProjectionTables, after: int, until: int) -> sa.Subquery:
+    """Each spend line's posting in the range as a movement on its booking day."""
+    lines = t.spend_lines
+    return (
+        sa.select(
+            lines.c.grant_id,
+            lines.c.posted_source.label("source"),
+            lines.c.posted_target.label("target"),
+            lines.c.booked_on.label("day"),
+            sa.func.abs(lines.c.amount).label("x"),
         )
+        .where(lines.c.position > after, lines.c.position <= until)
+        .subquery()
     )
 
 
 def _add_sums(
     conn: Connection,
-    t: ProjectionTables,
     table: sa.Table,
     column: str,
     keys: list[str],
-    after: int,
-    until: int,
+    rows: sa.Subquery,
     *,
     empty: bool,
 ) -> None:
-    """Add the range's postings, summed per key, to a sum table (both legs of each transfer)."""
-    p = t.postings
-    extra = [p.c.effective_date.label("day")] if "day" in keys else []
-    in_range = sa.and_(p.c.position > after, p.c.position <= until)
-    legs = sa.union_all(
-        sa.select(p.c.grant_id, p.c.target.label("account"), *extra, p.c.amount.label("x")).where(
-            in_range
-        ),
-        sa.select(
-            p.c.grant_id, p.c.source.label("account"), *extra, (-p.c.amount).label("x")
-        ).where(in_range),
-    ).subquery()
+    """Add ``rows``' ``x`` summed per key to a sum table."""
     summed = (
-        sa.select(*(legs.c[k] for k in keys), sa.func.sum(legs.c.x))
+        sa.select(*(rows.c[k] for k in keys), sa.func.sum(rows.c.x))
         .where(sa.true())  # SQLite: an upsert's SELECT needs a WHERE to parse
-        .group_by(*(legs.c[k] for k in keys))
+        .group_by(*(rows.c[k] for k in keys))
     )
     if empty:
         conn.execute(table.insert().from_select([*keys, column], summed))

@@ -23,7 +23,7 @@ from ledger.domain.decide import decide, decide_period, index_routes, route_batc
 from ledger.domain.errors import LineError, UnknownGrant, UnknownTransaction, UnplaceableSpend
 from ledger.errors import ConcurrencyError, Conflict
 from ledger.group_commit import GroupCommit
-from ledger.ids import time_ordered_id
+from ledger.ids import time_ordered_id, time_ordered_ids
 from ledger.projections.loader import KnownLine, LineRecord
 from ledger.projections.projector import line_digest
 from ledger.projections.tables import LIVE, ProjectionTables
@@ -223,7 +223,7 @@ class LedgerService:
 
             return answer
 
-        return self._group.run(work)
+        return self._group.run(work, _prepare(command))
 
     def preview(self, command: Command, actor: Actor) -> Result:
         """What ``execute`` would decide, against the state now; nothing is written (dry run)."""
@@ -286,8 +286,10 @@ class LedgerService:
         outcomes: dict[str, LineOutcome] = {}
         conflicts: list[str] = []
         fresh: list[cmd.SpendLine] = []
-        for line in command.lines:
-            spend = _spend_line(command.source, line)
+        for line, transaction_id in zip(
+            command.lines, time_ordered_ids(len(command.lines)), strict=True
+        ):
+            spend = _spend_line(command.source, line, transaction_id)
             before = known.get(line.line_id)
             if before is None:
                 fresh.append(spend)
@@ -421,9 +423,18 @@ class LedgerService:
         return replace(pending, lines=(outcome,))
 
 
-def _spend_line(source: str, line: LineInput) -> cmd.SpendLine:
+def _prepare(command: Command) -> Callable[[UnitOfWork], None] | None:
+    """What a command tells its group before any is decided: the natural keys it looks up."""
+    if not isinstance(command, PostSpend):
+        return None
+    ids = [line.line_id for line in command.lines]
+    ids.extend(s.line.line_id for s in command.struck)
+    return lambda uow: uow.expect_lines(command.source, ids)
+
+
+def _spend_line(source: str, line: LineInput, transaction_id: str) -> cmd.SpendLine:
     return cmd.SpendLine(
-        transaction_id=time_ordered_id(),
+        transaction_id=transaction_id,
         source=source,
         line_id=line.line_id,
         voucher=line.voucher,

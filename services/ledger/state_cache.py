@@ -1,11 +1,12 @@
-"""Grant states kept per process between commits, valid only at the version they were left at.
+"""Grant states kept per process between commits, each valid at the version it was left at.
 
 Loading a grant's decision state is four queries (the grant, its areas, activities, balances);
 its version is one.  A state this process committed is kept here, and the next transaction that
 needs the grant reads only the version, under the append lock: equal, the kept state is exactly
-what the projections hold (the same events folded); different (another process wrote since),
-the state is loaded again.  Closed periods and cost-object routes are kept the same way, keyed by
-the two counts that change with them.  Every rule is still decided against current state.
+what the projections hold (the same events folded); behind (another process wrote since), the
+events after it are read from the stream and folded on (``UnitOfWork``), as a rebuild would.
+Closed periods and cost-object routes are kept the same way, keyed by the two counts that
+change with them.  Every rule is still decided against current state.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from ledger.domain.state import GrantState, PeriodsState
 
 # Grants in a ledger are tens to hundreds; the bound only guards a pathological one.
 _MAX_GRANTS = 4096
+# Up to this many kept grants have their versions read with the ledger-wide facts.
+_PROBED = 64
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +52,15 @@ class StateCache:
         """The kept state of ``grant_id`` if it is at ``version``, else None."""
         state = self._grants.get(grant_id)
         return state if state is not None and state.version == version else None
+
+    def kept_ids(self) -> list[str]:
+        """The grants kept here (at most a few dozen are asked about together)."""
+        ids = list(self._grants)
+        return ids if len(ids) <= _PROBED else []
+
+    def latest(self, grant_id: str) -> GrantState | None:
+        """The kept state of ``grant_id`` at whatever version it was kept (None: none kept)."""
+        return self._grants.get(grant_id)
 
     def keep(self, states: Iterable[GrantState]) -> None:
         """Keep states a committed transaction left (call only after its commit)."""

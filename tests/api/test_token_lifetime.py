@@ -175,3 +175,31 @@ def test_token_create_refuses_a_bad_expiry_and_makes_nothing(
     assert "gl_" not in made.stdout
     assert "expir" in made.stderr or "duration" in made.stderr
     assert TokenRegistry(engine).list() == []
+
+
+def test_the_cache_alone_decides_a_known_token_without_the_database(engine: Engine) -> None:
+    """What the API checks on its event loop: a cached answer, or 'ask the database'."""
+    server = TokenRegistry(engine, cache_seconds=60)
+    expires = _soon(1.0)
+    token = server.create("brief", "poster", expires_at=expires)
+    assert server.authenticate_cached(token) == (False, None)  # never looked up: ask
+    assert server.authenticate_cached("gl_unknown") == (False, None)
+    lookups: list[str] = []
+
+    def count(conn: object, cursor: object, statement: str, *args: object) -> None:
+        lookups.append(statement)
+
+    principal = server.authenticate(token)
+    assert principal is not None
+    sa.event.listen(engine, "before_cursor_execute", count)
+    try:
+        assert server.authenticate_cached(token) == (True, principal)
+        _wait_until(expires)
+        assert server.authenticate_cached(token) == (True, None)  # expired: refused, cached
+        assert lookups == []
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", count)
+    uncached = TokenRegistry(engine, cache_seconds=0)
+    other = uncached.create("plain", "reader")
+    assert uncached.authenticate(other) is not None
+    assert uncached.authenticate_cached(other) == (False, None)  # no cache: always ask

@@ -60,7 +60,10 @@ def browser_required() -> bool:
     return os.environ.get("GRANTLEDGER_REQUIRE_BROWSER", "") not in ("", "0", "false")
 
 
-@pytest.fixture(scope="session")
+# Module, not session: Playwright's sync API keeps its event loop running in the worker's main
+# thread while it is open, and a later test of another module that calls asyncio.run (the relay
+# tests) would then fail with "cannot be called from a running event loop".
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     reason = browser_reason()
     if reason is not None:

@@ -10,7 +10,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from api.observability import configure_logging
-from tests.support.api import Api, ApiFactory, activity_body, assert_problem
+from tests.support.api import Api, ApiFactory, activity_body, assert_problem, line
 
 
 def scrape(api: Api) -> httpx.Response:
@@ -62,6 +62,21 @@ def test_metrics_count_events_appended_by_writes(planned: Api) -> None:
     assert after == before + 1
 
 
+def test_metrics_count_every_event_of_a_batch(planned: Api) -> None:
+    """Counted per event type once per write (not per event), with the same totals."""
+    before = sample(planned, "grantledger_events_appended_total", event_type="SpendRecorded")
+    planned.spend(
+        *(line("9916", "100.00", "2022-03-01", activity="lokalt-arbete", line_id=f"M{n}")
+          for n in range(3))
+    )  # fmt: skip
+    after = sample(planned, "grantledger_events_appended_total", event_type="SpendRecorded")
+    assert after == before + 3
+    planned.spend(line("9916", "100.00", "2022-03-01", activity="lokalt-arbete", line_id="M0"))
+    assert sample(planned, "grantledger_events_appended_total", event_type="SpendRecorded") == (
+        after  # a duplicate line appends nothing
+    )
+
+
 def test_metrics_count_append_conflicts(planned: Api) -> None:
     before = sample(planned, "grantledger_append_conflicts_total")
     stale = planned.post(
@@ -97,6 +112,27 @@ def test_json_access_log_with_request_id_and_no_token(
     assert planned.tokens["reader"] not in logged
     assert "Bearer" not in logged
     assert "authorization" not in logged.lower()
+
+
+def test_at_warning_no_access_line_is_written_and_the_request_is_still_counted(
+    planned: Api, capsys: pytest.CaptureFixture[str]
+) -> None:
+    labels = {"method": "GET", "route": "/v1/balances", "status": "200"}
+    before = sample(planned, "grantledger_http_requests_total", **labels)
+    configure_logging("warning", json=True)
+    try:
+        capsys.readouterr()
+        answer = planned.get("/v1/balances", params={"grant_id": "test-2022"})
+        assert answer.status_code == 200
+        logged = [x for x in log_lines(capsys.readouterr().err) if x.get("logger") != "httpx"]
+        assert [x for x in logged if x.get("event") == "request"] == []
+    finally:
+        configure_logging("info", json=True)
+    assert sample(planned, "grantledger_http_requests_total", **labels) == before + 1
+    capsys.readouterr()
+    planned.get("/v1/balances", params={"grant_id": "test-2022"})  # and at info, one again
+    access = [x for x in log_lines(capsys.readouterr().err) if x.get("event") == "request"]
+    assert len(access) == 1
 
 
 def test_every_line_of_a_request_carries_its_request_id(

@@ -214,11 +214,22 @@ def test_next_years_numbering_does_not_collide_with_this_years(gnv: Ledger) -> N
 
 @pytest.fixture
 def legacy_engine(database_url: str) -> Iterator[Engine]:
-    """A database at the schema before SIE keys carried the year (0003)."""
+    """A database the test writes as the code before SIE keys carried the year wrote it, then
+    takes back to that schema (0003), as a ledger of that time would be."""
     eng = create_engine(database_url)
-    migrate.upgrade(eng, "0003")
+    migrate.upgrade(eng)
     yield eng
     eng.dispose()
+
+
+def _back_to(engine: Engine, revision: str) -> None:
+    from alembic import command
+
+    cfg = migrate.alembic_config()
+    with engine.connect() as conn:
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, revision)
+        conn.commit()
 
 
 def test_lines_imported_under_the_old_key_are_recognised_not_copied(
@@ -251,6 +262,7 @@ def test_lines_imported_under_the_old_key_are_recognised_not_copied(
         "2022:C-3-2",
     }
 
+    _back_to(legacy_engine, "0003")  # the schema those events were written under
     migrate.upgrade(legacy_engine)
     before = ledger.snapshot()
     again = run(ledger, RAINDANCE.read_bytes())

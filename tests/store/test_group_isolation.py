@@ -28,7 +28,15 @@ from ledger.db import write_transaction
 from ledger.domain import commands as cmd
 from ledger.domain import errors
 from ledger.errors import IdempotencyKeyReused, InvalidInput
-from ledger.service import Command, Idempotency, LedgerService, PostSpend, Replayed, Result
+from ledger.service import (
+    Command,
+    Idempotency,
+    LedgerService,
+    NaturalKeyConflict,
+    PostSpend,
+    Replayed,
+    Result,
+)
 from ledger.store import EventStore
 from ledger.store import idempotency as idem
 from ledger.store.idempotency import StoredAnswer
@@ -261,3 +269,34 @@ def test_kept_periods_and_routes_follow_another_processes_writes(ledger: Ledger)
     routed = one.execute(PostSpend("erp", (line("9950", kr(1), date(2022, 6, 1)),)), POSTER)
     assert isinstance(routed, Result)
     assert routed.lines[0].grant_id == "h-2022"
+
+
+def test_a_group_s_lines_are_looked_up_together_and_still_see_each_other(
+    ledger: Ledger,
+) -> None:
+    """Rule: a (source, line_id) is recorded once.  A group looks all its commands' keys up in
+    one query before deciding; lines recorded by earlier commands of the group, and lines
+    recorded before it, are still seen as they are."""
+    before = line("9916", kr(3), date(2022, 5, 2), line_id="X-0")
+    recorded_before = ledger.spend(before, source="erp").lines[0].transaction_id
+    same = line("9916", kr(5), date(2022, 5, 2), line_id="X-1")
+    changed = replace(same, amount=kr(6))
+    fresh = line("9916", kr(7), date(2022, 5, 2), line_id="X-2")
+
+    def post(*lines: object) -> Callable[[], object]:
+        return lambda: ledger.service.execute(PostSpend("erp", tuple(lines)), POSTER)  # type: ignore[arg-type]
+
+    first, second, conflict, again, new = _in_one_group(
+        ledger, [post(same), post(same), post(changed), post(before), post(fresh)]
+    )
+    assert isinstance(first, Result)
+    assert isinstance(second, Result)
+    assert [o.status for o in first.lines] == ["recorded"]
+    assert [(o.status, o.transaction_id) for o in second.lines] == [
+        ("duplicate", first.lines[0].transaction_id)
+    ]
+    assert isinstance(conflict, NaturalKeyConflict)
+    assert isinstance(again, Result)
+    assert [(o.status, o.transaction_id) for o in again.lines] == [("duplicate", recorded_before)]
+    assert isinstance(new, Result)
+    assert [o.status for o in new.lines] == ["recorded"]

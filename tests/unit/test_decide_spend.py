@@ -11,6 +11,8 @@ from datetime import date
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from ledger.domain import errors
 from ledger.domain.balances import figures
@@ -26,10 +28,20 @@ from ledger.domain.commands import (
     ReverseSpend,
     SpendLine,
 )
-from ledger.domain.decide import decide, index_routes, route_batch, route_spend, routes_of
+from ledger.domain.decide import (
+    _placeable,
+    _placement_problems,
+    decide,
+    index_routes,
+    route_batch,
+    route_spend,
+    routes_of,
+)
 from ledger.domain.errors import LineError
 from ledger.domain.events import SpendClassified, SpendRecorded, SpendReversed
+from ledger.domain.money import MAX_ORE
 from ledger.domain.state import GrantState, evolve, fold
+from tests.unit.conftest import SEED_ACTIVITIES
 
 KR = 100  # öre per krona
 
@@ -496,3 +508,34 @@ def test_a_classified_line_is_reversed_from_its_activity(
     final = evolve(after, reversal)
     assert final.spent("e-halsa-standarder") == 0
     assert final.unplaced() == 0
+
+
+# --- the quick check is the rule ------------------------------------------------------------
+
+_SEED_CODES = [code for code, *_ in SEED_ACTIVITIES]
+_LINE_FIELDS = st.fixed_dictionaries(
+    {
+        "amount": st.one_of(
+            st.integers(-(10**6), 10**6), st.sampled_from([0, MAX_ORE, MAX_ORE + 1, -MAX_ORE - 1])
+        ),
+        "cost_object": st.sampled_from(["9916", "9917", "9942", "0000"]),
+        "activity": st.one_of(
+            st.none(),
+            st.sampled_from(["e-halsa-standarder", "ambulans-mobi", "no-such", *_SEED_CODES]),
+        ),
+        "kind": st.sampled_from(["expense", "depreciation", "investment", "gift"]),
+        "booked_on": st.dates(date(2021, 11, 1), date(2023, 2, 1)),
+    }
+)
+
+
+@settings(max_examples=300, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(fields=_LINE_FIELDS, closed=st.sets(st.sampled_from(["2022-03", "2022-07"])))
+def test_rule4_the_quick_placement_check_agrees_with_the_rule(
+    planned: GrantState, spend: Callable[..., SpendLine], fields: dict[str, Any], closed: set[str]
+) -> None:
+    """Rule 4: a line is placed exactly when ``_placement_problems`` finds nothing; the quick
+    check the batch path asks first must never disagree with it."""
+    state = planned.with_closed_periods(frozenset(closed))
+    line = spend(**fields)
+    assert _placeable(state, line) == (not _placement_problems(state, line))

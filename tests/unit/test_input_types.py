@@ -27,6 +27,7 @@ from ledger.types import (
     PositiveMoney,
     Text,
 )
+from ledger.types import _printable as printable
 
 TEXT = TypeAdapter(Text)
 BIDI_CONTROLS = set(range(0x202A, 0x202F)) | set(range(0x2066, 0x206A))
@@ -55,6 +56,30 @@ def test_a_text_is_accepted_exactly_when_it_has_no_refused_character_and_is_not_
     expected = not any(refused(ch) for ch in text) and bool(text.strip())
     assert accepted(TEXT, text) is expected
     assert (re.fullmatch(TEXT_PATTERN, text) is not None) is expected
+
+
+def _by_the_pattern(value: str) -> str | None:
+    """What a text validates to by the published pattern alone (None: refused)."""
+    return value.strip() if re.fullmatch(TEXT_PATTERN, value) is not None else None
+
+
+def _validated(value: str) -> str | None:
+    try:
+        return printable(value)
+    except ValueError:
+        return None
+
+
+def test_the_fast_check_of_printable_texts_agrees_with_the_pattern_for_every_character() -> None:
+    """``_printable`` skips the pattern for ``str.isprintable()`` texts: for every character of
+    the BMP, the astral noncharacters and a spread of astral ones, alone, among letters and
+    among spaces, it gives what the pattern gives."""
+    astral = [*range(0x10000, 0x110000, 257)]
+    astral += [plane << 16 | low for plane in range(1, 17) for low in (0xFFFE, 0xFFFF)]
+    for cp in [*range(0xD800), *range(0xE000, 0x10000), *astral]:
+        ch = chr(cp)
+        for text in (ch, f"a{ch}b", f" {ch} ", f"{ch}{ch}"):
+            assert _validated(text) == _by_the_pattern(text), (hex(cp), text)
 
 
 @pytest.mark.parametrize(

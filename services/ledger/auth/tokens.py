@@ -151,6 +151,15 @@ class TokenRegistry:
         digest = hash_token(token)
         return _current(self._cache.get(digest) or self._lookup(digest))
 
+    def authenticate_cached(self, token: str) -> tuple[bool, Principal | None]:
+        """``(True, what authenticate answers)`` when the cache alone decides, without I/O: the
+        token was found within ``cache_seconds`` (its principal, or None once it has expired);
+        ``(False, None)`` when only ``authenticate`` (a database lookup) can tell."""
+        found = self._cache.get(hash_token(token))
+        if found is None:
+            return False, None
+        return True, _current(found)
+
     def _lookup(self, digest: str) -> _Found | None:
         with read_transaction(self.engine) as conn:
             row = conn.execute(

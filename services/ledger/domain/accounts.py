@@ -8,8 +8,8 @@ export all come from the same function.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import assert_never
+from functools import lru_cache
+from typing import NamedTuple, assert_never
 
 from ledger.domain.events import (
     ActivityAllocated,
@@ -27,8 +27,9 @@ from ledger.domain.events import (
 )
 
 
-@dataclass(frozen=True, slots=True)
-class Transfer:
+class Transfer(NamedTuple):
+    """One movement (a tuple: a batch makes three per spend line, so it must be cheap)."""
+
     source: str
     target: str
     amount: int  # always > 0: a movement the other way is a transfer the other way
@@ -144,6 +145,8 @@ def transfers(event: Event) -> tuple[Transfer, ...]:
             assert_never(event)
 
 
+# A grant has tens of placements and a batch thousands of lines: the names are made once.
+@lru_cache(maxsize=4096)
 def _placement(area: str | None, activity: str | None, cost_object: str) -> tuple[str, str]:
     """Where spend comes from and goes to: activity, else area, else the cost object's suspense."""
     if activity is not None:

@@ -371,11 +371,7 @@ def _dataclass_codec(cls: type) -> _Codec:
     encoders = tuple((name, enc) for name, enc, _ in converters)
     decoders = tuple((name, dec) for name, _, dec in converters if dec is not None)
 
-    def encode(obj: Any) -> JsonData:
-        return {
-            name: getattr(obj, name) if enc is None else enc(getattr(obj, name))
-            for name, enc in encoders
-        }
+    encode = _compiled_encoder(cls, encoders)
 
     def construct(data: Mapping[str, Any]) -> Any:
         fields = dict(data)  # never write into the caller's mapping (it may be a stored row)
@@ -408,6 +404,27 @@ def _dataclass_codec(cls: type) -> _Codec:
         return obj
 
     return _Codec(encode, decode)
+
+
+def _compiled_encoder(
+    cls: type, encoders: tuple[tuple[str, _Convert | None], ...]
+) -> Callable[[Any], JsonData]:
+    """``{field: value-or-converted}`` as one dict display: a batch encodes thousands of events,
+    and attribute loads in compiled code cost a fraction of a loop over ``getattr``."""
+    env: dict[str, Any] = {}
+    items = []
+    for i, (name, enc) in enumerate(encoders):
+        if not name.isidentifier():  # pragma: no cover - dataclass fields always are
+            raise TypeError(f"{cls.__name__}.{name} is not a field name")
+        if enc is None:
+            items.append(f"{name!r}: obj.{name}")
+        else:
+            env[f"_e{i}"] = enc
+            items.append(f"{name!r}: _e{i}(obj.{name})")
+    source = "def encode(obj):\n    return {" + ", ".join(items) + "}\n"
+    exec(compile(source, f"<encode {cls.__name__}>", "exec"), env)  # noqa: S102 - field names only
+    encode: Callable[[Any], JsonData] = env["encode"]
+    return encode
 
 
 def _converters(hint: Any) -> tuple[_Convert | None, _Convert | None]:

@@ -144,7 +144,9 @@ def posting_count(engine: Engine, tables: ProjectionTables = LIVE) -> int:
     """How many transfer rows an export writes (for a progress bar)."""
     with translate_errors(), engine.connect() as conn:
         return int(
-            conn.execute(sa.select(sa.func.count()).select_from(tables.postings)).scalar_one()
+            conn.execute(
+                sa.select(sa.func.count()).select_from(tables.every_posting())
+            ).scalar_one()
         )
 
 
@@ -157,7 +159,7 @@ class _Account:
 
 
 def _accounts(conn: Connection, t: ProjectionTables) -> list[_Account]:
-    p = t.postings
+    p = t.every_posting()
     legs = sa.union_all(
         sa.select(p.c.grant_id, p.c.source.label("account"), p.c.effective_date),
         sa.select(p.c.grant_id, p.c.target.label("account"), p.c.effective_date),
@@ -189,7 +191,7 @@ def _as_date(value: Any) -> date:
 
 
 def _rows(conn: Connection, t: ProjectionTables) -> Iterator[Any]:
-    p = t.postings
+    p = t.every_posting()
     q = (
         sa.select(
             p.c.position,

@@ -6,35 +6,54 @@ the write path loads a grant's state in a handful of indexed reads, however long
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from types import MappingProxyType
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import Connection
 
+from ledger.db import driver_rows
 from ledger.domain import events as ev
 from ledger.domain.commands import CostObjectRoute, Decision, RecordedLine, ReportingObligation
 from ledger.domain.state import ActivityInfo, AreaInfo, GrantState, PeriodsState
 from ledger.projections.tables import ProjectionTables
+from ledger.store.schema import events
 
 
 def _decision(d: dict[str, str]) -> Decision:
     return Decision(ref=d["ref"], date=date.fromisoformat(d["date"]), body=d["body"])
 
 
-def facts_key(conn: Connection, t: ProjectionTables) -> tuple[int, int]:
-    """(closed months, registered grants): what changes whenever periods or routes do."""
-    count = sa.func.count()
-    row = conn.execute(
-        sa.select(
-            sa.select(count).select_from(t.closed_periods).scalar_subquery(),
-            sa.select(count).select_from(t.grants).scalar_subquery(),
+def facts_key(
+    conn: Connection, t: ProjectionTables, grant_ids: Sequence[str] = ()
+) -> tuple[tuple[int, int], dict[str, int]]:
+    """(closed months, registered grants): what changes whenever periods or routes do; and,
+    in the same round trip, the projected versions of ``grant_ids`` (those registered)."""
+    if conn.dialect.name == "postgresql":
+        found = driver_rows(
+            conn,
+            f"SELECT (SELECT count(*) FROM {t.closed_periods.name}), "
+            f"(SELECT count(*) FROM {t.grants.name}), g.grant_id, g.version "
+            f"FROM (SELECT 1) AS one LEFT JOIN {t.grants.name} g ON g.grant_id = ANY(%s)",
+            [list(grant_ids)],
         )
-    ).one()
-    return int(row[0]), int(row[1])
+        versions = {g: int(v) for _, _, g, v in found if g is not None}
+        return (int(found[0][0]), int(found[0][1])), versions
+    count = sa.func.count()
+    counts = sa.select(
+        sa.select(count).select_from(t.closed_periods).scalar_subquery().label("closed"),
+        sa.select(count).select_from(t.grants).scalar_subquery().label("registered"),
+    ).subquery()
+    g = t.grants
+    rows = conn.execute(
+        sa.select(counts.c.closed, counts.c.registered, g.c.grant_id, g.c.version).select_from(
+            counts.outerjoin(g, g.c.grant_id.in_(list(grant_ids)) if grant_ids else sa.false())
+        )
+    ).all()
+    versions = {r.grant_id: int(r.version) for r in rows if r.grant_id is not None}
+    return (int(rows[0].closed), int(rows[0].registered)), versions
 
 
 def load_periods(conn: Connection, t: ProjectionTables) -> PeriodsState:
@@ -48,6 +67,26 @@ def grant_version(conn: Connection, t: ProjectionTables, grant_id: str) -> int |
         sa.select(t.grants.c.version).where(t.grants.c.grant_id == grant_id)
     ).scalar()
     return None if version is None else int(version)
+
+
+def stream_events(conn: Connection, stream_id: str, *, after_version: int) -> list[ev.Event]:
+    """A stream's events after a version, in order, decoded (upcast where older)."""
+    if conn.dialect.name == "postgresql":
+        return [
+            ev.decode(event_type, schema_version, data)
+            for event_type, schema_version, data in driver_rows(
+                conn,
+                "SELECT event_type, schema_version, data FROM events "
+                "WHERE stream_id = %s AND stream_version > %s ORDER BY stream_version",
+                [stream_id, after_version],
+            )
+        ]
+    q = (
+        sa.select(events.c.event_type, events.c.schema_version, events.c.data)
+        .where(events.c.stream_id == stream_id, events.c.stream_version > after_version)
+        .order_by(events.c.stream_version)
+    )
+    return [ev.decode(r.event_type, r.schema_version, r.data) for r in conn.execute(q)]
 
 
 def load_grant(
@@ -193,20 +232,23 @@ def find_lines(
     lines = t.spend_lines
     columns = (lines.c.line_id, lines.c.transaction_id, lines.c.grant_id, lines.c.content_hash)
     if conn.dialect.name == "postgresql":
-        # One array parameter: an IN of 500 parameters costs more to compile than to run.
-        chunks = [
-            sa.select(*columns).where(
-                lines.c.source == source,
-                lines.c.line_id == sa.any_(sa.bindparam("ids", ids, type_=ARRAY(sa.String))),
-            )
-        ]
-    else:  # SQLite caps bound parameters per statement
-        chunks = [
-            sa.select(*columns).where(
-                lines.c.source == source, lines.c.line_id.in_(ids[start : start + 900])
-            )
-            for start in range(0, len(ids), 900)
-        ]
+        # One array parameter: an IN of 500 parameters costs more to compile than to run.  (A
+        # JSON parameter is cheaper to send but makes the planner scan the table.)
+        for line_id, transaction_id, grant_id, content_hash in driver_rows(
+            conn,
+            "SELECT line_id, transaction_id, grant_id, content_hash FROM "
+            f"{lines.name} WHERE source = %s AND line_id = ANY(%s)",
+            [source, ids],
+        ):
+            found[line_id] = KnownLine(transaction_id, grant_id, content_hash or "")
+        return found
+    # SQLite caps bound parameters per statement
+    chunks = [
+        sa.select(*columns).where(
+            lines.c.source == source, lines.c.line_id.in_(ids[start : start + 900])
+        )
+        for start in range(0, len(ids), 900)
+    ]
     for query in chunks:
         for r in conn.execute(query):
             found[r.line_id] = KnownLine(

@@ -80,15 +80,18 @@ def _define(md: sa.MetaData, prefix: str = "") -> dict[str, sa.Table]:
         sa.Column("recorded_at", sa.DateTime(timezone=True), nullable=False),
         sa.Index(name("ix_postings_grant_date"), "grant_id", "effective_date"),
     )
-    # The same money summed per booking date: an as-of balance reads days × accounts rows, not
-    # every posting (the postings stay for known-at questions and exports).
-    daily_balances = sa.Table(
-        name("daily_balances"),
+    # The same money summed per booking date and movement (source → target): an as-of balance
+    # reads days × movements rows, not every posting (the postings stay for known-at questions
+    # and exports).  One row per movement, not per account: a batch of spend lines writes half
+    # the rows, since each line moves money between two accounts on one day.
+    daily_transfers = sa.Table(
+        name("daily_transfers"),
         md,
         sa.Column("grant_id", sa.String(64), primary_key=True),
-        sa.Column("account", sa.String(200), primary_key=True),
+        sa.Column("source", sa.String(200), primary_key=True),
+        sa.Column("target", sa.String(200), primary_key=True),
         sa.Column("day", sa.Date, primary_key=True),
-        sa.Column("delta", Money, nullable=False),
+        sa.Column("amount", Money, nullable=False),
     )
     spend_lines = sa.Table(
         name("spend_lines"),
@@ -111,6 +114,14 @@ def _define(md: sa.MetaData, prefix: str = "") -> dict[str, sa.Table]:
         sa.Column("reversed_by", sa.String(64), nullable=True),
         sa.Column("content_hash", sa.String(64), nullable=True),
         sa.Column("position", Position, nullable=False),
+        # The posting a recorded line made (a spend line moves money once: ``transfers``), kept
+        # on its row instead of a ``postings`` row of its own: a batch then writes one row per
+        # line to the projections, not two.  NULL on a reversal's row (its postings are rows).
+        sa.Column("posted_source", sa.String(200), nullable=True),
+        sa.Column("posted_target", sa.String(200), nullable=True),
+        sa.Column(
+            "posted_at", sa.DateTime(timezone=True), nullable=True
+        ),  # the event's recorded_at
         # The natural key of a line from a finance system (DESIGN §2).
         # line_id first: lookups of a batch are "line_id IN (…) AND source = …".
         sa.UniqueConstraint("line_id", "source", name=name("uq_spend_lines_natural_key")),
@@ -138,7 +149,7 @@ def _define(md: sa.MetaData, prefix: str = "") -> dict[str, sa.Table]:
         "activities": activities,
         "account_balances": account_balances,
         "postings": postings,
-        "daily_balances": daily_balances,
+        "daily_transfers": daily_transfers,
         "spend_lines": spend_lines,
         "cost_object_routes": cost_object_routes,
         "closed_periods": closed_periods,
@@ -152,7 +163,7 @@ class ProjectionTables:
     activities: sa.Table
     account_balances: sa.Table
     postings: sa.Table
-    daily_balances: sa.Table
+    daily_transfers: sa.Table
     spend_lines: sa.Table
     cost_object_routes: sa.Table
     closed_periods: sa.Table
@@ -161,6 +172,33 @@ class ProjectionTables:
     def define(cls, md: sa.MetaData, prefix: str = "") -> ProjectionTables:
         return cls(**_define(md, prefix))
 
+    def every_posting(self) -> sa.Subquery:
+        """Every posting in one shape: the ``postings`` rows, and the one posting of each
+        recorded spend line, kept on its ``spend_lines`` row (``posted_*``)."""
+        p, lines = self.postings, self.spend_lines
+        return sa.union_all(
+            sa.select(
+                p.c.position,
+                p.c.seq,
+                p.c.grant_id,
+                p.c.source,
+                p.c.target,
+                p.c.amount,
+                p.c.effective_date,
+                p.c.recorded_at,
+            ),
+            sa.select(
+                lines.c.position,
+                sa.literal(0, sa.SmallInteger).label("seq"),
+                lines.c.grant_id,
+                lines.c.posted_source.label("source"),
+                lines.c.posted_target.label("target"),
+                sa.func.abs(lines.c.amount).label("amount"),
+                lines.c.booked_on.label("effective_date"),
+                lines.c.posted_at.label("recorded_at"),
+            ).where(lines.c.posted_source.is_not(None)),
+        ).subquery("every_posting")
+
     def all(self) -> list[sa.Table]:
         return [
             self.grants,
@@ -168,7 +206,7 @@ class ProjectionTables:
             self.activities,
             self.account_balances,
             self.postings,
-            self.daily_balances,
+            self.daily_transfers,
             self.spend_lines,
             self.cost_object_routes,
             self.closed_periods,

@@ -13,15 +13,17 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
+import orjson
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from ledger.db import bulk_insert
+from ledger.db import bulk_insert, driver_rows
 from ledger.errors import ConcurrencyError, InvalidInput
 from ledger.store import verify as chain_walk
 from ledger.store.chain import (
     GENESIS_HASH,
     Fault,
+    canonical_json,
     check,
     content_matches,
     event_hash,
@@ -41,6 +43,9 @@ class NewEvent:
     data: Mapping[str, Any]
     schema_version: int = 1
     effective_date: date | None = None
+    # ``data`` as canonical JSON (``chain.canonical_json``) if the caller encoded it already
+    # (the write path does, for its storable check): it is then hashed and stored as it is.
+    json: bytes | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +99,14 @@ EVENT_COLUMNS = (
     events.c.hash,
 )
 
+_EVENT_COLUMN_NAMES = tuple(c.name for c in EVENT_COLUMNS)
+
+# The head as ``_head`` reads it, for PostgreSQL's driver cursor (one probe of the key each).
+_PG_HEAD = (
+    "SELECT (SELECT position FROM events ORDER BY position DESC LIMIT 1), "
+    "(SELECT hash FROM events ORDER BY position DESC LIMIT 1), clock_timestamp()"
+)
+
 
 def _utc(ts: datetime | str) -> datetime:
     if isinstance(ts, str):  # SQLite's clock answers with text
@@ -128,7 +141,7 @@ class EventStore:
         if conn.info.get(_LOCK_MARK) is tx:
             return
         if conn.dialect.name == "postgresql":
-            conn.execute(sa.select(sa.func.pg_advisory_xact_lock(_APPEND_LOCK_KEY)))
+            driver_rows(conn, "SELECT pg_advisory_xact_lock(%s)", [_APPEND_LOCK_KEY])
         elif not conn.get_execution_options().get("grantledger_write", False):
             # A deferred SQLite transaction takes the write lock at its first write; take it now
             # so state read after this point cannot change before commit.
@@ -137,6 +150,9 @@ class EventStore:
 
     def _head(self, conn: Connection) -> tuple[int, str, datetime]:
         """Last position, its hash and the database clock, in one round trip."""
+        if conn.dialect.name == "postgresql":
+            [(position, digest, now)] = driver_rows(conn, _PG_HEAD)
+            return (position or 0, digest or GENESIS_HASH, _utc(now))
         last = sa.select(events.c.position).order_by(events.c.position.desc()).limit(1)
         last_hash = sa.select(events.c.hash).order_by(events.c.position.desc()).limit(1)
         if conn.dialect.name == "postgresql":
@@ -199,44 +215,70 @@ class EventStore:
                 actual[a.stream_id] += len(a.events)
         position, prev, now = self._head(conn)
         recorded_at = format_recorded_at(now)
-        rows: list[dict[str, Any]] = []
         stored: list[StoredEvent] = []
-        for a in appends:
-            version = a.expected_version
-            event_meta = dict(a.meta if a.meta is not None else meta or {})
-            for e in a.events:
-                position += 1
-                version += 1
-                data = dict(e.data)
-                body = hashed_body(
-                    position=position,
-                    stream_id=a.stream_id,
-                    stream_version=version,
-                    event_type=e.event_type,
-                    schema_version=e.schema_version,
-                    data=data,
-                    meta=event_meta,
-                    effective_date=e.effective_date,
-                    recorded_at=recorded_at,
-                )
-                digest = event_hash(prev, body)
-                row: dict[str, Any] = {
-                    "position": position,
-                    "stream_id": a.stream_id,
-                    "stream_version": version,
-                    "event_type": e.event_type,
-                    "schema_version": e.schema_version,
-                    "data": data,
-                    "meta": event_meta,
-                    "effective_date": e.effective_date,
-                    "recorded_at": now,
-                    "prev_hash": prev,
-                    "hash": digest,
-                }
-                rows.append(row)
-                stored.append(StoredEvent(**row))
-                prev = digest
-        bulk_insert(conn, events, rows)
+
+        def rows() -> Iterator[tuple[Any, ...]]:
+            """Each event's row, hashed as COPY takes it (the server inserts meanwhile)."""
+            nonlocal position, prev
+            for a in appends:
+                version = a.expected_version
+                event_meta = dict(a.meta if a.meta is not None else meta or {})
+                # Each JSON value is encoded once, for the hash and the row alike: an append's
+                # meta once for all its events, each event's data once.
+                meta_json = orjson.Fragment(canonical_json(event_meta))
+                for e in a.events:
+                    position += 1
+                    version += 1
+                    data = dict(e.data)
+                    data_json = orjson.Fragment(
+                        e.json if e.json is not None else canonical_json(data)
+                    )
+                    digest = event_hash(
+                        prev,
+                        hashed_body(
+                            position=position,
+                            stream_id=a.stream_id,
+                            stream_version=version,
+                            event_type=e.event_type,
+                            schema_version=e.schema_version,
+                            data=data_json,
+                            meta=meta_json,
+                            effective_date=e.effective_date,
+                            recorded_at=recorded_at,
+                        ),
+                    )
+                    yield (
+                        position,
+                        a.stream_id,
+                        version,
+                        e.event_type,
+                        e.schema_version,
+                        data_json,
+                        meta_json,
+                        e.effective_date,
+                        now,
+                        prev,
+                        digest,
+                    )
+                    stored.append(
+                        StoredEvent(
+                            position,
+                            a.stream_id,
+                            version,
+                            e.event_type,
+                            e.schema_version,
+                            data,
+                            event_meta,
+                            e.effective_date,
+                            now,
+                            prev,
+                            digest,
+                        )
+                    )
+                    prev = digest
+
+        count = sum(len(a.events) for a in appends)
+        bulk_insert(conn, events, _EVENT_COLUMN_NAMES, rows(), count=count)
         return stored
 
     # --- reading ---------------------------------------------------------------------------

@@ -10,7 +10,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+import orjson
+
 from ledger.errors import InvalidInput
+from ledger.store.chain import canonical_json
 
 INT64_MAX = 2**63 - 1
 INT64_MIN = -(2**63)
@@ -24,10 +27,33 @@ class Unstorable(InvalidInput):
         super().__init__(f"{field} {reason}", field=field, reason=reason)
 
 
+def encode(data: Mapping[str, Any], where: str) -> bytes:
+    """``data`` as the chain's canonical JSON, once it is known every database can store it.
+
+    The write path needs the canonical JSON anyway (hash and row), so the check rides on it:
+    orjson refuses integers past 53 bits in strict mode and escapes a NUL as ``\\u0000``;
+    only then is ``data`` walked, to name the field (or to find it storable after all).
+    """
+    try:
+        encoded = orjson.dumps(data, option=_STRICT)
+    except orjson.JSONEncodeError:
+        check(data, where)  # names the unstorable field; else the value is merely large
+        return canonical_json(data)
+    if b"\\u0000" in encoded:
+        check(data, where)
+    return encoded
+
+
+_STRICT = orjson.OPT_SORT_KEYS | orjson.OPT_STRICT_INTEGER
+
+
 def check(data: Mapping[str, Any], where: str) -> None:
     """Raise ``Unstorable`` naming the first field of ``data`` no database can hold."""
     for name, value in data.items():
-        _check_value(value, f"{where}.{name}" if where else name)
+        field = f"{where}.{name}" if where else name
+        if isinstance(name, str) and "\x00" in name:
+            raise Unstorable(field=field, reason="has a key with a NUL character")
+        _check_value(value, field)
 
 
 def _check_value(value: Any, field: str) -> None:
