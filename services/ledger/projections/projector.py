@@ -139,13 +139,21 @@ class _Sums:
     postings: list[tuple[Any, ...]] = field(default_factory=list)
     versions: dict[str, int] = field(default_factory=dict)
 
-    def add(self, stored: StoredEvent, event: ev.Event, *, posted: bool = True) -> None:
-        """Sum the event's transfers; ``posted``: also as ``postings`` rows (a spend line's
-        one transfer is kept on its ``spend_lines`` row instead)."""
+    def add(
+        self,
+        stored: StoredEvent,
+        event: ev.Event,
+        moved: tuple[Transfer, ...] | None = None,
+        *,
+        posted: bool = True,
+    ) -> None:
+        """Sum the event's transfers (``moved``, if the caller has them already); ``posted``:
+        also as ``postings`` rows (a spend line's one transfer is kept on its own row instead)."""
         grant_id = getattr(event, "grant_id", None)
         if grant_id is not None:
             self.versions[grant_id] = stored.stream_version
-        moved = transfers(event)
+        if moved is None:
+            moved = transfers(event)
         if not moved:
             return
         assert grant_id is not None
@@ -170,7 +178,7 @@ class _Sums:
                     f"event {stored.position} (SpendRecorded) makes {len(moved)} transfers: "
                     "a spend line's row holds exactly one"
                 )
-            self.add(stored, event, posted=False)
+            self.add(stored, event, moved, posted=False)
             yield _line_row(event, stored, moved[0])
 
 
