@@ -11,8 +11,8 @@ from collections.abc import Callable
 from datetime import date
 
 import pytest
+from hypothesis import example, settings
 from hypothesis import given as hypothesis_given
-from hypothesis import settings
 from hypothesis import strategies as st
 
 from ledger.domain import accounts, errors
@@ -83,8 +83,8 @@ step = st.one_of(
 )
 
 
-def _grant_at_the_bound() -> GrantState:
-    """One area awarded the whole bound, with one activity holding half of it."""
+def _grant_at_the_bound(award: int = MAX_ORE) -> GrantState:
+    """One area awarded the whole bound (or ``award``), with one activity holding half of it."""
     decision = Decision("RS/1/2022", date(2022, 5, 4), "Regionstyrelsen")
     registration = RegisterGrant(
         grant_id=GRANT,
@@ -93,10 +93,10 @@ def _grant_at_the_bound() -> GrantState:
         decision=decision,
         spend_from=date(2022, 1, 1),
         spend_to=date(2022, 12, 31),
-        areas=(AreaSpec("nara-vard", "Nära vård", MAX_ORE, "9916", "HOSPA"),),
+        areas=(AreaSpec("nara-vard", "Nära vård", award, "9916", "HOSPA"),),
     )
     state = _registered(registration)
-    allocation = AllocateActivity(GRANT, "x", "nara-vard", "X", MAX_ORE // 2, "HOSPA", decision)
+    allocation = AllocateActivity(GRANT, "x", "nara-vard", "X", award // 2, "HOSPA", decision)
     return fold(state, decide(state, allocation))
 
 
@@ -138,3 +138,46 @@ def test_no_sequence_of_accepted_commands_passes_the_bound(steps: list[tuple[obj
             continue
         state = fold(state, new)
         assert all(abs(b) <= MAX_ORE for b in state.balances.values()), state.balances
+
+
+@example(amounts=[MAX_ORE, 1], receipt=1, award=10**11)  # crosses by one öre
+@example(amounts=[MAX_ORE - 10**11, 1], receipt=1, award=10**11)  # stays within, just
+@settings(max_examples=200, deadline=None)
+@hypothesis_given(
+    amounts=st.lists(st.one_of(near_bound, st.integers(-(10**9), 10**9)), min_size=1, max_size=6),
+    receipt=near_bound,
+    award=st.sampled_from([MAX_ORE, 10**11]),
+)
+def test_the_quick_bound_check_refuses_exactly_what_the_walk_refuses(
+    amounts: list[int], receipt: int, award: int
+) -> None:
+    """Rule money-bound: a batch is refused exactly when some account would pass ``MAX_ORE``
+    after some transfer in order; the quick check (largest balance + all moved ≤ bound) may
+    only skip the walk when nothing can cross."""
+    state = _grant_at_the_bound()
+    state = fold(
+        state, decide(state, RecordReceipt(GRANT, abs(receipt) // 2 or 1, date(2022, 6, 1), "U"))
+    )
+    lines = tuple(
+        SpendLine(
+            transaction_id=f"tx-{i}", source="erp", line_id=f"L-{i}", voucher=None,
+            booked_on=date(2022, 3, 31), amount=amount, cost_object="9916", activity="x",
+            account=None, kind="expense", text=None,
+        )
+        for i, amount in enumerate(amounts)
+    )  # fmt: skip
+    # The walk, written out: every balance after every transfer, in order.
+    balances = dict(state.balances)
+    crosses = False
+    for amount in amounts:
+        if amount == 0 or abs(amount) > MAX_ORE:
+            return  # a line error, not the bound: covered above
+        source, target = accounts.budget("x"), accounts.spent("x")
+        balances[source] = balances.get(source, 0) - amount
+        balances[target] = balances.get(target, 0) + amount
+        crosses = crosses or abs(balances[source]) > MAX_ORE or abs(balances[target]) > MAX_ORE
+    if crosses:
+        with pytest.raises(errors.BalanceOutOfRange):
+            decide(state, RecordSpend(GRANT, lines))
+    else:
+        decide(state, RecordSpend(GRANT, lines))
