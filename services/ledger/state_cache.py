@@ -48,11 +48,6 @@ class StateCache:
         if facts is not None:
             self._facts = facts
 
-    def get(self, grant_id: str, version: int) -> GrantState | None:
-        """The kept state of ``grant_id`` if it is at ``version``, else None."""
-        state = self._grants.get(grant_id)
-        return state if state is not None and state.version == version else None
-
     def kept_ids(self) -> list[str]:
         """The grants kept here (at most a few dozen are asked about together)."""
         ids = list(self._grants)

@@ -222,16 +222,6 @@ def legacy_engine(database_url: str) -> Iterator[Engine]:
     eng.dispose()
 
 
-def _back_to(engine: Engine, revision: str) -> None:
-    from alembic import command
-
-    cfg = migrate.alembic_config()
-    with engine.connect() as conn:
-        cfg.attributes["connection"] = conn
-        command.downgrade(cfg, revision)
-        conn.commit()
-
-
 def test_lines_imported_under_the_old_key_are_recognised_not_copied(
     legacy_engine: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -262,7 +252,7 @@ def test_lines_imported_under_the_old_key_are_recognised_not_copied(
         "2022:C-3-2",
     }
 
-    _back_to(legacy_engine, "0003")  # the schema those events were written under
+    migrate.downgrade(legacy_engine, "0003")  # the schema those events were written under
     migrate.upgrade(legacy_engine)
     before = ledger.snapshot()
     again = run(ledger, RAINDANCE.read_bytes())

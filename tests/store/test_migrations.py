@@ -28,16 +28,6 @@ def test_upgrade_is_idempotent_and_reaches_head(engine: Engine) -> None:
     assert migrate.is_at_head(engine)
 
 
-def _downgrade(engine: Engine, revision: str) -> None:
-    from alembic import command
-
-    cfg = migrate.alembic_config()
-    with engine.connect() as conn:
-        cfg.attributes["connection"] = conn
-        command.downgrade(cfg, revision)
-        conn.commit()
-
-
 def test_postings_move_between_their_shapes_without_changing_an_answer(
     engine: Engine,
 ) -> None:
@@ -62,7 +52,7 @@ def test_postings_move_between_their_shapes_without_changing_an_answer(
     # before the reversal and the classification: the unclassified 50 is spent on the area
     assert known[instants[0]].spent == kr(1_000) - kr(200) + kr(50) + kr(70)
 
-    _downgrade(engine, "0005_write")
+    migrate.downgrade(engine, "0005_write")
     with engine.connect() as conn:
         per_account = conn.execute(
             sa.text(

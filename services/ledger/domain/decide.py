@@ -812,10 +812,13 @@ def _far_from_the_bound(state: GrantState | None, decided: Sequence[GrantEvent])
     Asked first since a batch of spend lines (each moves its amount once), as far from the bound
     as real ledgers are, then costs one sum instead of a walk of its transfers.
     """
-    if not all(isinstance(e, SpendRecorded) for e in decided):
-        return False
+    moved = 0
+    for e in decided:
+        if not isinstance(e, SpendRecorded):
+            return False
+        moved += abs(e.amount)
     peak = max((abs(b) for b in state.balances.values()), default=0) if state is not None else 0
-    return peak + sum(abs(e.amount) for e in decided if isinstance(e, SpendRecorded)) <= MAX_ORE
+    return peak + moved <= MAX_ORE
 
 
 def _check_award(amount: int, field: str, grant_id: str) -> None:
