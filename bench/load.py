@@ -1,11 +1,20 @@
-"""HTTP load: N client threads with keep-alive httpx clients, bounded by count and by time."""
+"""HTTP load: N client threads on keep-alive connections, bounded by count and by time.
+
+The writers' load generator speaks HTTP/1.1 on a plain socket (``Connection``): each request's
+bytes are made before the clock starts and an answer is read by its Content-Length, like wrk.
+On the bench's 2 cores, 16 threads of httpx clients used as much CPU as the server they loaded
+(≈ 2 ms per single post, bench/README.md), so the figure measured the load generator as much as
+the ledger.  Reads keep httpx: one client, one request at a time.
+"""
 
 from __future__ import annotations
 
+import socket
 import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -29,6 +38,57 @@ def percentile(values: Sequence[float], q: float) -> float:
     ordered = sorted(values)
     rank = max(1, min(len(ordered), round(q / 100 * len(ordered) + 0.4999)))
     return ordered[rank - 1]
+
+
+class Connection:
+    """One keep-alive HTTP/1.1 connection: send a request's bytes, read one answer."""
+
+    def __init__(self, base_url: str, timeout: float = 120.0) -> None:
+        url = urlsplit(base_url)
+        self.host = url.netloc
+        self._sock = socket.create_connection((url.hostname, url.port or 80), timeout=timeout)
+        self._sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self._buffer = b""
+
+    def request(self, method: str, path: str, headers: dict[str, str], body: bytes = b"") -> bytes:
+        """A request's bytes, made once and sent with ``exchange``."""
+        head = [f"{method} {path} HTTP/1.1", f"Host: {self.host}"]
+        head += [f"{k}: {v}" for k, v in headers.items()]
+        head.append(f"Content-Length: {len(body)}")
+        return ("\r\n".join(head) + "\r\n\r\n").encode() + body
+
+    def exchange(self, request: bytes) -> tuple[int, bytes]:
+        """Send one request, return the answer's status and body."""
+        self._sock.sendall(request)
+        while (end := self._buffer.find(b"\r\n\r\n")) < 0:
+            self._read()
+        head = self._buffer[:end].decode("latin-1").split("\r\n")
+        status = int(head[0].split(" ", 2)[1])
+        length = None
+        for line in head[1:]:
+            name, _, value = line.partition(":")
+            name = name.strip().lower()
+            if name == "content-length":
+                length = int(value)
+            elif name == "transfer-encoding":
+                raise RuntimeError(f"answer not sized by Content-Length: {line}")
+        if length is None:
+            raise RuntimeError(f"answer without Content-Length: {head[0]}")
+        start = end + 4
+        while len(self._buffer) < start + length:
+            self._read()
+        body = self._buffer[start : start + length]
+        self._buffer = self._buffer[start + length :]
+        return status, body
+
+    def _read(self) -> None:
+        chunk = self._sock.recv(65536)
+        if not chunk:
+            raise ConnectionError("the server closed the connection")
+        self._buffer += chunk
+
+    def close(self) -> None:
+        self._sock.close()
 
 
 def post_load(
@@ -57,22 +117,30 @@ def post_load(
             next_index += 1
             return next_index - 1
 
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+    probe = Connection(base_url)
+    requests = [probe.request("POST", path, headers, body) for body in bodies]
+    healthz = probe.request("GET", "/healthz", {})
+    probe.close()
+
     def client() -> None:
-        headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
         lat: list[float] = []
         done = 0
         errs: list[str] = []
-        with httpx.Client(base_url=base_url, headers=headers, timeout=120.0) as http:
-            http.get("/healthz")  # connect before the clock starts
+        http = Connection(base_url)
+        try:
+            http.exchange(healthz)  # connect before the clock starts
             start.wait()
             while (i := take()) is not None:
                 t0 = time.perf_counter()
-                r = http.post(path, content=bodies[i])
+                status, body = http.exchange(requests[i])
                 lat.append(time.perf_counter() - t0)
-                if r.status_code == expect:
+                if status == expect:
                     done += 1
                 else:
-                    errs.append(f"{r.status_code}: {r.text[:300]}")
+                    errs.append(f"{status}: {body[:300].decode(errors='replace')}")
+        finally:
+            http.close()
         with lock:
             result.latencies.extend(lat)
             result.requests += done
