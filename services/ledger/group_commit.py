@@ -9,6 +9,14 @@ returned after the commit that made it durable.  The group is taken from the que
 append lock is granted, so while another process commits, this one's writers gather into one
 group; the states it commits are kept (``StateCache``) for the next group to validate and reuse.
 
+A group whose commands all may be decided early (spend posted without If-Match or struck
+lines) and carry enough lines to be worth it is decided before the lock instead, against the
+kept states, and only appended under it: while one process appends, the other decides, so the
+lock is held for the append alone.  Under the lock ``UnitOfWork.rebase`` proves the decisions
+still hold (or carries them over another process's spend); if not, or if the flush meets a
+natural key or Idempotency-Key another process used meanwhile (its unique index), the group is
+decided again under the lock, as any other.
+
 One client's command must never fail another's: if the group's transaction fails for any reason
 but an unreachable database, each of its commands is run again alone, in its own transaction, so
 only the culprit fails (a value the database refuses is then its own 422).  Refusals decided in
@@ -26,7 +34,7 @@ from datetime import timedelta
 from typing import Generic, TypeVar
 
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.exc import DataError
+from sqlalchemy.exc import DataError, IntegrityError
 
 from ledger.db import write_transaction
 from ledger.domain.state import GrantState
@@ -52,10 +60,20 @@ Prepare = Callable[[UnitOfWork], None]
 class _Unit(Generic[T]):
     work: Work[T]
     prepare: Prepare | None = None
+    early: int = 0  # lines of a command that may be decided before the lock (module doc)
     wake: threading.Event = field(default_factory=threading.Event)
     done: bool = False
     result: T | None = None
     error: BaseException | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class _Open:
+    """A group decided in a unit of work, not yet flushed."""
+
+    batch: list[_Unit[object]]
+    uow: UnitOfWork
+    answers: list[tuple[_Unit[object], Callable[[], object]]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,8 +105,10 @@ class GroupCommit:
         self._queue: deque[_Unit[object]] = deque()
         self._leading = False
 
-    def run(self, work: Work[T], prepare: Prepare | None = None) -> T:
-        unit: _Unit[T] = _Unit(work, prepare)
+    def run(self, work: Work[T], prepare: Prepare | None = None, *, early: int = 0) -> T:
+        """Commit ``work`` in the next group; ``early``: its lines, if it may be decided
+        before the lock (``UnitOfWork.rebase`` can check everything it reads)."""
+        unit: _Unit[T] = _Unit(work, prepare, early=early)
         with self._mutex:
             self._queue.append(unit)  # type: ignore[arg-type]
             lead = not self._leading
@@ -110,9 +130,15 @@ class GroupCommit:
             else:
                 self._leading = False
 
-    def _take(self) -> list[_Unit[object]]:
+    def _take(self, *, early: bool = False) -> list[_Unit[object]]:
+        """The queue's next group; with ``early``, only a group to decide before the lock
+        (else none)."""
         with self._mutex:
             n = min(len(self._queue), self._max_batch)
+            if early:
+                lines = [self._queue[i].early for i in range(n)]
+                if not all(lines) or sum(lines) < _EARLY_LINES:
+                    return []
             return [self._queue.popleft() for _ in range(n)]
 
     def _commit_next(self) -> None:
@@ -123,25 +149,43 @@ class GroupCommit:
         queue of small ones (the two workers' turns then each carry everything that arrived).
         """
         batch: list[_Unit[object]] = []
+        early = False
+        try:
+            with write_transaction(self._engine) as conn:
+                batch = self._take(early=True)
+                opened = self._decide(conn, batch) if batch else None
+                self._store.lock(conn)
+                if opened is not None and not opened.uow.rebase(
+                    refused=any(u.error is not None for u in batch)
+                ):
+                    opened = None
+                if opened is None:
+                    batch = _again(batch) or self._take()
+                    opened = self._decide(conn, batch)
+                else:
+                    early = True
+                decided = self._flush(conn, opened)
+        except BaseException as e:
+            if early and _is_unique_violation(e):  # a key another process used meanwhile
+                self._commit_late(_again(batch))
+            else:
+                self._recover(batch or self._take(), e)
+            return
+        self._committed(batch, decided)
+
+    def _commit_late(self, batch: list[_Unit[object]]) -> None:
+        """Commit ``batch`` decided under the lock (after its early decisions fell through)."""
         try:
             with write_transaction(self._engine) as conn:
                 self._store.lock(conn)
-                batch = self._take()
-                decided = self._decide_and_flush(conn, batch)
+                decided = self._flush(conn, self._decide(conn, batch))
         except BaseException as e:
-            self._recover(batch or self._take(), e)
+            self._recover(batch, e)
             return
         self._committed(batch, decided)
 
     def _commit_alone(self, unit: _Unit[object]) -> None:
-        try:
-            with write_transaction(self._engine) as conn:
-                self._store.lock(conn)
-                decided = self._decide_and_flush(conn, [unit])
-        except BaseException as e:
-            self._recover([unit], e)
-            return
-        self._committed([unit], decided)
+        self._commit_late([unit])
 
     def _committed(self, batch: list[_Unit[object]], decided: _Decided) -> None:
         """Nothing here may fail the batch: its commit is done."""
@@ -164,8 +208,7 @@ class GroupCommit:
         finally:
             self._done(batch, [])
 
-    def _decide_and_flush(self, conn: Connection, batch: list[_Unit[object]]) -> _Decided:
-        self._expire_keys(conn)
+    def _decide(self, conn: Connection, batch: list[_Unit[object]]) -> _Open:
         uow = UnitOfWork(conn, self._store, self._tables, self._cache)
         for unit in batch:
             if unit.prepare is not None:
@@ -177,8 +220,14 @@ class GroupCommit:
             except LedgerError as e:  # this command's refusal: it recorded nothing
                 unit.error = e
             # Anything else (a lost connection, a bug) ends the whole transaction.
+        return _Open(batch, uow, answers)
+
+    def _flush(self, conn: Connection, opened: _Open) -> _Decided:
+        """Append and project a decided group, under the lock."""
+        self._expire_keys(conn)
+        uow = opened.uow
         uow.flush()
-        results = [(unit, answer()) for unit, answer in answers]
+        results = [(unit, answer()) for unit, answer in opened.answers]
         uow.flush_answers()
         return _Decided(results, uow.states(), uow.facts())
 
@@ -205,6 +254,18 @@ class GroupCommit:
         idem.expire(conn, self._retention)
 
 
+# A group of fewer lines is decided under the lock: its decisions cost less than the checks
+# and the smaller groups that deciding early brings (single-line posts, measured).
+_EARLY_LINES = 64
+
+
+def _again(batch: list[_Unit[object]]) -> list[_Unit[object]]:
+    """The batch, its early refusals forgotten: they are decided again."""
+    for unit in batch:
+        unit.error = None
+    return batch
+
+
 # A sweep deletes by the created_at index; once in a while per process is plenty.
 _SWEEP_INTERVAL = 600.0
 
@@ -220,6 +281,17 @@ def _as_refusal(error: BaseException) -> BaseException:
             reason=reason[0] if reason else type(error).__name__,
         )
     return error
+
+
+def _is_unique_violation(error: BaseException) -> bool:
+    """A unique index refused a row (from SQLAlchemy or the driver's own COPY)."""
+    if isinstance(error, IntegrityError):
+        return True
+    try:
+        import psycopg
+    except ImportError:  # pragma: no cover - psycopg is a dependency
+        return False
+    return isinstance(error, psycopg.errors.UniqueViolation)
 
 
 def _is_driver_connection_error(error: BaseException) -> bool:

@@ -223,7 +223,14 @@ class LedgerService:
 
             return answer
 
-        return self._group.run(work, _prepare(command))
+        # Spend alone, without If-Match or struck lines, reads only what ``UnitOfWork.rebase``
+        # can check under the lock: it may be decided before the lock.
+        early = (
+            len(command.lines)
+            if isinstance(command, PostSpend) and not command.struck and expected_version is None
+            else 0
+        )
+        return self._group.run(work, _prepare(command), early=early)
 
     def preview(self, command: Command, actor: Actor) -> Result:
         """What ``execute`` would decide, against the state now; nothing is written (dry run)."""

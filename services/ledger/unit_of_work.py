@@ -17,7 +17,7 @@ from sqlalchemy.engine import Connection
 
 from ledger.domain import events as ev
 from ledger.domain.commands import CostObjectRoute
-from ledger.domain.decide import routes_of
+from ledger.domain.decide import routes_of, within_bound
 from ledger.domain.state import GrantState, PeriodsState, evolve_periods, fold
 from ledger.errors import IdempotencyKeyReused
 from ledger.projections import loader
@@ -32,6 +32,12 @@ PERIODS_STREAM = "periods"
 # A kept grant state this many events behind is brought up to date from its stream; further
 # behind, its state is loaded from the projections instead.
 _CATCH_UP = 1000
+
+
+# Events that move a grant's balances and nothing else a spend decision reads (areas,
+# activities, spend period, closed months): a spend line placed before them is placed the same
+# after them, so a decision made before the lock survives them (``UnitOfWork.rebase``).
+_BALANCES_ONLY = (ev.SpendRecorded, ev.SpendReversed, ev.SpendClassified)
 
 
 def grant_stream(grant_id: str) -> str:
@@ -99,6 +105,10 @@ class UnitOfWork:
         self._expected: dict[str, set[str]] = {}
         self._looked_up: set[tuple[str, str]] = set()
         self._found: dict[tuple[str, str], loader.KnownLine] = {}
+        # What the decisions read, for ``rebase``: each grant as first read, whether a line
+        # record was read from the database.
+        self._read: dict[str, GrantState | None] = {}
+        self._read_lines = False
 
     # --- state -----------------------------------------------------------------------------
 
@@ -139,6 +149,7 @@ class UnitOfWork:
         if state is not None and state.closed_periods != self.periods().closed:
             state = state.with_closed_periods(self.periods().closed)
             self._grants[grant_id] = state
+        self._read.setdefault(grant_id, state)
         return state
 
     def _load(self, grant_id: str) -> GrantState | None:
@@ -218,11 +229,11 @@ class UnitOfWork:
     def line(self, transaction_id: str) -> loader.LineRecord | None:
         if transaction_id not in self._lines:
             recorded = self._recorded.get(transaction_id)
-            record = (
-                loader.LineRecord.of(recorded)
-                if recorded is not None
-                else loader.load_line(self.conn, self.tables, transaction_id)
-            )
+            if recorded is not None:
+                record: loader.LineRecord | None = loader.LineRecord.of(recorded)
+            else:
+                self._read_lines = True
+                record = loader.load_line(self.conn, self.tables, transaction_id)
             if record is None:
                 return None
             self._lines[transaction_id] = record
@@ -321,6 +332,52 @@ class UnitOfWork:
         claim = Claim(request_hash)
         self._claims[(scope, key)] = claim
         return claim
+
+    # --- deciding before the lock ----------------------------------------------------------
+
+    def rebase(self, refused: bool) -> bool:
+        """Whether what was decided here before the append lock still holds under it.
+
+        Called once the lock is held.  The decisions stand if the ledger-wide facts are
+        unchanged, no line record was read, and every grant they read is where it was or has
+        moved on only by events that change balances (``_BALANCES_ONLY``: another process's
+        spend).  Those change no placement, so the decided events are appended after them, at
+        the stream's new version, once the bound is checked again on the balances the database
+        holds now (no account past ``MAX_ORE``, rule of ``check_bounds``).  A refusal may depend
+        on a balance: with any command refused, only an unmoved ledger keeps the decisions.
+        A natural key or Idempotency-Key used since by another process is caught by its unique
+        index at the flush, and the group is then decided again (``GroupCommit``).
+        ``False``: decide again, under the lock.
+        """
+        if self._read_lines:
+            return False
+        key, versions = loader.facts_key(self.conn, self.tables, list(self._read))
+        if self._facts_key is not None and key != self._facts_key:
+            return False
+        moved = {
+            g: (s, versions[g])
+            for g, s in self._read.items()
+            if (s.version if s is not None else None) != versions.get(g)
+        }
+        if moved and refused:
+            return False
+        for grant_id, (read, now) in moved.items():
+            if read is None or now < read.version:
+                return False
+            stream = grant_stream(grant_id)
+            later, other, peak = loader.moved_since(
+                self.conn, self.tables, grant_id, stream, read.version, _BALANCES_ONLY
+            )
+            ours = [e for a in self._appends if a.stream_id == stream for e in a.events]
+            if later != now - read.version or other or not within_bound(peak, ours):
+                return False
+            for a in self._appends:
+                if a.stream_id == stream:
+                    a.expected_version += later
+            # This process has not seen the events in between: the state it keeps for the grant
+            # stays the one it had, and the next transaction folds them on (``_load``).
+            del self._grants[grant_id]
+        return True
 
     # --- writing ---------------------------------------------------------------------------
 

@@ -39,6 +39,7 @@ from ledger.domain.events import (
     ActivityAllocated,
     AwardAmended,
     BudgetReallocated,
+    Event,
     GrantEvent,
     GrantRegistered,
     PeriodClosed,
@@ -66,7 +67,7 @@ _PLACEABLE_KINDS = SPEND_KINDS - {"investment"}  # only its depreciation may be 
 def decide(state: GrantState | None, command: GrantCommand) -> list[GrantEvent]:
     """The events that record ``command`` against ``state`` (``None``: not registered)."""
     decided = _decide(state, command)
-    _check_bounds(state, decided)
+    check_bounds(state, decided)
     return decided
 
 
@@ -775,7 +776,7 @@ def _require_positive(amount: int, field: str) -> None:
         )
 
 
-def _check_bounds(state: GrantState | None, decided: Sequence[GrantEvent]) -> None:
+def check_bounds(state: GrantState | None, decided: Sequence[GrantEvent]) -> None:
     """No account may pass ``MAX_ORE`` either way, checked after every transfer in order.
 
     Every balance a projection stores (the running one, a day's, an as-of) is then a sum of
@@ -804,6 +805,18 @@ def _check_bounds(state: GrantState | None, decided: Sequence[GrantEvent]) -> No
                 moved[account] = after
 
 
+def within_bound(peak: int, decided: Sequence[Event]) -> bool:
+    """Whether spend ``decided`` keeps every account within ``MAX_ORE`` from balances whose
+    largest magnitude is ``peak``: the quick check of ``check_bounds``, for a decision carried
+    over balances it was not made against (``UnitOfWork.rebase``)."""
+    moved = 0
+    for e in decided:
+        if not isinstance(e, SpendRecorded):
+            return False
+        moved += abs(e.amount)
+    return peak + moved <= MAX_ORE
+
+
 def _far_from_the_bound(state: GrantState | None, decided: Sequence[GrantEvent]) -> bool:
     """Whether no account can reach ``MAX_ORE`` in whatever order the transfers come: the
     largest balance now plus everything the events move stays within it.
@@ -812,13 +825,8 @@ def _far_from_the_bound(state: GrantState | None, decided: Sequence[GrantEvent])
     Asked first since a batch of spend lines (each moves its amount once), as far from the bound
     as real ledgers are, then costs one sum instead of a walk of its transfers.
     """
-    moved = 0
-    for e in decided:
-        if not isinstance(e, SpendRecorded):
-            return False
-        moved += abs(e.amount)
     peak = max((abs(b) for b in state.balances.values()), default=0) if state is not None else 0
-    return peak + moved <= MAX_ORE
+    return within_bound(peak, decided)
 
 
 def _check_award(amount: int, field: str, grant_id: str) -> None:

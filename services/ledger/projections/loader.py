@@ -89,6 +89,33 @@ def stream_events(conn: Connection, stream_id: str, *, after_version: int) -> li
     return [ev.decode(r.event_type, r.schema_version, r.data) for r in conn.execute(q)]
 
 
+def moved_since(
+    conn: Connection,
+    t: ProjectionTables,
+    grant_id: str,
+    stream_id: str,
+    version: int,
+    kinds: Iterable[type[ev.Event]],
+) -> tuple[int, int, int]:
+    """Since ``version``, in one round trip: the stream's events, how many of them are not of
+    ``kinds``, and the largest balance (in magnitude) of the grant's accounts now."""
+    e, b = events.c, t.account_balances.c
+    types = [k.event_type for k in kinds]
+    peak = (
+        sa.select(sa.func.coalesce(sa.func.max(sa.func.abs(b.balance)), 0))
+        .where(b.grant_id == grant_id)
+        .scalar_subquery()
+    )
+    row = conn.execute(
+        sa.select(
+            sa.func.count(),
+            sa.func.coalesce(sa.func.sum(sa.case((e.event_type.in_(types), 0), else_=1)), 0),
+            peak,
+        ).where(e.stream_id == stream_id, e.stream_version > version)
+    ).one()
+    return int(row[0]), int(row[1]), int(row[2])
+
+
 def load_grant(
     conn: Connection, t: ProjectionTables, grant_id: str, closed_periods: frozenset[str]
 ) -> GrantState | None:
