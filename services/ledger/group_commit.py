@@ -166,7 +166,7 @@ class GroupCommit:
                     early = True
                 decided = self._flush(conn, opened)
         except BaseException as e:
-            if early and _is_unique_violation(e):  # a key another process used meanwhile
+            if early and _is_key_taken(e):  # a key another process used meanwhile
                 self._commit_late(_again(batch))
             else:
                 self._recover(batch or self._take(), e)
@@ -259,6 +259,10 @@ class GroupCommit:
 _EARLY_LINES = 64
 
 
+# The unique indexes a key used by another process meanwhile runs into (migrations name them).
+_KEY_INDEXES = frozenset({"uq_spend_lines_natural_key", "pk_idempotency_keys"})
+
+
 def _again(batch: list[_Unit[object]]) -> list[_Unit[object]]:
     """The batch, its early refusals forgotten: they are decided again."""
     for unit in batch:
@@ -283,15 +287,12 @@ def _as_refusal(error: BaseException) -> BaseException:
     return error
 
 
-def _is_unique_violation(error: BaseException) -> bool:
-    """A unique index refused a row (from SQLAlchemy or the driver's own COPY)."""
-    if isinstance(error, IntegrityError):
-        return True
-    try:
-        import psycopg
-    except ImportError:  # pragma: no cover - psycopg is a dependency
-        return False
-    return isinstance(error, psycopg.errors.UniqueViolation)
+def _is_key_taken(error: BaseException) -> bool:
+    """A natural key or an Idempotency-Key already stored: its unique index refused the row
+    (met through SQLAlchemy or on the driver's own COPY)."""
+    cause = getattr(error, "orig", None) if isinstance(error, IntegrityError) else error
+    diag = getattr(cause, "diag", None)
+    return getattr(diag, "constraint_name", None) in _KEY_INDEXES
 
 
 def _is_driver_connection_error(error: BaseException) -> bool:

@@ -1,0 +1,186 @@
+"""Spend decided before the append lock (``GroupCommit``, ``UnitOfWork.rebase``), raced by
+another process's writes between the decision and the lock.
+
+Two ``LedgerService``s on one database stand for the two server workers.  A held append lock
+orders them: the other process's command queues for the lock first; then a batch of spend
+(enough lines to be decided early) is decided and queues behind it; the lock is let go, the
+other commits, and the batch meets a ledger that moved since it was decided.
+
+- Another process's spend moved the grant: the batch is appended after it, at the stream's new
+  version, and every figure equals a rebuild from the events (rule: decided against current
+  state; the chain and the versions gap-free).
+- Another process recorded one of the batch's natural keys meanwhile: the batch is decided
+  again and the line answers ``duplicate`` (rule: a line is recorded once per natural key).
+- Another process changed what placement reads (an allocation): decided again, under the lock.
+
+PostgreSQL only: SQLite's writer holds the write lock from its first statement, so no write
+can come between a decision and its append there.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
+from datetime import date
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from ledger.db import write_transaction
+from ledger.domain import commands as cmd
+from ledger.service import LedgerService, PostSpend, Result
+from ledger.store import EventStore
+from tests.support.ledger import (
+    PLANNER,
+    POSTER,
+    Ledger,
+    assert_replay_identical,
+    decision,
+    kr,
+    line,
+)
+
+G = "g-2022"
+EARLY = 80  # lines: a batch decided before the lock (over the group commit's threshold)
+
+
+@pytest.fixture
+def ledger(engine: Engine, backend: str) -> Ledger:
+    if backend != "postgresql":
+        pytest.skip("SQLite's writer holds the write lock from its first statement")
+    ledger = Ledger(engine)
+    ledger.register(G, [cmd.AreaSpec("nara", "Nära vård", kr(1_000_000), "9916", "HOSPA")])
+    ledger.allocate(G, "a1", "nara", kr(400_000))
+    return ledger
+
+
+def _waiting_for_the_lock(engine: Engine) -> int:
+    with engine.connect() as conn:
+        return int(
+            conn.execute(
+                sa.text("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted")
+            ).scalar_one()
+        )
+
+
+def _until(condition: Callable[[], bool]) -> None:
+    deadline = time.monotonic() + 30
+    while not condition():
+        assert time.monotonic() < deadline, "no writer queued for the append lock"
+        time.sleep(0.02)
+
+
+@contextmanager
+def _raced(
+    engine: Engine, other: Callable[[], object], batch: Callable[[], Result]
+) -> Iterator[tuple[Future[object], Future[Result]]]:
+    """``other`` takes the append lock before ``batch`` does, and after ``batch`` decided."""
+    pool = ThreadPoolExecutor(2)
+    try:
+        with write_transaction(engine) as conn:
+            EventStore().lock(conn)
+            first = pool.submit(other)
+            _until(lambda: _waiting_for_the_lock(engine) == 1)
+            second = pool.submit(batch)  # decides now, then queues for the lock
+            _until(lambda: _waiting_for_the_lock(engine) == 2)
+        yield first, second
+    finally:
+        pool.shutdown()
+
+
+def _batch(n: int, *extra: cmd.LineInput) -> PostSpend:
+    lines = tuple(line("9916", kr(100 + i), date(2022, 5, 2)) for i in range(n))
+    return PostSpend("erp", (*extra, *lines))
+
+
+def _spent(ledger: Ledger) -> int:
+    with ledger.engine.connect() as conn:
+        return int(
+            conn.execute(
+                sa.text("SELECT coalesce(sum(amount), 0) FROM spend_lines WHERE grant_id = :g"),
+                {"g": G},
+            ).scalar_one()
+        )
+
+
+def test_spend_decided_early_is_appended_after_another_process_spend(ledger: Ledger) -> None:
+    """Rule: every command decided against current state; versions gap-free, replay equal."""
+    other = LedgerService(ledger.engine)  # the other worker
+    single = PostSpend("erp", (line("9916", kr(7), date(2022, 5, 3)),))
+    batch = _batch(EARLY)
+    with _raced(
+        ledger.engine,
+        lambda: other.execute(single, POSTER),
+        lambda: ledger.service.execute(batch, POSTER),  # type: ignore[arg-type, return-value]
+    ) as (first, second):
+        pass
+    before = first.result(timeout=60)
+    after = second.result(timeout=60)
+    assert isinstance(before, Result)
+    assert isinstance(after, Result)
+    assert [o.status for o in after.lines] == ["recorded"] * EARLY
+    versions = [e.stream_version for e in ledger.events(stream_id=f"grant-{G}")]
+    assert versions == list(range(1, len(versions) + 1))
+    assert _spent(ledger) == kr(7) + sum(kr(100 + i) for i in range(EARLY))
+    # Both processes go on from what they keep: each sees the other's lines.
+    more = ledger.service.execute(_batch(EARLY), POSTER)
+    again = other.execute(PostSpend("erp", (line("9916", kr(9), date(2022, 5, 4)),)), POSTER)
+    assert isinstance(more, Result)
+    assert isinstance(again, Result)
+    assert _spent(ledger) == kr(16) + 2 * sum(kr(100 + i) for i in range(EARLY))
+    assert_replay_identical(ledger.engine)
+
+
+def test_a_natural_key_recorded_meanwhile_answers_duplicate(ledger: Ledger) -> None:
+    """Rule: a line is recorded once per (source, line_id), also when two processes race."""
+    other = LedgerService(ledger.engine)
+    shared = line("9916", kr(55), date(2022, 5, 3), line_id="ERP-RACE-1")
+    batch = _batch(EARLY, shared)
+    with _raced(
+        ledger.engine,
+        lambda: other.execute(PostSpend("erp", (shared,)), POSTER),
+        lambda: ledger.service.execute(batch, POSTER),  # type: ignore[arg-type, return-value]
+    ) as (first, second):
+        pass
+    recorded = first.result(timeout=60)
+    after = second.result(timeout=60)
+    assert isinstance(recorded, Result)
+    assert isinstance(after, Result)
+    dup = after.lines[0]
+    assert (dup.line_id, dup.status) == ("ERP-RACE-1", "duplicate")
+    assert dup.transaction_id == recorded.lines[0].transaction_id
+    assert [o.status for o in after.lines[1:]] == ["recorded"] * EARLY
+    assert _spent(ledger) == kr(55) + sum(kr(100 + i) for i in range(EARLY))
+    assert_replay_identical(ledger.engine)
+
+
+def test_a_plan_change_meanwhile_has_the_batch_decided_again(ledger: Ledger) -> None:
+    """Rule 4/5: placement is decided against the grant as it is when the batch is appended."""
+    other = LedgerService(ledger.engine)
+    # An activity allocated meanwhile: lines booked on it are placed only if decided after it.
+    allocate = cmd.AllocateActivity(
+        grant_id=G,
+        code="a2",
+        area="nara",
+        name="Ny aktivitet",
+        amount=kr(1_000),
+        responsible="Lena",
+        decision=decision(),
+    )
+    on_new = line("9916", kr(3), date(2022, 5, 3), activity="a2")
+    batch = _batch(EARLY, on_new)
+    with _raced(
+        ledger.engine,
+        lambda: other.execute(allocate, PLANNER),
+        lambda: ledger.service.execute(batch, POSTER),  # type: ignore[arg-type, return-value]
+    ) as (first, second):
+        pass
+    assert isinstance(first.result(timeout=60), Result)
+    after = second.result(timeout=60)
+    assert isinstance(after, Result)
+    assert [o.status for o in after.lines] == ["recorded"] * (EARLY + 1)
+    assert ledger.activity(G, "a2").spent == kr(3)
+    assert_replay_identical(ledger.engine)
