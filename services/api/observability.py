@@ -28,6 +28,7 @@ import logging
 import os
 import sys
 import time
+from concurrent.futures import Future
 from typing import Any
 
 import structlog
@@ -242,12 +243,29 @@ class MeteredLedgerService(LedgerService):
         except ConcurrencyError:
             APPEND_CONFLICTS.inc()
             raise
-        if isinstance(outcome, Result) and outcome.events:
-            # One increment per event type, not per event (a batch is 500 events of one type).
-            counts = collections.Counter(e.event_type for e in outcome.events)
-            for event_type, n in counts.items():
-                EVENTS_APPENDED.labels(event_type).inc(n)
+        _count(outcome)
         return outcome
+
+    def submit(self, *args: Any, **kwargs: Any) -> Future[Result | Replayed]:
+        future = super().submit(*args, **kwargs)
+        future.add_done_callback(_counted)
+        return future
+
+
+def _counted(future: Future[Result | Replayed]) -> None:
+    error = future.exception()
+    if isinstance(error, ConcurrencyError):
+        APPEND_CONFLICTS.inc()
+    elif error is None:
+        _count(future.result())
+
+
+def _count(outcome: Result | Replayed) -> None:
+    if isinstance(outcome, Result) and outcome.events:
+        # One increment per event type, not per event (a batch is 500 events of one type).
+        counts = collections.Counter(e.event_type for e in outcome.events)
+        for event_type, n in counts.items():
+            EVENTS_APPENDED.labels(event_type).inc(n)
 
 
 def _registry() -> CollectorRegistry:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import re
 from collections.abc import Callable
@@ -86,6 +87,33 @@ class Writer:
         status: int = 201,
         if_match: str | None = None,
     ) -> Response:
+        answer, actor, idem = self._prepare(principal, payload, render, status)
+        outcome = self.container.service.execute(
+            command, actor, expected_version=parse_if_match(if_match), idempotency=idem
+        )
+        return _response(outcome, answer)
+
+    async def submit(
+        self,
+        command: Command,
+        principal: Principal,
+        *,
+        payload: BaseModel | None,
+        render: Callable[[Result], BaseModel | bytes],
+        status: int = 201,
+    ) -> Response:
+        """``run`` from the event loop: no thread waits while the group commits."""
+        answer, actor, idem = self._prepare(principal, payload, render, status)
+        submitted = self.container.service.submit(command, actor, idempotency=idem)
+        return _response(await asyncio.wrap_future(submitted), answer)
+
+    def _prepare(
+        self,
+        principal: Principal,
+        payload: BaseModel | None,
+        render: Callable[[Result], BaseModel | bytes],
+        status: int,
+    ) -> tuple[Callable[[Result], StoredAnswer], Actor, Idempotency | None]:
         def answer(result: Result) -> StoredAnswer:
             rendered = render(result)  # the answer's model, or its JSON already
             body = (
@@ -110,30 +138,31 @@ class Writer:
             request_id=getattr(self.request.state, "request_id", None),
             client_request_id=getattr(self.request.state, "client_request_id", None),
         )
-        outcome = self.container.service.execute(
-            command, actor, expected_version=parse_if_match(if_match), idempotency=idem
-        )
-        if isinstance(outcome, Replayed):
-            stored = outcome.answer
-            headers = {
-                **(stored.headers or _headers_in(stored.body)),
-                "Idempotent-Replayed": "true",
-            }
-        else:
-            stored = outcome.answer or answer(outcome)
-            headers = dict(stored.headers)
-        return Response(
-            stored.body,
-            status_code=stored.status_code,
-            media_type="application/json",
-            headers=headers,
-        )
+        return answer, actor, idem
 
     def _request_hash(self, payload: BaseModel | None) -> str:
         h = hashlib.sha256(f"{self.request.method} {self.request.url.path}\n".encode())
         if payload is not None:
             h.update(payload.model_dump_json().encode())
         return h.hexdigest()
+
+
+def _response(outcome: Result | Replayed, answer: Callable[[Result], StoredAnswer]) -> Response:
+    if isinstance(outcome, Replayed):
+        stored = outcome.answer
+        headers = {
+            **(stored.headers or _headers_in(stored.body)),
+            "Idempotent-Replayed": "true",
+        }
+    else:
+        stored = outcome.answer or answer(outcome)
+        headers = dict(stored.headers)
+    return Response(
+        stored.body,
+        status_code=stored.status_code,
+        media_type="application/json",
+        headers=headers,
+    )
 
 
 async def _writer(

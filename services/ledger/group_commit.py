@@ -17,6 +17,9 @@ still hold (or carries them over another process's spend); if not, or if the flu
 natural key or Idempotency-Key another process used meanwhile (its unique index), the group is
 decided again under the lock, as any other.
 
+Callers on an event loop ``submit`` instead of ``run``: their commands are led by the group's
+own writer thread and answered through a future, so a waiting command holds no thread.
+
 One client's command must never fail another's: if the group's transaction fails for any reason
 but an unreachable database, each of its commands is run again alone, in its own transaction, so
 only the culprit fails (a value the database refuses is then its own 422).  Refusals decided in
@@ -29,6 +32,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Generic, TypeVar
@@ -61,6 +65,7 @@ class _Unit(Generic[T]):
     work: Work[T]
     prepare: Prepare | None = None
     early: int = 0  # lines of a command that may be decided before the lock (module doc)
+    future: Future[T] | None = None  # submitted: answered here, no thread waits for it
     wake: threading.Event = field(default_factory=threading.Event)
     done: bool = False
     result: T | None = None
@@ -104,6 +109,8 @@ class GroupCommit:
         self._mutex = threading.Lock()
         self._queue: deque[_Unit[object]] = deque()
         self._leading = False
+        self._writer: threading.Thread | None = None
+        self._writer_leads = threading.Event()
 
     def run(self, work: Work[T], prepare: Prepare | None = None, *, early: int = 0) -> T:
         """Commit ``work`` in the next group; ``early``: its lines, if it may be decided
@@ -121,14 +128,55 @@ class GroupCommit:
             raise unit.error
         return unit.result  # type: ignore[return-value]
 
+    def submit(self, work: Work[T], prepare: Prepare | None = None, *, early: int = 0) -> Future[T]:
+        """``run`` without waiting: the future holds the result (or the error) once committed."""
+        unit: _Unit[T] = _Unit(work, prepare, early=early, future=Future())
+        with self._mutex:
+            self._queue.append(unit)  # type: ignore[arg-type]
+            lead = not self._leading
+            self._leading = True
+            if lead:
+                self._hand_to_writer()
+        assert unit.future is not None
+        return unit.future
+
     def _lead(self, own: _Unit[T]) -> None:
         while not own.done:
             self._commit_next()
-        with self._mutex:  # hand the lead to the next waiter, if any
-            if self._queue:
+        self._hand_on()
+
+    def _hand_on(self) -> None:
+        """Hand the lead to the next queued command's thread, or to the writer thread if that
+        command was submitted; with none queued, nobody leads."""
+        with self._mutex:
+            if not self._queue:
+                self._leading = False
+            elif self._queue[0].future is None:
                 self._queue[0].wake.set()
             else:
-                self._leading = False
+                self._hand_to_writer()
+
+    def _hand_to_writer(self) -> None:
+        """(Under the mutex.)  The writer thread leads next; started on first need."""
+        if self._writer is None:
+            self._writer = threading.Thread(
+                target=self._write, name="grantledger-group-commit", daemon=True
+            )
+            self._writer.start()
+        self._writer_leads.set()
+
+    def _write(self) -> None:
+        """The writer thread: whenever handed the lead, commit groups while the next queued
+        command is a submitted one (a waiting thread leads its own)."""
+        while True:
+            self._writer_leads.wait()
+            self._writer_leads.clear()
+            while True:
+                with self._mutex:
+                    if not self._queue or self._queue[0].future is None:
+                        break
+                self._commit_next()
+            self._hand_on()
 
     def _take(self, *, early: bool = False) -> list[_Unit[object]]:
         """The queue's next group; with ``early``, only a group to decide before the lock
@@ -238,7 +286,14 @@ class GroupCommit:
             unit.result = result
         for unit in batch:
             unit.done = True
-            unit.wake.set()
+            if unit.future is None:
+                unit.wake.set()
+            elif unit.future.done():  # answered already (a command retried alone, below)
+                pass
+            elif unit.error is not None:
+                unit.future.set_exception(unit.error)
+            else:
+                unit.future.set_result(unit.result)
 
     def _fail(self, batch: list[_Unit[object]], error: BaseException) -> None:
         for unit in batch:

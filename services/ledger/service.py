@@ -10,6 +10,7 @@ what ``If-Match`` compares against).  Concurrent callers in one process share a 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from typing import Any
@@ -22,7 +23,7 @@ from ledger.domain import events as ev
 from ledger.domain.decide import decide, decide_period, index_routes, route_batch
 from ledger.domain.errors import LineError, UnknownGrant, UnknownTransaction, UnplaceableSpend
 from ledger.errors import ConcurrencyError, Conflict
-from ledger.group_commit import GroupCommit
+from ledger.group_commit import GroupCommit, Work
 from ledger.ids import time_ordered_id, time_ordered_ids
 from ledger.projections.loader import KnownLine, LineRecord
 from ledger.projections.projector import line_digest
@@ -200,6 +201,31 @@ class LedgerService:
         idempotency: Idempotency | None = None,
     ) -> Result | Replayed:
         """Run one command; concurrent callers of this process share a commit (group commit)."""
+        work, prepare, early = self._work(command, actor, expected_version, idempotency)
+        return self._group.run(work, prepare, early=early)
+
+    def submit(
+        self,
+        command: Command,
+        actor: Actor,
+        *,
+        expected_version: int | None = None,
+        idempotency: Idempotency | None = None,
+    ) -> Future[Result | Replayed]:
+        """``execute`` for a caller on an event loop: the future is answered after the commit
+        (or with the refusal), by the group commit's writer thread."""
+        work, prepare, early = self._work(command, actor, expected_version, idempotency)
+        return self._group.submit(work, prepare, early=early)
+
+    def _work(
+        self,
+        command: Command,
+        actor: Actor,
+        expected_version: int | None,
+        idempotency: Idempotency | None,
+    ) -> tuple[Work[Result | Replayed], Callable[[UnitOfWork], None] | None, int]:
+        """The command as the group commit takes it: its work, what it looks up, and its
+        lines if it may be decided before the lock."""
         if idempotency is not None:  # an auditor can tell which retried request wrote an event
             actor = replace(actor, idempotency_key=idempotency.key)
 
@@ -230,7 +256,7 @@ class LedgerService:
             if isinstance(command, PostSpend) and not command.struck and expected_version is None
             else 0
         )
-        return self._group.run(work, _prepare(command), early=early)
+        return work, _prepare(command), early
 
     def preview(self, command: Command, actor: Actor) -> Result:
         """What ``execute`` would decide, against the state now; nothing is written (dry run)."""
