@@ -76,6 +76,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     ui.install(app)  # the web app for controllers, under /ui/
     observability.install(app, settings)
     docs.install(app)
+    # Innermost: what is outside it (CORS, the body limit, the access log, request ids) sees
+    # the short way of POST /v1/transactions as any other request.
+    app.add_middleware(transactions.SpendLane, api=app)
     if settings.cors_origins:  # closed unless configured
         app.add_middleware(
             CORSMiddleware,

@@ -175,3 +175,37 @@ def test_metrics_route_is_documented(api: Api) -> None:
     for name in ("http_requests", "events_appended", "append_conflicts"):
         assert re.search(rf"^# TYPE grantledger_{name}_total counter$", answer.text, re.M), name
     assert "# TYPE grantledger_http_request_duration_seconds histogram" in answer.text
+
+
+def test_a_post_the_short_way_is_logged_and_counted_as_the_long_way(
+    planned: Api, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """POST /v1/transactions taken before the router (``SpendLane``) still has its access line,
+    request id and route label, and its events are counted, exactly like the long way's."""
+    planned.get("/v1/grants", role="poster")  # the poster's token cached: the short way
+    route = {"method": "POST", "route": "/v1/transactions", "status": "201"}
+    before = sample(planned, "grantledger_http_requests_total", **route)
+    spent = sample(planned, "grantledger_events_appended_total", event_type="SpendRecorded")
+    capsys.readouterr()
+    ways = {
+        "short": "application/json",
+        "long": "application/json; charset=utf-8",  # JSON too, but not the short way's
+    }
+    for n, content_type in enumerate(ways.values()):
+        answer = planned.client.post(
+            "/v1/transactions",
+            json=None,
+            content=json.dumps({"source": "raindance", "lines": [line(line_id=f"OBS-{n}")]}),
+            headers={**planned.headers("poster"), "Content-Type": content_type},
+        )
+        assert answer.status_code == 201, answer.text
+    access = [x for x in log_lines(capsys.readouterr().err) if x.get("event") == "request"]
+    assert [(x["method"], x["route"], x["status"]) for x in access] == [
+        ("POST", "/v1/transactions", 201)
+    ] * 2
+    assert all(isinstance(x["request_id"], str) and x["request_id"] for x in access)
+    assert sample(planned, "grantledger_http_requests_total", **route) == before + 2
+    assert (
+        sample(planned, "grantledger_events_appended_total", event_type="SpendRecorded")
+        == spent + 2
+    )

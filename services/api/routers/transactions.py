@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Request
+from fastapi import APIRouter, FastAPI, Path, Request
 from fastapi.responses import Response
 from fastapi.routing import APIRoute
 from pydantic import ValidationError
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.auth import Planner, Poster, Reader, cached_principal
 from api.container import Container
@@ -28,49 +29,97 @@ def post_transactions(body: SpendBatchBody, principal: Poster, writer: WriterDep
     return writer.run(body.to_command(), principal, payload=body, render=SpendOut.json_of)
 
 
-class _SpendRoute(APIRoute):
+class SpendLane:
     """``POST /v1/transactions``, the write a finance system makes thousands of times an hour,
-    one line at a time: a request that is plainly well-formed (``Content-Type:
-    application/json``, a bearer token the process has cached, of a role that may post, at most
-    one valid Idempotency-Key, a body ``SpendBatchBody`` accepts as JSON) is submitted to the
-    group commit from the event loop (``Writer.submit``), holding no thread while it waits.
-    FastAPI's dependency solving and its ``json.loads`` + validation of the parsed body took
-    about a third of the request's time on the event loop (issue 14).  Every other request
-    takes the long way, which decides and words every refusal exactly as before; the short way
-    only ever answers what the long way would have answered."""
+    one line at a time, taken before the router: pure ASGI, the innermost middleware (inside
+    request ids, the access log, the body limit and CORS, which treat it as any request).
 
-    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
-        long_way = super().get_route_handler()
+    A request that is plainly well-formed (``Content-Type: application/json``, a bearer token
+    the process has cached, of a role that may post, at most one valid Idempotency-Key, a body
+    ``SpendBatchBody`` accepts as JSON) is submitted to the group commit from the event loop
+    (``Writer.submit``), holding no thread while it waits; a refusal is rendered by the app's
+    handler for its type, found along its MRO as Starlette's ``ExceptionMiddleware`` finds it.
+    Every other request goes on to the router with its body, the long way, which decides and
+    words every refusal exactly as before: the lane only ever answers what the long way would
+    have answered (tests/api/test_write_hot_path.py sends each request both ways).  Routing
+    (a match against every route), FastAPI's dependency solving and its parsing and
+    validating of the body in two steps took about half of a single post's time on the event
+    loop (issue 14, bench/README.md)."""
 
-        async def handler(request: Request) -> Response:
-            answer = await _short_way(request)
-            return answer if answer is not None else await long_way(request)
+    def __init__(self, app: ASGIApp, api: FastAPI) -> None:
+        self.app = app
+        self._api = api
+        [self._route] = [
+            r for r in router.routes if isinstance(r, APIRoute) and r.path == router.prefix
+        ]
 
-        return handler
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "POST" or scope["path"] != router.prefix:
+            await self.app(scope, receive, send)
+            return
+        request = Request(scope, receive)
+        scope["route"] = self._route  # as the router would: the access log's route label
+        raw: bytes | None = None
+        try:
+            write, raw = await _short_way(request)
+            answer = None if write is None else await write
+        except Exception as error:
+            handler = self._handler(error)
+            if handler is None:
+                raise
+            answer = await handler(request, error)
+        if answer is None:
+            await self.app(scope, receive if raw is None else _replay(raw, receive), send)
+            return
+        await answer(scope, receive, send)
 
-
-async def _short_way(request: Request) -> Response | None:
-    if request.headers.get("content-type") != "application/json":
+    def _handler(self, error: Exception) -> Any:
+        for kind in type(error).__mro__:
+            if kind is Exception:  # what no typed handler takes is the server error's
+                return None
+            if kind in self._api.exception_handlers:
+                return self._api.exception_handlers[kind]
         return None
+
+
+def _replay(body: bytes, receive: Receive) -> Receive:
+    """The body read already, then whatever the client sends next (a disconnect)."""
+    replayed = False
+
+    async def again() -> Message:
+        nonlocal replayed
+        if replayed:
+            return await receive()
+        replayed = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    return again
+
+
+async def _short_way(request: Request) -> tuple[Awaitable[Response] | None, bytes | None]:
+    """The write, if the request takes the short way, and the body if it was read."""
+    if request.headers.get("content-type") != "application/json":
+        return None, None
     container: Container = request.app.state.container
     principal = await cached_principal(request, container.tokens, Role.POSTER)
     if principal is None:
-        return None
+        return None, None
     plain, key = idempotency_key_of(request)
     if not plain:
-        return None
+        return None, None
     try:
-        raw = await request.body()  # kept by Starlette: the long way reads the same bytes
+        raw = await request.body()
     except Exception:  # a body that cannot be read: the long way words it
-        return None
+        return None, None
     try:
         # Parsed and validated in one step from the bytes; whatever it accepts, json.loads and
         # validating the parsed value accept as the same value (tests/api/test_write_hot_path).
         body = SpendBatchBody.model_validate_json(raw)
     except ValidationError:
-        return None
+        return None, raw
     writer = Writer(container, request, key)
-    return await writer.submit(body.to_command(), principal, payload=body, render=SpendOut.json_of)
+    write = writer.submit(body.to_command(), principal, payload=body, render=SpendOut.json_of)
+    return write, raw
 
 
 router.add_api_route(
@@ -87,7 +136,6 @@ router.add_api_route(
     "answer then lists every bad line (`errors[]` with `line_id`, `field`, `code`). A line sent "
     "again under the same (source, line_id) with the same content answers `duplicate` and adds "
     "nothing; with other content it is a 409.",
-    route_class_override=_SpendRoute,
 )
 
 
