@@ -89,7 +89,7 @@ def _spies(server: Server, directory: Path, name: str) -> list[subprocess.Popen[
     procs = []
     for pid in server.worker_pids():
         out = str(directory / f"{name}-{pid}.txt")
-        argv = [spy, "record", "--gil", "--nonblocking", "--rate", "250", "-f", "raw", "-o", out]
+        argv = [spy, "record", "--nonblocking", "--rate", "250", "-f", "raw", "-o", out]
         procs.append(
             subprocess.Popen(
                 [*argv, "--pid", str(pid)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL

@@ -138,6 +138,8 @@ def test_no_sequence_of_accepted_commands_passes_the_bound(steps: list[tuple[obj
             continue
         state = fold(state, new)
         assert all(abs(b) <= MAX_ORE for b in state.balances.values()), state.balances
+        # The quick check's premise: a state's peak is at least its largest balance.
+        assert state.peak >= max(abs(b) for b in state.balances.values())
 
 
 @example(amounts=[MAX_ORE, 1], receipt=1, award=10**11)  # crosses by one öre

@@ -821,12 +821,12 @@ def _far_from_the_bound(state: GrantState | None, decided: Sequence[GrantEvent])
     """Whether no account can reach ``MAX_ORE`` in whatever order the transfers come: the
     largest balance now plus everything the events move stays within it.
 
-    Sound because a balance after any prefix of transfers is at most its start plus what moved.
+    Sound because a balance after any prefix of transfers is at most its start plus what moved,
+    and ``state.peak`` is at least the largest start.
     Asked first since a batch of spend lines (each moves its amount once), as far from the bound
     as real ledgers are, then costs one sum instead of a walk of its transfers.
     """
-    peak = max((abs(b) for b in state.balances.values()), default=0) if state is not None else 0
-    return within_bound(peak, decided)
+    return within_bound(state.peak if state is not None else 0, decided)
 
 
 def _check_award(amount: int, field: str, grant_id: str) -> None:

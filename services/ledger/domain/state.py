@@ -65,6 +65,9 @@ class GrantState:
     reporting: tuple[ReportingObligation, ...] = ()
     closed_years: frozenset[int] = frozenset()
     closed_periods: frozenset[str] = frozenset()  # from the periods stream, see the module doc
+    # At least the largest balance in magnitude (exact when built from balances, then raised by
+    # each fold): the bound check of a spend batch asks it instead of a walk of every account.
+    peak: int = field(default=-1, repr=False, compare=False)
     # Derived from ``areas`` once per state: ``areas_on`` is asked for every spend line.
     _areas_by_cost_object: Mapping[str, tuple[str, ...]] = field(
         init=False, repr=False, compare=False
@@ -75,6 +78,10 @@ class GrantState:
         for a in self.areas.values():
             index[a.cost_object] = (*index.get(a.cost_object, ()), a.code)
         object.__setattr__(self, "_areas_by_cost_object", index)
+        if self.peak < 0:
+            object.__setattr__(
+                self, "peak", max((abs(b) for b in self.balances.values()), default=0)
+            )
 
     def with_closed_periods(self, closed: frozenset[str]) -> GrantState:
         return replace(self, closed_periods=closed)
@@ -157,6 +164,7 @@ class _Draft:
     activities: dict[str, ActivityInfo] = field(default_factory=dict)
     balances: dict[str, int] = field(default_factory=dict)
     closed_years: set[int] = field(default_factory=set)
+    peak: int = 0  # see GrantState.peak
 
     @classmethod
     def of(cls, state: GrantState | None) -> _Draft | None:
@@ -177,6 +185,7 @@ class _Draft:
             activities=dict(state.activities),
             balances=dict(state.balances),
             closed_years=set(state.closed_years),
+            peak=state.peak,
         )
 
     @classmethod
@@ -214,6 +223,7 @@ class _Draft:
             reporting=self.reporting,
             closed_years=frozenset(self.closed_years),
             closed_periods=self.closed_periods,
+            peak=self.peak,
         )
 
     def post(self, event: GrantEvent) -> None:
@@ -224,6 +234,7 @@ class _Draft:
                 value = balances.get(account, 0) + delta
                 if value:
                     balances[account] = value
+                    self.peak = max(self.peak, abs(value))
                 else:
                     balances.pop(account, None)
 
