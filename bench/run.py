@@ -208,6 +208,7 @@ def _run_in(cfg: Config, url: str, engine: Any) -> dict[str, float]:
         hb = post_load(
             server.base_url, poster, "/v1/transactions", bodies, BATCH,
             clients=cfg.http_batch_clients, seconds=cfg.http_seconds,
+            warmup=_bodies(Workload("bench-http-warm", seed=17), 1, cfg.http_batch_clients),
         )  # fmt: skip
         _check(hb, "HTTP batch")
         out["http_batch_lines_per_s"] = round(hb.per_s, 1)
@@ -232,6 +233,7 @@ def _run_in(cfg: Config, url: str, engine: Any) -> dict[str, float]:
         hs = post_load(
             server.base_url, poster, "/v1/transactions", singles, 1,
             clients=cfg.http_single_clients, seconds=cfg.http_seconds,
+            warmup=_bodies(Workload("bench-http-warm-1", seed=19), 1, cfg.http_single_clients),
         )  # fmt: skip
         _check(hs, "HTTP single")
         out["http_single_per_s"] = round(hs.per_s, 1)
