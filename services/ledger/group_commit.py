@@ -33,6 +33,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Generic, TypeVar
@@ -109,8 +110,8 @@ class GroupCommit:
         self._mutex = threading.Lock()
         self._queue: deque[_Unit[object]] = deque()
         self._leading = False
-        self._writer: threading.Thread | None = None
-        self._writer_leads = threading.Event()
+        self._writers: list[threading.Thread] = []
+        self._writer_leads = threading.Semaphore(0)
 
     def run(self, work: Work[T], prepare: Prepare | None = None, *, early: int = 0) -> T:
         """Commit ``work`` in the next group; ``early``: its lines, if it may be decided
@@ -120,10 +121,13 @@ class GroupCommit:
             self._queue.append(unit)  # type: ignore[arg-type]
             lead = not self._leading
             self._leading = True
-        if not lead:
-            unit.wake.wait()
-        if not unit.done:  # we lead: commit batches until our own unit is in one
-            self._lead(unit)
+        while not unit.done:
+            if not lead:
+                unit.wake.wait()  # handed the lead, or done
+                unit.wake.clear()
+                if unit.done:
+                    break
+            lead = self._lead(unit)  # type: ignore[arg-type]
         if unit.error is not None:
             raise unit.error
         return unit.result  # type: ignore[return-value]
@@ -140,13 +144,27 @@ class GroupCommit:
         assert unit.future is not None
         return unit.future
 
-    def _lead(self, own: _Unit[T]) -> None:
-        while not own.done:
-            self._commit_next()
+    def _lead(self, own: _Unit[object] | None) -> bool:
+        """Lead until ``own`` is done (``None``: while the next queued command is submitted);
+        whether this thread still leads when it returns.
+
+        A group decided early is committed after the lead is handed on: the next leader
+        decides the next group while this one waits for the lock and appends."""
+        while own is None or not own.done:
+            if own is None:
+                with self._mutex:
+                    if not self._queue or self._queue[0].future is None:
+                        break
+            rest = self._commit_next()
+            if rest is not None:
+                self._hand_on()
+                rest()
+                return False
         self._hand_on()
+        return False
 
     def _hand_on(self) -> None:
-        """Hand the lead to the next queued command's thread, or to the writer thread if that
+        """Hand the lead to the next queued command's thread, or to a writer thread if that
         command was submitted; with none queued, nobody leads."""
         with self._mutex:
             if not self._queue:
@@ -157,26 +175,22 @@ class GroupCommit:
                 self._hand_to_writer()
 
     def _hand_to_writer(self) -> None:
-        """(Under the mutex.)  The writer thread leads next; started on first need."""
-        if self._writer is None:
-            self._writer = threading.Thread(
-                target=self._write, name="grantledger-group-commit", daemon=True
-            )
-            self._writer.start()
-        self._writer_leads.set()
+        """(Under the mutex.)  A writer thread leads next; started on first need.  Two of them:
+        one commits the group it decided while the other decides the next."""
+        if not self._writers:
+            for n in range(_WRITERS):
+                writer = threading.Thread(
+                    target=self._write, name=f"grantledger-group-commit-{n}", daemon=True
+                )
+                writer.start()
+                self._writers.append(writer)
+        self._writer_leads.release()
 
     def _write(self) -> None:
-        """The writer thread: whenever handed the lead, commit groups while the next queued
-        command is a submitted one (a waiting thread leads its own)."""
+        """A writer thread: whenever handed the lead, lead the submitted commands."""
         while True:
-            self._writer_leads.wait()
-            self._writer_leads.clear()
-            while True:
-                with self._mutex:
-                    if not self._queue or self._queue[0].future is None:
-                        break
-                self._commit_next()
-            self._hand_on()
+            self._writer_leads.acquire()
+            self._lead(None)
 
     def _take(self, *, early: bool = False) -> list[_Unit[object]]:
         """The queue's next group; with ``early``, only a group to decide before the lock
@@ -189,35 +203,60 @@ class GroupCommit:
                     return []
             return [self._queue.popleft() for _ in range(n)]
 
-    def _commit_next(self) -> None:
-        """Commit the queue's next group, gathered once the append lock is ours.
+    def _commit_next(self) -> Callable[[], None] | None:
+        """Commit the queue's next group; for a group decided early, only decide it and return
+        the rest (the lock, ``rebase``, the flush and commit) for after the lead is handed on.
 
-        While another process holds the lock, this process's writers keep queueing: taking the
-        group only after the lock is granted turns that wait into a bigger group instead of a
-        queue of small ones (the two workers' turns then each carry everything that arrived).
+        Any other group is gathered once the append lock is ours: while another process holds
+        the lock, this process's writers keep queueing, and taking the group only after the
+        lock is granted turns that wait into a bigger group instead of a queue of small ones.
         """
-        batch: list[_Unit[object]] = []
-        early = False
+        batch = self._take(early=True)
+        if not batch:
+            self._commit_gathered()
+            return None
+        transaction = ExitStack()
         try:
-            with write_transaction(self._engine) as conn:
-                batch = self._take(early=True)
-                opened = self._decide(conn, batch) if batch else None
+            conn = transaction.enter_context(write_transaction(self._engine))
+            opened = self._decide(conn, batch)
+        except BaseException as e:
+            error = e
+            try:
+                transaction.__exit__(type(e), e, e.__traceback__)
+            except BaseException as translated:  # as the transaction reports it
+                error = translated
+            self._recover(batch, error)
+            return None
+        return lambda: self._commit_decided(transaction, conn, opened)
+
+    def _commit_decided(self, transaction: ExitStack, conn: Connection, opened: _Open) -> None:
+        """Commit a group decided before the lock, deciding it again if ``rebase`` says so."""
+        batch = opened.batch
+        early = True
+        try:
+            with transaction:
                 self._store.lock(conn)
-                if opened is not None and not opened.uow.rebase(
-                    refused=any(u.error is not None for u in batch)
-                ):
-                    opened = None
-                if opened is None:
-                    batch = _again(batch) or self._take()
-                    opened = self._decide(conn, batch)
-                else:
-                    early = True
+                if not opened.uow.rebase(refused=any(u.error is not None for u in batch)):
+                    early = False
+                    opened = self._decide(conn, _again(batch))
                 decided = self._flush(conn, opened)
         except BaseException as e:
             if early and _is_key_taken(e):  # a key another process used meanwhile
                 self._commit_late(_again(batch))
             else:
-                self._recover(batch or self._take(), e)
+                self._recover(batch, e)
+            return
+        self._committed(batch, decided)
+
+    def _commit_gathered(self) -> None:
+        batch: list[_Unit[object]] = []
+        try:
+            with write_transaction(self._engine) as conn:
+                self._store.lock(conn)
+                batch = self._take()
+                decided = self._flush(conn, self._decide(conn, batch))
+        except BaseException as e:
+            self._recover(batch or self._take(), e)
             return
         self._committed(batch, decided)
 
@@ -308,6 +347,9 @@ class GroupCommit:
         self._next_sweep = now + _SWEEP_INTERVAL
         idem.expire(conn, self._retention)
 
+
+# Writer threads of submitted commands: one commits while the other decides.
+_WRITERS = 2
 
 # A group of fewer lines is decided under the lock: its decisions cost less than the checks
 # and the smaller groups that deciding early brings (single-line posts, measured).

@@ -184,3 +184,32 @@ def test_a_plan_change_meanwhile_has_the_batch_decided_again(ledger: Ledger) -> 
     assert [o.status for o in after.lines] == ["recorded"] * (EARLY + 1)
     assert ledger.activity(G, "a2").spent == kr(3)
     assert_replay_identical(ledger.engine)
+
+
+def test_a_process_decides_its_next_batch_while_the_last_waits_to_commit(ledger: Ledger) -> None:
+    """Rule: exactly once per natural key, versions gap-free, also when one process has two
+    batches decided before the lock at once (``GroupCommit``'s two writer threads), the second
+    repeating a line of the first."""
+    shared = line("9916", kr(31), date(2022, 5, 3), line_id="ERP-TWICE-1")
+    batches = [_batch(EARLY, shared), _batch(EARLY, shared), _batch(EARLY), _batch(EARLY)]
+    with write_transaction(ledger.engine) as conn:
+        EventStore().lock(conn)
+        futures = [ledger.service.submit(batches[0], POSTER)]
+        _until(lambda: _waiting_for_the_lock(ledger.engine) == 1)
+        # The first group is decided and waits; the next one is decided meanwhile.
+        futures += [ledger.service.submit(b, POSTER) for b in batches[1:]]
+        _until(lambda: _waiting_for_the_lock(ledger.engine) == 2)
+    answers = [f.result(timeout=60) for f in futures]
+    assert all(isinstance(a, Result) for a in answers)
+    first, second = answers[0], answers[1]
+    assert isinstance(first, Result)
+    assert isinstance(second, Result)
+    assert (first.lines[0].status, second.lines[0].status) == ("recorded", "duplicate")
+    assert second.lines[0].transaction_id == first.lines[0].transaction_id
+    for answer in answers:
+        assert isinstance(answer, Result)
+        assert [o.status for o in answer.lines[-EARLY:]] == ["recorded"] * EARLY
+    versions = [e.stream_version for e in ledger.events(stream_id=f"grant-{G}")]
+    assert versions == list(range(1, len(versions) + 1))
+    assert _spent(ledger) == kr(31) + 4 * sum(kr(100 + i) for i in range(EARLY))
+    assert_replay_identical(ledger.engine)
