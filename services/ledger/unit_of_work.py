@@ -10,11 +10,13 @@ the idempotent answers.  A refused command has recorded nothing, so nothing need
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass, replace
 from typing import Any
 
 from sqlalchemy.engine import Connection
 
+from ledger.db import one_round_trip
 from ledger.domain import events as ev
 from ledger.domain.commands import CostObjectRoute
 from ledger.domain.decide import routes_of, within_bound
@@ -29,6 +31,8 @@ from ledger.store import idempotency as idem
 from ledger.store.eventstore import StreamAppend
 
 PERIODS_STREAM = "periods"
+# Up to this many spend lines are flushed in one pipeline rather than by COPY.
+_ONE_TRIP = 64
 # A kept grant state this many events behind is brought up to date from its stream; further
 # behind, its state is loaded from the projections instead.
 _CATCH_UP = 1000
@@ -388,10 +392,15 @@ class UnitOfWork:
         appends = [
             StreamAppend(a.stream_id, a.expected_version, a.new, a.meta) for a in self._appends
         ]
-        # The versions are this unit of work's own, read under the lock it still holds.
-        stored = self.store.append_many(self.conn, appends, versions_checked=True)
         domain = [e for a in self._appends for e in a.events]
-        apply(self.conn, self.tables, [Applied(s, e) for s, e in zip(stored, domain, strict=True)])
+        # A few spend lines (a group of single posts): events, lines and sums in one round trip
+        # (``one_round_trip``); more go by COPY, streamed as they are made.
+        small = len(domain) < _ONE_TRIP and all(isinstance(e, ev.SpendRecorded) for e in domain)
+        with one_round_trip(self.conn) if small else nullcontext():
+            # The versions are this unit of work's own, read under the lock it still holds.
+            stored = self.store.append_many(self.conn, appends, versions_checked=True)
+            applied = [Applied(s, e) for s, e in zip(stored, domain, strict=True)]
+            apply(self.conn, self.tables, applied)
         at = 0
         for a in self._appends:
             a.recorded.events += tuple(stored[at : at + len(a.new)])

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, Protocol
@@ -19,7 +20,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.engine import Connection
 
-from ledger.db import bulk_insert
+from ledger.db import bulk_insert, pipelined
 from ledger.domain import events as ev
 from ledger.domain.accounts import Transfer, transfers
 from ledger.projections.tables import ProjectionTables
@@ -120,7 +121,7 @@ def _write_sums(conn: Connection, t: ProjectionTables, sums: _Sums) -> None:
     ]
     raw = conn.connection.driver_connection
     assert raw is not None
-    with raw.pipeline(), raw.cursor() as cursor:
+    with nullcontext() if pipelined(conn) else raw.pipeline(), raw.cursor() as cursor:
         for statement in statements:
             if statement is not None:
                 cursor.execute(*statement)
