@@ -192,7 +192,8 @@ def driver_rows(conn: Connection, sql: str, params: Sequence[Any] = ()) -> list[
     with raw.cursor() as cursor:
         cursor.execute(sql, params)
         if pipelined(conn):  # a row-returning statement: its answer (and description) waits
-            return cursor.fetchall()
+            rows: list[tuple[Any, ...]] = cursor.fetchall()
+            return rows
         return cursor.fetchall() if cursor.description is not None else []
 
 

@@ -44,11 +44,12 @@ from sqlalchemy.exc import DataError, IntegrityError
 from ledger.db import write_transaction
 from ledger.domain.state import GrantState
 from ledger.errors import DatabaseUnavailable, InvalidInput, LedgerError, Unavailable
+from ledger.projections import loader
 from ledger.projections.tables import ProjectionTables
 from ledger.state_cache import LedgerFacts, StateCache
 from ledger.store import EventStore
 from ledger.store import idempotency as idem
-from ledger.unit_of_work import UnitOfWork
+from ledger.unit_of_work import Facts, UnitOfWork
 
 T = TypeVar("T")
 
@@ -235,8 +236,8 @@ class GroupCommit:
         early = True
         try:
             with transaction:
-                self._store.lock(conn)
-                if not opened.uow.rebase(refused=any(u.error is not None for u in batch)):
+                facts = self._lock(conn, opened.uow.read_ids())
+                if not opened.uow.rebase(any(u.error is not None for u in batch), facts):
                     early = False
                     opened = self._decide(conn, _again(batch))
                 decided = self._flush(conn, opened)
@@ -252,9 +253,9 @@ class GroupCommit:
         batch: list[_Unit[object]] = []
         try:
             with write_transaction(self._engine) as conn:
-                self._store.lock(conn)
+                facts = self._lock(conn, self._cache.kept_ids())
                 batch = self._take()
-                decided = self._flush(conn, self._decide(conn, batch))
+                decided = self._flush(conn, self._decide(conn, batch, facts))
         except BaseException as e:
             self._recover(batch or self._take(), e)
             return
@@ -295,8 +296,20 @@ class GroupCommit:
         finally:
             self._done(batch, [])
 
-    def _decide(self, conn: Connection, batch: list[_Unit[object]]) -> _Open:
-        uow = UnitOfWork(conn, self._store, self._tables, self._cache)
+    def _lock(self, conn: Connection, grant_ids: list[str]) -> Facts | None:
+        """Take the append lock; on PostgreSQL the ledger-wide facts and the versions of
+        ``grant_ids`` come in the same round trip."""
+        if conn.dialect.name != "postgresql":
+            self._store.lock(conn)
+            return None
+        found = self._store.lock(conn, then=loader.facts_probe(self._tables, grant_ids))
+        assert found is not None
+        return loader.facts_of(found)
+
+    def _decide(
+        self, conn: Connection, batch: list[_Unit[object]], facts: Facts | None = None
+    ) -> _Open:
+        uow = UnitOfWork(conn, self._store, self._tables, self._cache, facts=facts)
         for unit in batch:
             if unit.prepare is not None:
                 unit.prepare(uow)

@@ -44,6 +44,10 @@ _CATCH_UP = 1000
 _BALANCES_ONLY = (ev.SpendRecorded, ev.SpendReversed, ev.SpendClassified)
 
 
+# ``loader.facts_key``: (closed months, registered grants) and the probed grants' versions.
+Facts = tuple[tuple[int, int], dict[str, int]]
+
+
 def grant_stream(grant_id: str) -> str:
     return f"grant-{grant_id}"
 
@@ -84,11 +88,14 @@ class UnitOfWork:
         store: EventStore,
         tables: ProjectionTables,
         cache: StateCache | None = None,
+        *,
+        facts: Facts | None = None,
     ) -> None:
         self.conn = conn
         self.store = store
         self.tables = tables
         self._cache = cache
+        self._probed = facts  # ``loader.facts_key`` of the cache's grants, read with the lock
         self._grants: dict[str, GrantState | None] = {}
         self._periods: PeriodsState | None = None
         self._routes: list[CostObjectRoute] | None = None
@@ -132,7 +139,7 @@ class UnitOfWork:
         if self._cache is None or self._facts_key is not None:
             return
         # The kept grants' versions ride along: a command then needs no probe of its own.
-        self._facts_key, self._versions = loader.facts_key(
+        self._facts_key, self._versions = self._probed or loader.facts_key(
             self.conn, self.tables, self._cache.kept_ids()
         )
         kept = self._cache.facts(self._facts_key)
@@ -339,7 +346,11 @@ class UnitOfWork:
 
     # --- deciding before the lock ----------------------------------------------------------
 
-    def rebase(self, refused: bool) -> bool:
+    def read_ids(self) -> list[str]:
+        """The grants the decisions read (``rebase`` probes their versions)."""
+        return list(self._read)
+
+    def rebase(self, refused: bool, facts: Facts | None = None) -> bool:
         """Whether what was decided here before the append lock still holds under it.
 
         Called once the lock is held.  The decisions stand if the ledger-wide facts are
@@ -351,11 +362,12 @@ class UnitOfWork:
         on a balance: with any command refused, only an unmoved ledger keeps the decisions.
         A natural key or Idempotency-Key used since by another process is caught by its unique
         index at the flush, and the group is then decided again (``GroupCommit``).
-        ``False``: decide again, under the lock.
+        ``False``: decide again, under the lock.  ``facts``: ``loader.facts_key`` of
+        ``read_ids``, if the caller read it with the lock.
         """
         if self._read_lines:
             return False
-        key, versions = loader.facts_key(self.conn, self.tables, list(self._read))
+        key, versions = facts or loader.facts_key(self.conn, self.tables, list(self._read))
         if self._facts_key is not None and key != self._facts_key:
             return False
         moved = {

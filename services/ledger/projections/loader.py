@@ -10,6 +10,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from types import MappingProxyType
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -32,15 +33,7 @@ def facts_key(
     """(closed months, registered grants): what changes whenever periods or routes do; and,
     in the same round trip, the projected versions of ``grant_ids`` (those registered)."""
     if conn.dialect.name == "postgresql":
-        found = driver_rows(
-            conn,
-            f"SELECT (SELECT count(*) FROM {t.closed_periods.name}), "
-            f"(SELECT count(*) FROM {t.grants.name}), g.grant_id, g.version "
-            f"FROM (SELECT 1) AS one LEFT JOIN {t.grants.name} g ON g.grant_id = ANY(%s)",
-            [list(grant_ids)],
-        )
-        versions = {g: int(v) for _, _, g, v in found if g is not None}
-        return (int(found[0][0]), int(found[0][1])), versions
+        return facts_of(driver_rows(conn, *facts_probe(t, grant_ids)))
     count = sa.func.count()
     counts = sa.select(
         sa.select(count).select_from(t.closed_periods).scalar_subquery().label("closed"),
@@ -54,6 +47,22 @@ def facts_key(
     ).all()
     versions = {r.grant_id: int(r.version) for r in rows if r.grant_id is not None}
     return (int(rows[0].closed), int(rows[0].registered)), versions
+
+
+def facts_probe(t: ProjectionTables, grant_ids: Sequence[str]) -> tuple[str, list[Any]]:
+    """``facts_key``'s PostgreSQL statement, to send in another's round trip (the lock's)."""
+    return (
+        f"SELECT (SELECT count(*) FROM {t.closed_periods.name}), "
+        f"(SELECT count(*) FROM {t.grants.name}), g.grant_id, g.version "
+        f"FROM (SELECT 1) AS one LEFT JOIN {t.grants.name} g ON g.grant_id = ANY(%s)",
+        [list(grant_ids)],
+    )
+
+
+def facts_of(found: Sequence[Sequence[Any]]) -> tuple[tuple[int, int], dict[str, int]]:
+    """``facts_key``'s answer from the rows of ``facts_probe``."""
+    versions = {g: int(v) for _, _, g, v in found if g is not None}
+    return (int(found[0][0]), int(found[0][1])), versions
 
 
 def load_periods(conn: Connection, t: ProjectionTables) -> PeriodsState:

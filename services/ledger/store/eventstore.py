@@ -35,6 +35,7 @@ from ledger.store.schema import events
 # Any constant works; it only has to be the same for every writer of this database.
 _APPEND_LOCK_KEY = 0x6772616E74
 _LOCK_MARK = "grantledger_append_lock"
+_HEAD_MARK = "grantledger_head"  # (transaction, head) as the lock read it
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,23 +134,46 @@ def _row_to_event(row: Any) -> StoredEvent:
 class EventStore:
     """The one place that writes to ``events``."""
 
-    def lock(self, conn: Connection) -> None:
-        """Take the append lock for the rest of the caller's transaction (idempotent)."""
+    def lock(
+        self, conn: Connection, then: tuple[str, Sequence[Any]] | None = None
+    ) -> list[tuple[Any, ...]] | None:
+        """Take the append lock for the rest of the caller's transaction (idempotent).
+
+        On PostgreSQL the lock, the head (kept for the transaction's append) and ``then``, a
+        statement the caller runs as soon as the lock is granted, go in one round trip; the
+        rows of ``then`` are returned (None without it, or elsewhere than PostgreSQL).
+        """
         tx = conn.get_transaction()
         if tx is None:
             raise InvalidInput("appends must run inside a transaction")
         if conn.info.get(_LOCK_MARK) is tx:
-            return
+            return driver_rows(conn, *then) if then is not None else None
+        found = None
         if conn.dialect.name == "postgresql":
-            driver_rows(conn, "SELECT pg_advisory_xact_lock(%s)", [_APPEND_LOCK_KEY])
+            raw = conn.connection.driver_connection
+            assert raw is not None
+            with raw.pipeline(), raw.cursor() as lock, raw.cursor() as head, raw.cursor() as more:
+                # Each runs after the one before: the head and ``then`` are read under the lock.
+                lock.execute("SELECT pg_advisory_xact_lock(%s)", [_APPEND_LOCK_KEY])
+                head.execute(_PG_HEAD)
+                if then is not None:
+                    more.execute(*then)
+                [(position, digest, now)] = head.fetchall()
+                found = more.fetchall() if then is not None else None
+            conn.info[_HEAD_MARK] = (tx, (position or 0, digest or GENESIS_HASH, _utc(now)))
         elif not conn.get_execution_options().get("grantledger_write", False):
             # A deferred SQLite transaction takes the write lock at its first write; take it now
             # so state read after this point cannot change before commit.
             conn.exec_driver_sql("DELETE FROM idempotency_keys WHERE 0 = 1")
         conn.info[_LOCK_MARK] = tx
+        return found
 
     def _head(self, conn: Connection) -> tuple[int, str, datetime]:
-        """Last position, its hash and the database clock, in one round trip."""
+        """Last position, its hash and the database clock, in one round trip (none, if the
+        lock read them and nothing was appended since)."""
+        kept = conn.info.pop(_HEAD_MARK, None)
+        if kept is not None and kept[0] is conn.get_transaction():
+            return kept[1]  # type: ignore[no-any-return]
         if conn.dialect.name == "postgresql":
             [(position, digest, now)] = driver_rows(conn, _PG_HEAD)
             return (position or 0, digest or GENESIS_HASH, _utc(now))
