@@ -17,8 +17,13 @@ still hold (or carries them over another process's spend); if not, or if the flu
 natural key or Idempotency-Key another process used meanwhile (its unique index), the group is
 decided again under the lock, as any other.
 
+Such a group is committed after the lead is handed on, so that the next group is decided while
+this one waits for the lock and appends: one process may have two groups in flight, the second
+carried over the first by ``rebase`` like any other process's spend.
+
 Callers on an event loop ``submit`` instead of ``run``: their commands are led by the group's
-own writer thread and answered through a future, so a waiting command holds no thread.
+own writer threads (two, for the two groups in flight) and answered through a future, so a
+waiting command holds no thread.
 
 One client's command must never fail another's: if the group's transaction fails for any reason
 but an unreachable database, each of its commands is run again alone, in its own transaction, so
@@ -128,7 +133,8 @@ class GroupCommit:
                 unit.wake.clear()
                 if unit.done:
                     break
-            lead = self._lead(unit)  # type: ignore[arg-type]
+            self._lead(unit)  # type: ignore[arg-type]
+            lead = False  # handed on: led again only if handed the lead again
         if unit.error is not None:
             raise unit.error
         return unit.result  # type: ignore[return-value]
@@ -145,9 +151,9 @@ class GroupCommit:
         assert unit.future is not None
         return unit.future
 
-    def _lead(self, own: _Unit[object] | None) -> bool:
-        """Lead until ``own`` is done (``None``: while the next queued command is submitted);
-        whether this thread still leads when it returns.
+    def _lead(self, own: _Unit[object] | None) -> None:
+        """Lead until ``own`` is done (``None``: while the next queued command is submitted),
+        then hand the lead on.
 
         A group decided early is committed after the lead is handed on: the next leader
         decides the next group while this one waits for the lock and appends."""
@@ -160,9 +166,8 @@ class GroupCommit:
             if rest is not None:
                 self._hand_on()
                 rest()
-                return False
+                return
         self._hand_on()
-        return False
 
     def _hand_on(self) -> None:
         """Hand the lead to the next queued command's thread, or to a writer thread if that
