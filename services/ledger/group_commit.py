@@ -277,9 +277,6 @@ class GroupCommit:
             return
         self._committed(batch, decided)
 
-    def _commit_alone(self, unit: _Unit[object]) -> None:
-        self._commit_late([unit])
-
     def _committed(self, batch: list[_Unit[object]], decided: _Decided) -> None:
         """Nothing here may fail the batch: its commit is done."""
         self._done(batch, decided.results)
@@ -297,7 +294,7 @@ class GroupCommit:
             else:
                 for unit in batch:  # find the culprit: each command alone
                     unit.error = unit.result = None
-                    self._commit_alone(unit)
+                    self._commit_late([unit])
         finally:
             self._done(batch, [])
 

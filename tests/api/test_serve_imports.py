@@ -32,6 +32,11 @@ NOT_AT_START = (
 
 
 def run(code: str, tmp_path: Path, **env: str) -> str:
+    """What ``code`` prints, run by this interpreter as a server worker starts."""
+    return _run(code, tmp_path, **env).stdout
+
+
+def _run(code: str, tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]:
     done = subprocess.run(  # this interpreter, the code below
         [sys.executable, "-c", code],
         env=_base_env({"GRANTLEDGER_DATABASE_URL": f"sqlite:///{tmp_path / 'imports.db'}", **env}),
@@ -42,7 +47,7 @@ def run(code: str, tmp_path: Path, **env: str) -> str:
         check=False,
     )
     assert done.returncode == 0, done.stderr
-    return done.stdout
+    return done
 
 
 def test_the_app_is_built_without_what_serving_does_not_use(tmp_path: Path) -> None:
@@ -91,11 +96,8 @@ print("ok")
 
 
 def test_console_logs_render_exceptions_without_rich(tmp_path: Path) -> None:
-    done = subprocess.run(  # this interpreter, the code below
-        [
-            sys.executable,
-            "-c",
-            """
+    done = _run(
+        """
 import logging, sys
 from api.serve import serve_only
 serve_only()
@@ -107,15 +109,8 @@ except ZeroDivisionError:
     logging.getLogger("api.test").exception("boom")
 assert sys.modules.get("rich") is None
 """,
-        ],
-        env=_base_env(),
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
+        tmp_path,
     )
-    assert done.returncode == 0, done.stderr
     logged = done.stdout + done.stderr
     assert "boom" in logged
     assert "Traceback (most recent call last)" in logged

@@ -20,9 +20,8 @@ can come between a decision and its append there.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import contextmanager
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date
 
 import pytest
@@ -73,11 +72,11 @@ def _until(condition: Callable[[], bool]) -> None:
         time.sleep(0.02)
 
 
-@contextmanager
 def _raced(
-    engine: Engine, other: Callable[[], object], batch: Callable[[], Result]
-) -> Iterator[tuple[Future[object], Future[Result]]]:
-    """``other`` takes the append lock before ``batch`` does, and after ``batch`` decided."""
+    engine: Engine, other: Callable[[], object], batch: Callable[[], object]
+) -> tuple[Result, Result]:
+    """``other`` takes the append lock before ``batch`` does, and after ``batch`` decided;
+    both answers."""
     pool = ThreadPoolExecutor(2)
     try:
         with write_transaction(engine) as conn:
@@ -86,9 +85,12 @@ def _raced(
             _until(lambda: _waiting_for_the_lock(engine) == 1)
             second = pool.submit(batch)  # decides now, then queues for the lock
             _until(lambda: _waiting_for_the_lock(engine) == 2)
-        yield first, second
+        before, after = first.result(timeout=60), second.result(timeout=60)
     finally:
         pool.shutdown()
+    assert isinstance(before, Result)
+    assert isinstance(after, Result)
+    return before, after
 
 
 def _batch(n: int, *extra: cmd.LineInput) -> PostSpend:
@@ -111,16 +113,11 @@ def test_spend_decided_early_is_appended_after_another_process_spend(ledger: Led
     other = LedgerService(ledger.engine)  # the other worker
     single = PostSpend("erp", (line("9916", kr(7), date(2022, 5, 3)),))
     batch = _batch(EARLY)
-    with _raced(
+    _, after = _raced(
         ledger.engine,
         lambda: other.execute(single, POSTER),
-        lambda: ledger.service.execute(batch, POSTER),  # type: ignore[arg-type, return-value]
-    ) as (first, second):
-        pass
-    before = first.result(timeout=60)
-    after = second.result(timeout=60)
-    assert isinstance(before, Result)
-    assert isinstance(after, Result)
+        lambda: ledger.service.execute(batch, POSTER),
+    )
     assert [o.status for o in after.lines] == ["recorded"] * EARLY
     versions = [e.stream_version for e in ledger.events(stream_id=f"grant-{G}")]
     assert versions == list(range(1, len(versions) + 1))
@@ -139,16 +136,11 @@ def test_a_natural_key_recorded_meanwhile_answers_duplicate(ledger: Ledger) -> N
     other = LedgerService(ledger.engine)
     shared = line("9916", kr(55), date(2022, 5, 3), line_id="ERP-RACE-1")
     batch = _batch(EARLY, shared)
-    with _raced(
+    recorded, after = _raced(
         ledger.engine,
         lambda: other.execute(PostSpend("erp", (shared,)), POSTER),
-        lambda: ledger.service.execute(batch, POSTER),  # type: ignore[arg-type, return-value]
-    ) as (first, second):
-        pass
-    recorded = first.result(timeout=60)
-    after = second.result(timeout=60)
-    assert isinstance(recorded, Result)
-    assert isinstance(after, Result)
+        lambda: ledger.service.execute(batch, POSTER),
+    )
     dup = after.lines[0]
     assert (dup.line_id, dup.status) == ("ERP-RACE-1", "duplicate")
     assert dup.transaction_id == recorded.lines[0].transaction_id
@@ -172,15 +164,11 @@ def test_a_plan_change_meanwhile_has_the_batch_decided_again(ledger: Ledger) -> 
     )
     on_new = line("9916", kr(3), date(2022, 5, 3), activity="a2")
     batch = _batch(EARLY, on_new)
-    with _raced(
+    _, after = _raced(
         ledger.engine,
         lambda: other.execute(allocate, PLANNER),
-        lambda: ledger.service.execute(batch, POSTER),  # type: ignore[arg-type, return-value]
-    ) as (first, second):
-        pass
-    assert isinstance(first.result(timeout=60), Result)
-    after = second.result(timeout=60)
-    assert isinstance(after, Result)
+        lambda: ledger.service.execute(batch, POSTER),
+    )
     assert [o.status for o in after.lines] == ["recorded"] * (EARLY + 1)
     assert ledger.activity(G, "a2").spent == kr(3)
     assert_replay_identical(ledger.engine)

@@ -9,11 +9,12 @@ from fastapi import APIRouter, FastAPI, Path, Request
 from fastapi.responses import Response
 from fastapi.routing import APIRoute
 from pydantic import ValidationError
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from api.auth import Planner, Poster, Reader, cached_principal
 from api.container import Container
 from api.deps import ContainerDep
+from api.middleware import replay
 from api.routers.common import NOT_FOUND, WRITE_ERRORS
 from api.schemas.answers import SpendOut, TransactionOut
 from api.schemas.requests import ClassificationBody, ReversalBody, SpendBatchBody
@@ -69,7 +70,7 @@ class SpendLane:
                 raise
             answer = await handler(request, error)
         if answer is None:
-            await self.app(scope, receive if raw is None else _replay(raw, receive), send)
+            await self.app(scope, receive if raw is None else replay(raw, receive), send)
             return
         await answer(scope, receive, send)
 
@@ -80,20 +81,6 @@ class SpendLane:
             if kind in self._api.exception_handlers:
                 return self._api.exception_handlers[kind]
         return None
-
-
-def _replay(body: bytes, receive: Receive) -> Receive:
-    """The body read already, then whatever the client sends next (a disconnect)."""
-    replayed = False
-
-    async def again() -> Message:
-        nonlocal replayed
-        if replayed:
-            return await receive()
-        replayed = True
-        return {"type": "http.request", "body": body, "more_body": False}
-
-    return again
 
 
 async def _short_way(request: Request) -> tuple[Awaitable[Response] | None, bytes | None]:
