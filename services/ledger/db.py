@@ -6,7 +6,7 @@ Users write ``sqlite:///path`` or ``postgresql://user@host:port/db``; we pick th
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from functools import lru_cache
 from typing import Any
@@ -231,6 +231,7 @@ def bulk_insert(
     rows: Iterable[Sequence[Any]],
     *,
     count: int | None = None,
+    meanwhile: Callable[[], None] | None = None,
 ) -> None:
     """Insert many rows (tuples in ``columns`` order) in the caller's transaction: COPY on
     PostgreSQL, executemany elsewhere.
@@ -239,43 +240,47 @@ def bulk_insert(
     is what makes batch ingest approach the speed of the raw table.  ``rows`` may be a generator
     that makes each row as it is written (then ``count`` says how many it makes): COPY ships
     every 32 KiB, so the server inserts the first rows while the caller computes the rest.
+    ``meanwhile`` runs once the rows are made and sent, before the insert is waited for: the
+    caller's next Python work, done while the server is still inserting (COPY only; elsewhere
+    it simply runs after the insert).
     """
     if pipelined(conn):
         _insert_pipelined(conn, table, tuple(columns), rows)
+        if meanwhile is not None:
+            meanwhile()
         return
     if count is None or conn.dialect.name != "postgresql" or count < _COPY_THRESHOLD:
         rows = list(rows)
         count = len(rows)
-    if not count:
-        return
-    if conn.dialect.name != "postgresql" or count < _COPY_THRESHOLD:
-        conn.execute(table.insert(), [dict(zip(columns, row, strict=True)) for row in rows])
+    if not count or conn.dialect.name != "postgresql" or count < _COPY_THRESHOLD:
+        if count:
+            conn.execute(table.insert(), [dict(zip(columns, row, strict=True)) for row in rows])
+        if meanwhile is not None:
+            meanwhile()
         return
     types = _copy_types(table, tuple(columns))
     json_at = [i for i, t in enumerate(types) if t == "jsonb"]
     names = ", ".join(f'"{c}"' for c in columns)
     raw = conn.connection.driver_connection
     assert raw is not None
-    # Binary: the server reads integers, dates and instants as they are instead of parsing
-    # their text (a sixth less of its time on the events table).
-    sql = f'COPY "{table.name}" ({names}) FROM STDIN (FORMAT BINARY)'
+    # Text, not binary: the server inserts a text COPY's rows as they arrive (a buffer at a
+    # time), so it works while this process still makes the later rows and runs
+    # ``meanwhile``; a binary COPY's rows are buffered until 1 000 have come or the COPY ends
+    # (PostgreSQL counts a buffer's bytes by its text line, which binary rows leave empty), so
+    # every insert of a group's COPY waited for its end.
+    sql = f'COPY "{table.name}" ({names}) FROM STDIN'
     with raw.cursor() as cursor, cursor.copy(sql) as copy:
-        # A jsonb field of binary COPY is a version byte (1) and the JSON text (jsonb_recv): made
-        # here by orjson (an orjson.Fragment as it is) and sent as bytes, without psycopg's
-        # Python dumper of each value.
-        copy.set_types(["bytea" if t == "jsonb" else t for t in types])
         if not json_at:
             for row in rows:
                 copy.write_row(row)
-            return
-        for row in rows:
-            values = list(row)
-            for i in json_at:
-                values[i] = _JSONB_V1 + orjson.dumps(values[i])
-            copy.write_row(values)
-
-
-_JSONB_V1 = b"\x01"
+        else:
+            for row in rows:
+                values = list(row)
+                for i in json_at:  # an orjson.Fragment as it is
+                    values[i] = orjson.dumps(values[i]).decode()
+                copy.write_row(values)
+        if meanwhile is not None:
+            meanwhile()
 
 
 def _insert_pipelined(

@@ -26,7 +26,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from ledger.db import translate_errors
 from ledger.domain.events import decode
-from ledger.projections.projector import Applied, apply
+from ledger.projections.projector import apply
 from ledger.projections.tables import LIVE, ProjectionTables
 from ledger.replay_spend import SPEND, rebuild_spend, spend_versions
 from ledger.store import EventStore, StoredEvent
@@ -157,11 +157,7 @@ def _rebuild(
         then_index()
     done = after
     while page := _other_events(conn, done, until):
-        apply(
-            conn,
-            scratch,
-            [Applied(s, decode(s.event_type, s.schema_version, s.data)) for s in page],
-        )
+        apply(conn, scratch, page, [decode(s.event_type, s.schema_version, s.data) for s in page])
         count += len(page)
         done = page[-1].position
     # ``apply`` keeps each grant's version as of its own events; spend lines move it on too.

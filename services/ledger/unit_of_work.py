@@ -23,7 +23,7 @@ from ledger.domain.decide import routes_of, within_bound
 from ledger.domain.state import GrantState, PeriodsState, evolve_periods, fold
 from ledger.errors import IdempotencyKeyReused
 from ledger.projections import loader
-from ledger.projections.projector import Applied, apply, line_digest
+from ledger.projections.projector import Projection, line_digest
 from ledger.projections.tables import ProjectionTables
 from ledger.state_cache import LedgerFacts, StateCache
 from ledger.store import EventStore, NewEvent, StoredEvent, storable
@@ -408,11 +408,19 @@ class UnitOfWork:
         # A few spend lines (a group of single posts): events, lines and sums in one round trip
         # (``one_round_trip``); more go by COPY, streamed as they are made.
         small = len(domain) < _ONE_TRIP and all(isinstance(e, ev.SpendRecorded) for e in domain)
+        projection: Projection | None = None
+
+        def project(stored: list[StoredEvent]) -> None:
+            nonlocal projection  # worked out while the server inserts the events' rows
+            projection = Projection.of(self.tables, stored, domain, self.conn.dialect.name)
+
         with one_round_trip(self.conn) if small else nullcontext():
             # The versions are this unit of work's own, read under the lock it still holds.
-            stored = self.store.append_many(self.conn, appends, versions_checked=True)
-            applied = [Applied(s, e) for s, e in zip(stored, domain, strict=True)]
-            apply(self.conn, self.tables, applied)
+            stored = self.store.append_many(
+                self.conn, appends, versions_checked=True, meanwhile=project
+            )
+            assert projection is not None
+            projection.write(self.conn)
         at = 0
         for a in self._appends:
             a.recorded.events += tuple(stored[at : at + len(a.new)])

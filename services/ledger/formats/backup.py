@@ -34,7 +34,7 @@ from sqlalchemy.engine import Connection, Engine
 from ledger.db import write_transaction
 from ledger.domain.events import decode
 from ledger.errors import Conflict, InvalidInput, LedgerError
-from ledger.projections.projector import Applied, ProjectionError, apply
+from ledger.projections.projector import ProjectionError, apply
 from ledger.projections.tables import LIVE, ProjectionTables
 from ledger.store import GENESIS_HASH, EventStore, StoredEvent
 from ledger.store.chain import format_recorded_at
@@ -294,14 +294,14 @@ def import_events(
             if not batch:
                 return
             conn.execute(events.insert(), [_row(e) for _, e in batch])
-            applied = []
+            decoded = []
             for line_no, e in batch:
                 try:
-                    applied.append(Applied(e, decode(e.event_type, e.schema_version, e.data)))
+                    decoded.append(decode(e.event_type, e.schema_version, e.data))
                 except LedgerError as err:
                     raise UnreadableLine(line_no, f"position {e.position}: {err.detail}") from err
             try:
-                apply(conn, tables, applied)
+                apply(conn, tables, [e for _, e in batch], decoded)
             except ProjectionError as err:
                 raise ImportRefused(f"{err}; nothing was imported") from err
             count += len(batch)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import defaultdict
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import date
@@ -69,41 +69,82 @@ def line_digest(line: LineContent) -> str:
     return hashlib.sha256(orjson.dumps(content)).hexdigest()
 
 
-@dataclass(frozen=True, slots=True)
-class Applied:
-    """An appended event with its decoded domain form."""
-
-    stored: StoredEvent
-    event: ev.Event
-
-
-def apply(conn: Connection, tables: ProjectionTables, applied: Sequence[Applied]) -> None:
-    sums = _Sums()
-    at = 0
-    while at < len(applied):
-        # The hot path: a run of spend lines goes in one COPY, each line's row (and its
-        # postings and sums) made as COPY takes it, so the server inserts meanwhile ...
-        end = at
-        while end < len(applied) and isinstance(applied[end].event, ev.SpendRecorded):
-            end += 1
-        if end > at:
-            run = applied[at:end]
-            bulk_insert(conn, tables.spend_lines, LINE_COLUMNS, sums.lines(run), count=len(run))
-            at = end
-            continue
-        # ... and any other event is applied on its own, after the lines before it.
-        item = applied[at]
-        sums.add(item.stored, item.event)
-        _apply_one(conn, tables, item.stored, item.event)
-        at += 1
-    bulk_insert(conn, tables.postings, POSTING_COLUMNS, sums.postings)
-    _write_sums(conn, tables, sums)
+def apply(
+    conn: Connection,
+    tables: ProjectionTables,
+    stored: Sequence[StoredEvent],
+    events: Sequence[ev.Event],
+) -> None:
+    """Project appended events (``stored``, each with its decoded domain form in ``events``)."""
+    Projection.of(tables, stored, events, conn.dialect.name).write(conn)
 
 
-def _write_sums(conn: Connection, t: ProjectionTables, sums: _Sums) -> None:
+@dataclass(slots=True)
+class Projection:
+    """What a group of appended events writes to the projection tables, worked out in full
+    before the first row is written.
+
+    The write path makes it while the server is still inserting the events' own COPY
+    (``EventStore.append_many``'s ``while_inserting``): the line rows, postings and sums are
+    built in Python meanwhile, so that afterwards the lock only waits for them to be shipped.
+    """
+
+    tables: ProjectionTables
+    # In order: a run of spend lines' rows (one COPY), or an event applied on its own.
+    steps: list[list[tuple[Any, ...]] | tuple[StoredEvent, ev.Event]]
+    sums: _Sums
+    # On PostgreSQL, the sums' statements, made here too (``_sum_statements``).
+    statements: list[tuple[str, list[Any]]] | None
+
+    @classmethod
+    def of(
+        cls,
+        tables: ProjectionTables,
+        stored: Sequence[StoredEvent],
+        events: Sequence[ev.Event],
+        dialect: str,
+    ) -> Projection:
+        if len(stored) != len(events):
+            raise ProjectionError(f"{len(stored)} stored events for {len(events)} decoded ones")
+        sums = _Sums()
+        steps: list[list[tuple[Any, ...]] | tuple[StoredEvent, ev.Event]] = []
+        at = 0
+        while at < len(events):
+            # A run of spend lines goes in one COPY ...
+            end = at
+            while end < len(events) and isinstance(events[end], ev.SpendRecorded):
+                end += 1
+            if end > at:
+                steps.append(sums.lines(stored[at:end], events[at:end]))
+                at = end
+                continue
+            # ... and any other event is applied on its own, after the lines before it.
+            sums.add(stored[at], events[at])
+            steps.append((stored[at], events[at]))
+            at += 1
+        statements = _sum_statements(tables, sums) if dialect == "postgresql" else None
+        return cls(tables, steps, sums, statements)
+
+    def write(self, conn: Connection) -> None:
+        t = self.tables
+        for step in self.steps:
+            if isinstance(step, list):
+                bulk_insert(conn, t.spend_lines, LINE_COLUMNS, step)
+            else:
+                _apply_one(conn, t, *step)
+        bulk_insert(conn, t.postings, POSTING_COLUMNS, self.sums.postings)
+        _write_sums(conn, t, self.sums, self.statements)
+
+
+def _write_sums(
+    conn: Connection,
+    t: ProjectionTables,
+    sums: _Sums,
+    statements: list[tuple[str, list[Any]]] | None,
+) -> None:
     """The balance and day sums and each grant's version.  On PostgreSQL the statements go in
     one pipeline: one round trip for all of them, which the append lock waits on."""
-    if conn.dialect.name != "postgresql":
+    if statements is None:
         _upsert_add(conn, t.account_balances, _BALANCE_KEYS, "balance", sums.balances)
         _upsert_add(conn, t.daily_transfers, _DAY_KEYS, "amount", sums.daily)
         for grant_id, version in sums.versions.items():
@@ -111,6 +152,15 @@ def _write_sums(conn: Connection, t: ProjectionTables, sums: _Sums) -> None:
                 t.grants.update().where(t.grants.c.grant_id == grant_id).values(version=version)
             )
         return
+    raw = conn.connection.driver_connection
+    assert raw is not None
+    with nullcontext() if pipelined(conn) else raw.pipeline(), raw.cursor() as cursor:
+        for statement in statements:
+            cursor.execute(*statement)
+
+
+def _sum_statements(t: ProjectionTables, sums: _Sums) -> list[tuple[str, list[Any]]]:
+    """The PostgreSQL statements of ``_write_sums``."""
     statements = [
         _upsert_add_postgres(t.account_balances, _BALANCE_KEYS, "balance", sums.balances),
         _upsert_add_postgres(t.daily_transfers, _DAY_KEYS, "amount", sums.daily),
@@ -119,12 +169,7 @@ def _write_sums(conn: Connection, t: ProjectionTables, sums: _Sums) -> None:
             for grant, version in sums.versions.items()
         ),
     ]
-    raw = conn.connection.driver_connection
-    assert raw is not None
-    with nullcontext() if pipelined(conn) else raw.pipeline(), raw.cursor() as cursor:
-        for statement in statements:
-            if statement is not None:
-                cursor.execute(*statement)
+    return [s for s in statements if s is not None]
 
 
 _BALANCE_KEYS = ["grant_id", "account"]
@@ -168,19 +213,22 @@ class _Sums:
             if posted:
                 postings.append((position, seq, grant_id, source, target, amount, day, recorded_at))
 
-    def lines(self, run: Sequence[Applied]) -> Iterator[tuple[Any, ...]]:
+    def lines(
+        self, stored: Sequence[StoredEvent], events: Sequence[ev.Event]
+    ) -> list[tuple[Any, ...]]:
         """The ``spend_lines`` rows of a run of ``SpendRecorded``, summed as they are made."""
-        for item in run:
-            event, stored = item.event, item.stored
+        rows = []
+        for s, event in zip(stored, events, strict=True):
             assert isinstance(event, ev.SpendRecorded)
             moved = transfers(event)
             if len(moved) != 1:
                 raise ProjectionError(
-                    f"event {stored.position} (SpendRecorded) makes {len(moved)} transfers: "
+                    f"event {s.position} (SpendRecorded) makes {len(moved)} transfers: "
                     "a spend line's row holds exactly one"
                 )
-            self.add(stored, event, moved, posted=False)
-            yield _line_row(event, stored, moved[0])
+            self.add(s, event, moved, posted=False)
+            rows.append(_line_row(event, s, moved[0]))
+        return rows
 
 
 POSTING_COLUMNS = (

@@ -221,12 +221,15 @@ class EventStore:
         meta: Mapping[str, Any] | None = None,
         *,
         versions_checked: bool = False,
+        meanwhile: Callable[[list[StoredEvent]], None] | None = None,
     ) -> list[StoredEvent]:
         """Append to several streams in the caller's transaction, all or nothing.
 
         ``versions_checked``: the caller read every expected version under the append lock it
         holds (the unit of work does), so they are not read again; the unique
-        (stream, version) key still refuses a version that was taken.
+        (stream, version) key still refuses a version that was taken.  ``meanwhile`` is given
+        the stored events as soon as their rows are sent, while the server still inserts them
+        (``bulk_insert``): the caller's work on them overlaps the insert.
         """
         if not any(a.events for a in appends):
             return []
@@ -302,7 +305,14 @@ class EventStore:
                     prev = digest
 
         count = sum(len(a.events) for a in appends)
-        bulk_insert(conn, events, _EVENT_COLUMN_NAMES, rows(), count=count)
+        bulk_insert(
+            conn,
+            events,
+            _EVENT_COLUMN_NAMES,
+            rows(),
+            count=count,
+            meanwhile=None if meanwhile is None else lambda: meanwhile(stored),
+        )
         return stored
 
     # --- reading ---------------------------------------------------------------------------
