@@ -76,3 +76,40 @@ def test_postings_move_between_their_shapes_without_changing_an_answer(
     assert {d: ledger.figures(G, as_of=d) for d in days} == before
     assert {t: ledger.figures(G, known_at=t) for t in instants} == known
     assert_replay_identical(engine)
+
+
+def test_events_by_type_are_found_alike_with_and_without_spend_in_the_type_index(
+    engine: Engine,
+) -> None:
+    """Rule: the global log filtered by type answers the same events whichever shape the type
+    index has (``0010_type_index`` leaves spend lines out of it on PostgreSQL), down and up."""
+    ledger = Ledger(engine)
+    ledger.register(G, [cmd.AreaSpec("nara", "Nära vård", kr(1_000_000), "9916", "HOSPA")])
+    ledger.allocate(G, "a1", "nara", kr(400_000))
+    ledger.spend(*(line("9916", kr(10 + i), date(2022, 3, 1), activity="a1") for i in range(3)))
+    ledger.allocate(G, "a2", "nara", kr(1_000))
+
+    def by_type() -> dict[str, list[int]]:
+        return {
+            t: [e.position for e in ledger.queries.events(event_types=(t,), limit=100)]
+            for t in ("SpendRecorded", "ActivityAllocated", "GrantRegistered")
+        }
+
+    now = by_type()
+    assert [len(now[t]) for t in ("SpendRecorded", "ActivityAllocated", "GrantRegistered")] == [
+        3,
+        2,
+        1,
+    ]
+    if engine.dialect.name == "postgresql":
+        with engine.connect() as conn:
+            definition = conn.execute(
+                sa.text(
+                    "SELECT indexdef FROM pg_indexes WHERE indexname = 'ix_events_type_position'"
+                )
+            ).scalar_one()
+        assert "WHERE ((event_type)::text <> 'SpendRecorded'" in definition
+    migrate.downgrade(engine, "0009_lines")
+    assert by_type() == now
+    migrate.upgrade(engine)
+    assert by_type() == now

@@ -41,7 +41,13 @@ events = sa.Table(
     sa.Column("hash", sa.String(64), nullable=False),
     sa.UniqueConstraint("stream_id", "stream_version", name="uq_events_stream_version"),
     sa.Index("ix_events_stream_position", "stream_id", "position"),
-    sa.Index("ix_events_type_position", "event_type", "position"),
+    # Without spend lines on PostgreSQL (migration 0010): a query for them reads the log.
+    sa.Index(
+        "ix_events_type_position",
+        "event_type",
+        "position",
+        postgresql_where=sa.text("event_type <> 'SpendRecorded'"),
+    ),
 )
 
 # Idempotency-Key → the answer given the first time (DESIGN §2).
