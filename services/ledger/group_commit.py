@@ -15,7 +15,9 @@ kept states, and only appended under it: while one process appends, the other de
 lock is held for the append alone.  Under the lock ``UnitOfWork.rebase`` proves the decisions
 still hold (or carries them over another process's spend); if not, or if the flush meets a
 natural key or Idempotency-Key another process used meanwhile (its unique index), the group is
-decided again under the lock, as any other.
+decided again under the lock, as any other.  Such a group does not even read its natural keys
+first (``UnitOfWork.known_lines``): a line sent again meets the same unique index, and the group
+is decided again with its keys read; a source that did so lately has its keys read first.
 
 Such a group is committed after the lead is handed on, so that the next group is decided while
 this one waits for the lock and appends: one process may have two groups in flight, the second
@@ -118,6 +120,8 @@ class GroupCommit:
         self._leading = False
         self._writers: list[threading.Thread] = []
         self._writer_leads = threading.Semaphore(0)
+        # Sources that sent a line again lately, and until when their keys are read first.
+        self._resending: dict[str, float] = {}
 
     def run(self, work: Work[T], prepare: Prepare | None = None, *, early: int = 0) -> T:
         """Commit ``work`` in the next group; ``early``: its lines, if it may be decided
@@ -224,7 +228,7 @@ class GroupCommit:
         transaction = ExitStack()
         try:
             conn = transaction.enter_context(write_transaction(self._engine))
-            opened = self._decide(conn, batch)
+            opened = self._decide(conn, batch, keys_by_index=self._keys_by_index)
         except BaseException as e:
             error = e
             try:
@@ -247,7 +251,8 @@ class GroupCommit:
                     opened = self._decide(conn, _again(batch))
                 decided = self._flush(conn, opened)
         except BaseException as e:
-            if early and _is_key_taken(e):  # a key another process used meanwhile
+            if early and _is_key_taken(e):  # a key sent again, or used by another process
+                self._resent(opened.uow.unchecked_sources)
                 self._commit_late(_again(batch))
             else:
                 self._recover(batch, e)
@@ -308,10 +313,28 @@ class GroupCommit:
         assert found is not None
         return loader.facts_of(found)
 
+    def _keys_by_index(self, source: str) -> bool:
+        """Whether a group decided early leaves ``source``'s natural keys to the unique index
+        (``UnitOfWork.known_lines``) instead of reading them first: yes, unless the source sent
+        a line again lately, when reading first is cheaper than a failed flush."""
+        return self._resending.get(source, 0.0) < time.monotonic()
+
+    def _resent(self, sources: set[str]) -> None:
+        until = time.monotonic() + _RESENDING_FOR
+        for source in sources:
+            self._resending[source] = until
+
     def _decide(
-        self, conn: Connection, batch: list[_Unit[object]], facts: Facts | None = None
+        self,
+        conn: Connection,
+        batch: list[_Unit[object]],
+        facts: Facts | None = None,
+        *,
+        keys_by_index: Callable[[str], bool] | None = None,
     ) -> _Open:
-        uow = UnitOfWork(conn, self._store, self._tables, self._cache, facts=facts)
+        uow = UnitOfWork(
+            conn, self._store, self._tables, self._cache, facts=facts, keys_by_index=keys_by_index
+        )
         for unit in batch:
             if unit.prepare is not None:
                 unit.prepare(uow)
@@ -371,8 +394,15 @@ _WRITERS = 2
 _EARLY_LINES = 64
 
 
-# The unique indexes a key used by another process meanwhile runs into (migrations name them).
+# The unique indexes a key sent again, or used by another process meanwhile, runs into
+# (migrations name them); SQLite names their columns instead.
 _KEY_INDEXES = frozenset({"uq_spend_lines_natural_key", "pk_idempotency_keys"})
+_KEY_COLUMNS = frozenset(
+    {
+        "UNIQUE constraint failed: spend_lines.line_id, spend_lines.source",
+        "UNIQUE constraint failed: idempotency_keys.scope, idempotency_keys.key",
+    }
+)
 
 
 def _again(batch: list[_Unit[object]]) -> list[_Unit[object]]:
@@ -380,6 +410,11 @@ def _again(batch: list[_Unit[object]]) -> list[_Unit[object]]:
     for unit in batch:
         unit.error = None
     return batch
+
+
+# How long a source that sent a line again has its keys read first in groups decided early: an
+# import sent twice sends many batches again, and each would otherwise fail its first flush.
+_RESENDING_FOR = 600.0
 
 
 # A sweep deletes by the created_at index; once in a while per process is plenty.
@@ -404,6 +439,8 @@ def _is_key_taken(error: BaseException) -> bool:
     (met through SQLAlchemy or on the driver's own COPY)."""
     cause = getattr(error, "orig", None) if isinstance(error, IntegrityError) else error
     diag = getattr(cause, "diag", None)
+    if diag is None:
+        return str(cause) in _KEY_COLUMNS
     return getattr(diag, "constraint_name", None) in _KEY_INDEXES
 
 

@@ -9,7 +9,7 @@ the idempotent answers.  A refused command has recorded nothing, so nothing need
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass, replace
 from typing import Any
@@ -90,6 +90,7 @@ class UnitOfWork:
         cache: StateCache | None = None,
         *,
         facts: Facts | None = None,
+        keys_by_index: Callable[[str], bool] | None = None,
     ) -> None:
         self.conn = conn
         self.store = store
@@ -120,6 +121,10 @@ class UnitOfWork:
         # record was read from the database.
         self._read: dict[str, GrantState | None] = {}
         self._read_lines = False
+        # Whether a source's natural keys are left to the unique index (``known_lines``), and
+        # the sources a command of this unit asked about so.
+        self._keys_by_index = keys_by_index
+        self.unchecked_sources: set[str] = set()
 
     # --- state -----------------------------------------------------------------------------
 
@@ -205,9 +210,18 @@ class UnitOfWork:
         self._expected.setdefault(source, set()).update(line_ids)
 
     def known_lines(self, source: str, line_ids: Iterable[str]) -> dict[str, loader.KnownLine]:
-        """Lines already recorded under (source, line_id), in the database or earlier here."""
+        """Lines already recorded under (source, line_id), in the database or earlier here.
+
+        For a source in ``keys_by_index`` the database is not asked: the group is decided as if
+        none were recorded, and a key that was meets the unique index of ``spend_lines`` at the
+        flush, which fails the whole transaction before anything is committed; the caller then
+        decides the group again with the keys looked up (``GroupCommit``).  A finance system
+        that sends a line again is answered exactly as if its key had been read first.
+        """
         ids = list(line_ids)
-        if any((source, i) not in self._looked_up for i in ids):
+        if self._keys_by_index is not None and self._keys_by_index(source):
+            self.unchecked_sources.add(source)
+        elif any((source, i) not in self._looked_up for i in ids):
             self._look_up({source: set(ids)})
         found = {i: self._found[(source, i)] for i in ids if (source, i) in self._found}
         for line_id in ids:

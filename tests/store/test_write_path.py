@@ -3,12 +3,16 @@
 - Two processes writing one grant: each keeps the grant's state between its commits and,
   finding it behind, folds on what the other appended.  Every decision must still be taken
   against the state the projections hold (rules 4–6 against current state).
-- Rows go to the database as binary COPY from tuples made as COPY takes them: what is read
-  back (lines, event data, the chain) must be exactly what was sent, whatever the text holds.
+- Rows go to the database by COPY (text format, escaped by the driver) or, for a few lines,
+  in one pipeline: what is read back (lines, event data, the chain) must be exactly what was
+  sent, whatever the text holds.
+- A batch decided before the lock leaves its natural keys to the unique index: a batch sent
+  again must be answered exactly as if every key had been read first.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date
 
 import pytest
@@ -22,7 +26,7 @@ from ledger.domain import errors
 from ledger.errors import LedgerError
 from ledger.projections import loader
 from ledger.projections.tables import LIVE
-from ledger.service import LedgerService, PostSpend, Result
+from ledger.service import LedgerService, NaturalKeyConflict, PostSpend, Result
 from tests.support.ledger import (
     PLANNER,
     POSTER,
@@ -187,5 +191,42 @@ def test_a_batch_reads_back_exactly_as_sent(ledger: Ledger, copies: int) -> None
     by_id = {e.data.get("transaction_id"): e for e in events}
     for outcome, sent in zip(result.lines, lines, strict=True):
         assert by_id[outcome.transaction_id].data["text"] == sent.text
+    assert_chain_verifies(ledger.engine)
+    assert_replay_identical(ledger.engine)
+
+
+def _lines_recorded(engine: Engine) -> int:
+    with read_transaction(engine) as conn:
+        return len(loader.find_lines(conn, LIVE, "raindance", [f"R{i:03d}" for i in range(100)]))
+
+
+def test_a_batch_sent_again_is_answered_as_if_its_keys_were_read_first(ledger: Ledger) -> None:
+    """Rule: a line is recorded once per natural key (source, line_id), and a line sent again
+    with other content refuses its batch naming it (409).  A batch of enough lines to be decided
+    before the lock does not read its keys first: a key recorded before meets the unique index
+    at the flush, and the batch is decided again with its keys read.  Sent again whole, with a
+    new line, or with a line changed, it is answered line by line as the first time."""
+    lines = [
+        line("9916", kr(100 + i), date(2022, 5, 2), activity="a1", line_id=f"R{i:03d}")
+        for i in range(80)
+    ]
+    first = ledger.spend(*lines)
+    assert [o.status for o in first.lines] == ["recorded"] * 80
+
+    again = ledger.spend(*lines)
+    assert [o.status for o in again.lines] == ["duplicate"] * 80
+    assert [o.transaction_id for o in again.lines] == [o.transaction_id for o in first.lines]
+    assert again.events == ()
+
+    new = line("9916", kr(7), date(2022, 5, 3), activity="a1", line_id="R080")
+    mixed = ledger.spend(*lines[:70], new)
+    assert [o.status for o in mixed.lines] == ["duplicate"] * 70 + ["recorded"]
+    assert len(mixed.events) == 1
+
+    changed = replace(lines[5], amount=lines[5].amount + 1)
+    with pytest.raises(NaturalKeyConflict) as refused:
+        ledger.spend(*lines[:5], changed, *lines[6:], line("9916", kr(9), date(2022, 5, 4)))
+    assert [e["line_id"] for e in refused.value.fields["errors"]] == ["R005"]
+    assert _lines_recorded(ledger.engine) == 81
     assert_chain_verifies(ledger.engine)
     assert_replay_identical(ledger.engine)
