@@ -14,7 +14,6 @@ from typing import Any
 import orjson
 import sqlalchemy as sa
 from sqlalchemy import event
-from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import URL, Connection, Engine, make_url
 from sqlalchemy.exc import ArgumentError, DataError, DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
@@ -258,8 +257,7 @@ def bulk_insert(
         if meanwhile is not None:
             meanwhile()
         return
-    types = _copy_types(table, tuple(columns))
-    json_at = [i for i, t in enumerate(types) if t == "jsonb"]
+    json_at = _json_columns(table, tuple(columns))
     names = ", ".join(f'"{c}"' for c in columns)
     raw = conn.connection.driver_connection
     assert raw is not None
@@ -304,36 +302,17 @@ def _insert_pipelined(
 
 @lru_cache(maxsize=64)
 def _pipelined_insert(table: sa.Table, columns: tuple[str, ...]) -> tuple[str, tuple[int, ...]]:
-    types = _copy_types(table, columns)
+    json_at = _json_columns(table, columns)
     names = ", ".join(f'"{c}"' for c in columns)
-    marks = ", ".join("%s::jsonb" if t == "jsonb" else "%s" for t in types)
-    json_at = tuple(i for i, t in enumerate(types) if t == "jsonb")
+    marks = ", ".join("%s::jsonb" if i in json_at else "%s" for i in range(len(columns)))
     return f'INSERT INTO "{table.name}" ({names}) VALUES ({marks})', json_at
 
 
-# The PostgreSQL type of each column kind this schema uses, as binary COPY must be told.
-_COPY_TYPE = {
-    "BIGINT": "int8",
-    "INTEGER": "int4",
-    "SMALLINT": "int2",
-    "VARCHAR": "text",
-    "TEXT": "text",
-    "DATE": "date",
-    "TIMESTAMP WITH TIME ZONE": "timestamptz",
-    "BOOLEAN": "bool",
-    "JSONB": "jsonb",
-}
-
-
-_PG_DIALECT: sa.Dialect = postgresql.dialect()  # type: ignore[no-untyped-call]
-
-
 @lru_cache(maxsize=64)
-def _copy_types(table: sa.Table, columns: tuple[str, ...]) -> tuple[str, ...]:
-    dialect = _PG_DIALECT
-    return tuple(
-        _COPY_TYPE[table.c[c].type.compile(dialect=dialect).split("(")[0]] for c in columns
-    )
+def _json_columns(table: sa.Table, columns: tuple[str, ...]) -> tuple[int, ...]:
+    """Where in ``columns`` the JSON values are: they go as their JSON text (text COPY and the
+    pipelined INSERT take every other value as psycopg adapts it)."""
+    return tuple(i for i, c in enumerate(columns) if isinstance(table.c[c].type, sa.JSON))
 
 
 # Below this a plain INSERT is as quick and keeps statement logs readable.
