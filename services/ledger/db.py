@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from datetime import date, datetime
 from functools import lru_cache
 from typing import Any
 
@@ -257,7 +258,7 @@ def bulk_insert(
         if meanwhile is not None:
             meanwhile()
         return
-    json_at = _json_columns(table, tuple(columns))
+    as_text = _as_text(table, tuple(columns))
     names = ", ".join(f'"{c}"' for c in columns)
     raw = conn.connection.driver_connection
     assert raw is not None
@@ -268,15 +269,12 @@ def bulk_insert(
     # every insert of a group's COPY waited for its end.
     sql = f'COPY "{table.name}" ({names}) FROM STDIN'
     with raw.cursor() as cursor, cursor.copy(sql) as copy:
-        if not json_at:
-            for row in rows:
-                copy.write_row(row)
-        else:
-            for row in rows:
-                values = list(row)
-                for i in json_at:  # an orjson.Fragment as it is
-                    values[i] = orjson.dumps(values[i]).decode()
-                copy.write_row(values)
+        for row in rows:
+            if as_text:
+                row = list(row)
+                for i, text in as_text:
+                    row[i] = text(row[i])
+            copy.write_row(row)
         if meanwhile is not None:
             meanwhile()
 
@@ -285,12 +283,13 @@ def _insert_pipelined(
     conn: Connection, table: sa.Table, columns: tuple[str, ...], rows: Iterable[Sequence[Any]]
 ) -> None:
     """The rows as one INSERT each, queued in the open pipeline (COPY cannot run in one)."""
-    sql, json_at = _pipelined_insert(table, columns)
+    sql = _pipelined_insert(table, columns)
+    as_text = _as_text(table, columns)
     params = []
     for row in rows:
         values = list(row)
-        for i in json_at:
-            values[i] = orjson.dumps(values[i]).decode()  # an orjson.Fragment as it is
+        for i, text in as_text:
+            values[i] = text(values[i])
         params.append(values)
     if not params:
         return
@@ -301,18 +300,55 @@ def _insert_pipelined(
 
 
 @lru_cache(maxsize=64)
-def _pipelined_insert(table: sa.Table, columns: tuple[str, ...]) -> tuple[str, tuple[int, ...]]:
-    json_at = _json_columns(table, columns)
+def _pipelined_insert(table: sa.Table, columns: tuple[str, ...]) -> str:
+    json_at = {i for i, c in enumerate(columns) if isinstance(table.c[c].type, sa.JSON)}
     names = ", ".join(f'"{c}"' for c in columns)
     marks = ", ".join("%s::jsonb" if i in json_at else "%s" for i in range(len(columns)))
-    return f'INSERT INTO "{table.name}" ({names}) VALUES ({marks})', json_at
+    return f'INSERT INTO "{table.name}" ({names}) VALUES ({marks})'
+
+
+def _json_text(value: Any) -> str:
+    # An orjson.Fragment (JSON encoded once, where it was hashed) goes as it is; None is JSON's
+    # null, as SQLAlchemy stores it on SQLite.
+    return orjson.dumps(value).decode()
+
+
+# A group's rows share one instant and a year's days, and psycopg's text dumpers cost 0.7 µs a
+# date and 1.9 µs an aware datetime (measured): each distinct value is spelled once, in the ISO
+# form PostgreSQL reads whatever its DateStyle.
+@lru_cache(maxsize=4096)
+def _day_text(value: date) -> str:
+    return value.isoformat()
+
+
+@lru_cache(maxsize=256)
+def _instant_text(value: datetime) -> str:
+    return value.isoformat()
+
+
+def _optional(text: Callable[[Any], str]) -> Callable[[Any], str | None]:
+    return lambda value: None if value is None else text(value)
+
+
+_DAY_TEXT, _INSTANT_TEXT = _optional(_day_text), _optional(_instant_text)
 
 
 @lru_cache(maxsize=64)
-def _json_columns(table: sa.Table, columns: tuple[str, ...]) -> tuple[int, ...]:
-    """Where in ``columns`` the JSON values are: they go as their JSON text (text COPY and the
-    pipelined INSERT take every other value as psycopg adapts it)."""
-    return tuple(i for i, c in enumerate(columns) if isinstance(table.c[c].type, sa.JSON))
+def _as_text(
+    table: sa.Table, columns: tuple[str, ...]
+) -> tuple[tuple[int, Callable[[Any], str | None]], ...]:
+    """The columns whose values go as text made here (COPY and the pipelined INSERT take every
+    other value as psycopg adapts it): JSON as its JSON text, days and instants cached."""
+    found: list[tuple[int, Callable[[Any], str | None]]] = []
+    for i, c in enumerate(columns):
+        kind = table.c[c].type
+        if isinstance(kind, sa.JSON):
+            found.append((i, _json_text))
+        elif isinstance(kind, sa.DateTime):
+            found.append((i, _INSTANT_TEXT))
+        elif isinstance(kind, sa.Date):
+            found.append((i, _DAY_TEXT))
+    return tuple(found)
 
 
 # Below this a plain INSERT is as quick and keeps statement logs readable.
