@@ -245,7 +245,9 @@ class GroupCommit:
         early = True
         try:
             with transaction:
-                facts = self._lock(conn, opened.uow.read_ids())
+                # Waiting for another's append, the group works out its projection meanwhile;
+                # with the lock free, it does so while the server inserts its events (flush).
+                facts = self._lock(conn, opened.uow.read_ids(), while_waiting=opened.uow.plan)
                 if not opened.uow.rebase(any(u.error is not None for u in batch), facts):
                     early = False
                     opened = self._decide(conn, _again(batch))
@@ -303,13 +305,22 @@ class GroupCommit:
         finally:
             self._done(batch, [])
 
-    def _lock(self, conn: Connection, grant_ids: list[str]) -> Facts | None:
+    def _lock(
+        self,
+        conn: Connection,
+        grant_ids: list[str],
+        *,
+        while_waiting: Callable[[], None] | None = None,
+    ) -> Facts | None:
         """Take the append lock; on PostgreSQL the ledger-wide facts and the versions of
-        ``grant_ids`` come in the same round trip."""
+        ``grant_ids`` come in the same round trip, and ``while_waiting`` runs if the lock is
+        held by another (``EventStore.lock``)."""
         if conn.dialect.name != "postgresql":
             self._store.lock(conn)
             return None
-        found = self._store.lock(conn, then=loader.facts_probe(self._tables, grant_ids))
+        found = self._store.lock(
+            conn, then=loader.facts_probe(self._tables, grant_ids), while_waiting=while_waiting
+        )
         assert found is not None
         return loader.facts_of(found)
 

@@ -23,7 +23,7 @@ from ledger.domain.decide import routes_of, within_bound
 from ledger.domain.state import GrantState, PeriodsState, evolve_periods, fold
 from ledger.errors import IdempotencyKeyReused
 from ledger.projections import loader
-from ledger.projections.projector import Projection, line_digest
+from ledger.projections.projector import Plan, Projection, line_digest
 from ledger.projections.tables import ProjectionTables
 from ledger.state_cache import LedgerFacts, StateCache
 from ledger.store import EventStore, NewEvent, StoredEvent, storable
@@ -111,6 +111,7 @@ class UnitOfWork:
         # computed if a later command sends the same key (the projector computes it anyway).
         self._keys: dict[tuple[str, str], ev.SpendRecorded] = {}
         self._appends: list[_Append] = []
+        self._plan: Plan | None = None
         self._claims: dict[tuple[str, str], Claim] = {}
         # Natural keys commands of this group will ask about, looked up together on first need;
         # what the database held for each key looked up (absent: no such line).
@@ -411,6 +412,13 @@ class UnitOfWork:
 
     # --- writing ---------------------------------------------------------------------------
 
+    def plan(self) -> None:
+        """Work out what the recorded events write to the projections, as far as it is known
+        before they are appended (``projector.Plan``): a group decided before the append lock
+        does it there, so that the lock does not wait for it.  Nothing may be recorded after."""
+        domain = [e for a in self._appends for e in a.events]
+        self._plan = Plan.of(self.tables, domain, self.conn.dialect.name) if domain else None
+
     def flush(self) -> None:
         """Append every recorded event and project it, in this transaction."""
         if not self._appends:
@@ -422,11 +430,15 @@ class UnitOfWork:
         # A few spend lines (a group of single posts): events, lines and sums in one round trip
         # (``one_round_trip``); more go by COPY, streamed as they are made.
         small = len(domain) < _ONE_TRIP and all(isinstance(e, ev.SpendRecorded) for e in domain)
+        plan = self._plan
+        if plan is not None and len(plan.events) != len(domain):
+            raise AssertionError("events were recorded after the unit of work was planned")
         projection: Projection | None = None
 
         def project(stored: list[StoredEvent]) -> None:
             nonlocal projection  # worked out while the server inserts the events' rows
-            projection = Projection.of(self.tables, stored, domain, self.conn.dialect.name)
+            planned = plan or Plan.of(self.tables, domain, self.conn.dialect.name)
+            projection = planned.placed(stored)
 
         with one_round_trip(self.conn) if small else nullcontext():
             # The versions are this unit of work's own, read under the lock it still holds.
@@ -440,6 +452,7 @@ class UnitOfWork:
             a.recorded.events += tuple(stored[at : at + len(a.new)])
             at += len(a.new)
         self._appends = []
+        self._plan = None
 
     def flush_answers(self) -> None:
         """Store the answers of the keys claimed here (each rendered after ``flush``)."""

@@ -19,6 +19,7 @@ can come between a decision and its append there.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -30,6 +31,7 @@ from sqlalchemy.engine import Engine
 
 from ledger.db import write_transaction
 from ledger.domain import commands as cmd
+from ledger.projections import projector
 from ledger.service import LedgerService, PostSpend, Result
 from ledger.store import EventStore
 from tests.support.ledger import (
@@ -200,4 +202,39 @@ def test_a_process_decides_its_next_batch_while_the_last_waits_to_commit(ledger:
     versions = [e.stream_version for e in ledger.events(stream_id=f"grant-{G}")]
     assert versions == list(range(1, len(versions) + 1))
     assert _spent(ledger) == kr(31) + 4 * sum(kr(100 + i) for i in range(EARLY))
+    assert_replay_identical(ledger.engine)
+
+
+def test_a_batch_waiting_for_the_lock_works_out_its_projection_meanwhile(
+    ledger: Ledger, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The append lock waits only for what positions decide: a batch decided early that finds
+    the lock taken works out its projection (line rows, sums) while it waits; with the lock
+    free, while the server inserts its events.  Once either way, and every figure equals a
+    rebuild from the events (rule: projections are the events' sums)."""
+    planned_while_held: list[bool] = []
+    held = threading.Event()
+    real = projector.Plan.of.__func__  # type: ignore[attr-defined]
+
+    def spy(cls: type[projector.Plan], *args: object) -> projector.Plan:
+        planned_while_held.append(held.is_set())
+        return real(cls, *args)  # type: ignore[no-any-return]
+
+    monkeypatch.setattr(projector.Plan, "of", classmethod(spy))
+    pool = ThreadPoolExecutor(1)
+    try:
+        with write_transaction(ledger.engine) as conn:
+            EventStore().lock(conn)
+            held.set()
+            waiting = pool.submit(ledger.service.execute, _batch(EARLY), POSTER)
+            _until(lambda: _waiting_for_the_lock(ledger.engine) == 1)
+            held.clear()
+        assert isinstance(waiting.result(timeout=60), Result)
+    finally:
+        pool.shutdown()
+    assert planned_while_held == [True]
+
+    assert isinstance(ledger.service.execute(_batch(EARLY), POSTER), Result)
+    assert planned_while_held == [True, False]
+    assert _spent(ledger) == 2 * sum(kr(100 + i) for i in range(EARLY))
     assert_replay_identical(ledger.engine)

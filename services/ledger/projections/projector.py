@@ -80,13 +80,87 @@ def apply(
 
 
 @dataclass(slots=True)
+class Plan:
+    """What a group of decided events will write to the projection tables, as far as it is
+    known before they are appended: each spend line's row but for its position and instant,
+    and the balance and day sums of the lines (money moves the same wherever it lands).
+
+    ``Projection.of`` is ``Plan.of(...).placed(stored)``.  A group decided before the append
+    lock is planned there too (``UnitOfWork.plan``), so that the lock waits only for what
+    positions decide: the rows' positions and instants, the other events, the versions.
+    """
+
+    tables: ProjectionTables
+    events: Sequence[ev.Event]
+    dialect: str
+    # Per event, in order: a spend line's row up to its position (``LINE_COLUMNS``), or None
+    # for any other event, applied on its own once it has a position.
+    rows: list[tuple[Any, ...] | None]
+    sums: _Sums  # the lines' sums (no postings, no versions: those need positions)
+    # The sums' PostgreSQL statements, if nothing but lines adds to them.
+    statements: list[tuple[str, list[Any]]] | None
+
+    @classmethod
+    def of(cls, tables: ProjectionTables, events: Sequence[ev.Event], dialect: str) -> Plan:
+        sums = _Sums()
+        rows: list[tuple[Any, ...] | None] = []
+        for event in events:
+            if not isinstance(event, ev.SpendRecorded):
+                rows.append(None)
+                continue
+            moved = transfers(event)
+            if len(moved) != 1:
+                raise ProjectionError(
+                    f"a SpendRecorded ({event.transaction_id}) makes {len(moved)} transfers: "
+                    "a spend line's row holds exactly one"
+                )
+            sums.move(event.grant_id, event.effective_date, moved)
+            rows.append(_line_row(event, moved[0]))
+        only_lines = all(r is not None for r in rows)
+        statements = (
+            _sum_statements(tables, sums) if dialect == "postgresql" and only_lines else None
+        )
+        return cls(tables, events, dialect, rows, sums, statements)
+
+    def placed(self, stored: Sequence[StoredEvent]) -> Projection:
+        """The projection of the planned events as ``stored`` (in the same order)."""
+        events = self.events
+        if len(stored) != len(events):
+            raise ProjectionError(f"{len(stored)} stored events for {len(events)} decoded ones")
+        sums, statements = self.sums, self.statements
+        if statements is None:  # other events add to the sums: this plan's stay as they were
+            sums = self.sums.copy()
+        steps: list[list[tuple[Any, ...]] | tuple[StoredEvent, ev.Event]] = []
+        run: list[tuple[Any, ...]] = []
+        for s, event, row in zip(stored, events, self.rows, strict=True):
+            grant_id = getattr(event, "grant_id", None)
+            if grant_id is not None:
+                sums.versions[grant_id] = s.stream_version
+            if row is not None:  # a run of spend lines goes in one COPY ...
+                run.append((*row, s.position, s.recorded_at))
+                continue
+            if run:  # ... and any other event is applied on its own, after the lines before it
+                steps.append(run)
+                run = []
+            sums.add(s, event)
+            steps.append((s, event))
+        if run:
+            steps.append(run)
+        if statements is None and self.dialect == "postgresql":
+            statements = _sum_statements(self.tables, sums)
+        elif statements is not None:
+            statements = [*statements, *_version_statements(self.tables, sums)]
+        return Projection(self.tables, steps, sums, statements)
+
+
+@dataclass(slots=True)
 class Projection:
     """What a group of appended events writes to the projection tables, worked out in full
     before the first row is written.
 
     The write path makes it while the server is still inserting the events' own COPY
-    (``EventStore.append_many``'s ``while_inserting``): the line rows, postings and sums are
-    built in Python meanwhile, so that afterwards the lock only waits for them to be shipped.
+    (``EventStore.append_many``'s ``meanwhile``), from a ``Plan`` made before the lock if the
+    group was decided there: afterwards the lock only waits for the rows to be shipped.
     """
 
     tables: ProjectionTables
@@ -104,26 +178,7 @@ class Projection:
         events: Sequence[ev.Event],
         dialect: str,
     ) -> Projection:
-        if len(stored) != len(events):
-            raise ProjectionError(f"{len(stored)} stored events for {len(events)} decoded ones")
-        sums = _Sums()
-        steps: list[list[tuple[Any, ...]] | tuple[StoredEvent, ev.Event]] = []
-        at = 0
-        while at < len(events):
-            # A run of spend lines goes in one COPY ...
-            end = at
-            while end < len(events) and isinstance(events[end], ev.SpendRecorded):
-                end += 1
-            if end > at:
-                steps.append(sums.lines(stored[at:end], events[at:end]))
-                at = end
-                continue
-            # ... and any other event is applied on its own, after the lines before it.
-            sums.add(stored[at], events[at])
-            steps.append((stored[at], events[at]))
-            at += 1
-        statements = _sum_statements(tables, sums) if dialect == "postgresql" else None
-        return cls(tables, steps, sums, statements)
+        return Plan.of(tables, events, dialect).placed(stored)
 
     def write(self, conn: Connection) -> None:
         t = self.tables
@@ -164,12 +219,15 @@ def _sum_statements(t: ProjectionTables, sums: _Sums) -> list[tuple[str, list[An
     statements = [
         _upsert_add_postgres(t.account_balances, _BALANCE_KEYS, "balance", sums.balances),
         _upsert_add_postgres(t.daily_transfers, _DAY_KEYS, "amount", sums.daily),
-        *(
-            (f"UPDATE {t.grants.name} SET version = %s WHERE grant_id = %s", [version, grant])
-            for grant, version in sums.versions.items()
-        ),
     ]
-    return [s for s in statements if s is not None]
+    return [s for s in statements if s is not None] + _version_statements(t, sums)
+
+
+def _version_statements(t: ProjectionTables, sums: _Sums) -> list[tuple[str, list[Any]]]:
+    return [
+        (f"UPDATE {t.grants.name} SET version = %s WHERE grant_id = %s", [version, grant])
+        for grant, version in sums.versions.items()
+    ]
 
 
 _BALANCE_KEYS = ["grant_id", "account"]
@@ -185,50 +243,38 @@ class _Sums:
     postings: list[tuple[Any, ...]] = field(default_factory=list)
     versions: dict[str, int] = field(default_factory=dict)
 
-    def add(
-        self,
-        stored: StoredEvent,
-        event: ev.Event,
-        moved: tuple[Transfer, ...] | None = None,
-        *,
-        posted: bool = True,
-    ) -> None:
-        """Sum the event's transfers (``moved``, if the caller has them already); ``posted``:
-        also as ``postings`` rows (a spend line's one transfer is kept on its own row instead)."""
-        grant_id = getattr(event, "grant_id", None)
-        if grant_id is not None:
-            self.versions[grant_id] = stored.stream_version
-        if moved is None:
-            moved = transfers(event)
-        if not moved:
-            return
-        assert grant_id is not None
-        balances, daily, postings = self.balances, self.daily, self.postings
-        position, day, recorded_at = stored.position, event.effective_date, stored.recorded_at
-        for seq, t in enumerate(moved):
+    def copy(self) -> _Sums:
+        return _Sums(
+            defaultdict(int, self.balances),
+            defaultdict(int, self.daily),
+            list(self.postings),
+            dict(self.versions),
+        )
+
+    def move(self, grant_id: str, day: date, moved: Sequence[Transfer]) -> None:
+        """Sum transfers on ``day`` into the balances and the day sums."""
+        balances, daily = self.balances, self.daily
+        for t in moved:
             source, target, amount = t.source, t.target, t.amount
             balances[(grant_id, source)] -= amount
             balances[(grant_id, target)] += amount
             daily[(grant_id, source, target, day)] += amount
-            if posted:
-                postings.append((position, seq, grant_id, source, target, amount, day, recorded_at))
 
-    def lines(
-        self, stored: Sequence[StoredEvent], events: Sequence[ev.Event]
-    ) -> list[tuple[Any, ...]]:
-        """The ``spend_lines`` rows of a run of ``SpendRecorded``, summed as they are made."""
-        rows = []
-        for s, event in zip(stored, events, strict=True):
-            assert isinstance(event, ev.SpendRecorded)
-            moved = transfers(event)
-            if len(moved) != 1:
-                raise ProjectionError(
-                    f"event {s.position} (SpendRecorded) makes {len(moved)} transfers: "
-                    "a spend line's row holds exactly one"
-                )
-            self.add(s, event, moved, posted=False)
-            rows.append(_line_row(event, s, moved[0]))
-        return rows
+    def add(self, stored: StoredEvent, event: ev.Event) -> None:
+        """Sum an event's transfers, and keep each as a ``postings`` row (a spend line's one
+        transfer is kept on its own row instead: ``Plan``)."""
+        moved = transfers(event)
+        if not moved:
+            return
+        grant_id = getattr(event, "grant_id", None)
+        assert grant_id is not None
+        day = event.effective_date
+        self.move(grant_id, day, moved)
+        position, recorded_at = stored.position, stored.recorded_at
+        for seq, t in enumerate(moved):
+            self.postings.append(
+                (position, seq, grant_id, t.source, t.target, t.amount, day, recorded_at)
+            )
 
 
 POSTING_COLUMNS = (
@@ -241,7 +287,7 @@ POSTING_COLUMNS = (
     "effective_date",
     "recorded_at",
 )
-# A spend line's row as ``_line_row`` builds it.
+# A spend line's row: ``_line_row`` up to the posted target, then its position and instant.
 LINE_COLUMNS = (
     "transaction_id",
     "grant_id",
@@ -260,14 +306,14 @@ LINE_COLUMNS = (
     "reversal_of",
     "reversed_by",
     "content_hash",
-    "position",
     "posted_source",
     "posted_target",
+    "position",
     "posted_at",
 )
 
 
-def _line_row(e: ev.SpendRecorded, stored: StoredEvent, posted: Transfer) -> tuple[Any, ...]:
+def _line_row(e: ev.SpendRecorded, posted: Transfer) -> tuple[Any, ...]:
     return (
         e.transaction_id,
         e.grant_id,
@@ -286,10 +332,8 @@ def _line_row(e: ev.SpendRecorded, stored: StoredEvent, posted: Transfer) -> tup
         None,  # reversal_of
         None,  # reversed_by
         line_digest(e),
-        stored.position,
         posted.source,
         posted.target,
-        stored.recorded_at,
     )
 
 

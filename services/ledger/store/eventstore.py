@@ -135,13 +135,19 @@ class EventStore:
     """The one place that writes to ``events``."""
 
     def lock(
-        self, conn: Connection, then: tuple[str, Sequence[Any]] | None = None
+        self,
+        conn: Connection,
+        then: tuple[str, Sequence[Any]] | None = None,
+        *,
+        while_waiting: Callable[[], None] | None = None,
     ) -> list[tuple[Any, ...]] | None:
         """Take the append lock for the rest of the caller's transaction (idempotent).
 
         On PostgreSQL the lock, the head (kept for the transaction's append) and ``then``, a
         statement the caller runs as soon as the lock is granted, go in one round trip; the
         rows of ``then`` are returned (None without it, or elsewhere than PostgreSQL).
+        ``while_waiting`` runs if another transaction holds the lock, before this one waits
+        for it (one round trip more, to ask): work the caller would otherwise do under it.
         """
         tx = conn.get_transaction()
         if tx is None:
@@ -152,9 +158,17 @@ class EventStore:
         if conn.dialect.name == "postgresql":
             raw = conn.connection.driver_connection
             assert raw is not None
+            held = False
+            if while_waiting is not None:
+                [(held,)] = driver_rows(
+                    conn, "SELECT pg_try_advisory_xact_lock(%s)", [_APPEND_LOCK_KEY]
+                )
+                if not held:
+                    while_waiting()
             with raw.pipeline(), raw.cursor() as lock, raw.cursor() as head, raw.cursor() as more:
                 # Each runs after the one before: the head and ``then`` are read under the lock.
-                lock.execute("SELECT pg_advisory_xact_lock(%s)", [_APPEND_LOCK_KEY])
+                if not held:
+                    lock.execute("SELECT pg_advisory_xact_lock(%s)", [_APPEND_LOCK_KEY])
                 head.execute(_PG_HEAD)
                 if then is not None:
                     more.execute(*then)
