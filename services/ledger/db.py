@@ -270,11 +270,7 @@ def bulk_insert(
     sql = f'COPY "{table.name}" ({names}) FROM STDIN'
     with raw.cursor() as cursor, cursor.copy(sql) as copy:
         for row in rows:
-            if as_text:
-                row = list(row)
-                for i, text in as_text:
-                    row[i] = text(row[i])
-            copy.write_row(row)
+            copy.write_row(_texted(row, as_text) if as_text else row)
         if meanwhile is not None:
             meanwhile()
 
@@ -285,12 +281,7 @@ def _insert_pipelined(
     """The rows as one INSERT each, queued in the open pipeline (COPY cannot run in one)."""
     sql = _pipelined_insert(table, columns)
     as_text = _as_text(table, columns)
-    params = []
-    for row in rows:
-        values = list(row)
-        for i, text in as_text:
-            values[i] = text(values[i])
-        params.append(values)
+    params = [_texted(row, as_text) for row in rows]
     if not params:
         return
     raw = conn.connection.driver_connection
@@ -317,26 +308,28 @@ def _json_text(value: Any) -> str:
 # date and 1.9 µs an aware datetime (measured): each distinct value is spelled once, in the ISO
 # form PostgreSQL reads whatever its DateStyle.
 @lru_cache(maxsize=4096)
-def _day_text(value: date) -> str:
-    return value.isoformat()
+def _day_text(value: date | None) -> str | None:
+    return None if value is None else value.isoformat()
 
 
 @lru_cache(maxsize=256)
-def _instant_text(value: datetime) -> str:
-    return value.isoformat()
+def _instant_text(value: datetime | None) -> str | None:
+    return None if value is None else value.isoformat()
 
 
-def _optional(text: Callable[[Any], str]) -> Callable[[Any], str | None]:
-    return lambda value: None if value is None else text(value)
+# Where in a row a value goes as text made here, and what makes it.
+_AsText = tuple[tuple[int, Callable[[Any], str | None]], ...]
 
 
-_DAY_TEXT, _INSTANT_TEXT = _optional(_day_text), _optional(_instant_text)
+def _texted(row: Sequence[Any], as_text: _AsText) -> list[Any]:
+    values = list(row)
+    for i, text in as_text:
+        values[i] = text(values[i])
+    return values
 
 
 @lru_cache(maxsize=64)
-def _as_text(
-    table: sa.Table, columns: tuple[str, ...]
-) -> tuple[tuple[int, Callable[[Any], str | None]], ...]:
+def _as_text(table: sa.Table, columns: tuple[str, ...]) -> _AsText:
     """The columns whose values go as text made here (COPY and the pipelined INSERT take every
     other value as psycopg adapts it): JSON as its JSON text, days and instants cached."""
     found: list[tuple[int, Callable[[Any], str | None]]] = []
@@ -345,9 +338,9 @@ def _as_text(
         if isinstance(kind, sa.JSON):
             found.append((i, _json_text))
         elif isinstance(kind, sa.DateTime):
-            found.append((i, _INSTANT_TEXT))
+            found.append((i, _instant_text))
         elif isinstance(kind, sa.Date):
-            found.append((i, _DAY_TEXT))
+            found.append((i, _day_text))
     return tuple(found)
 
 

@@ -437,8 +437,10 @@ class UnitOfWork:
 
         def project(stored: list[StoredEvent]) -> None:
             nonlocal projection  # worked out while the server inserts the events' rows
-            planned = plan or Plan.of(self.tables, domain, self.conn.dialect.name)
-            projection = planned.placed(stored)
+            if plan is None:  # decided under the lock, or planned nowhere else
+                projection = Plan.of(self.tables, domain, self.conn.dialect.name).placed(stored)
+            else:
+                projection = plan.placed(stored)
 
         with one_round_trip(self.conn) if small else nullcontext():
             # The versions are this unit of work's own, read under the lock it still holds.

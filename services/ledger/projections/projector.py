@@ -11,7 +11,7 @@ import hashlib
 from collections import defaultdict
 from collections.abc import Sequence
 from contextlib import nullcontext
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Any, Protocol
 
@@ -127,9 +127,9 @@ class Plan:
         events = self.events
         if len(stored) != len(events):
             raise ProjectionError(f"{len(stored)} stored events for {len(events)} decoded ones")
-        sums, statements = self.sums, self.statements
-        if statements is None:  # other events add to the sums: this plan's stay as they were
-            sums = self.sums.copy()
+        others = any(row is None for row in self.rows)
+        # Other events add to the sums (and postings): the plan's own stay as planned.
+        sums = self.sums.copy() if others else replace(self.sums, versions={})
         steps: list[list[tuple[Any, ...]] | tuple[StoredEvent, ev.Event]] = []
         run: list[tuple[Any, ...]] = []
         for s, event, row in zip(stored, events, self.rows, strict=True):
@@ -146,10 +146,11 @@ class Plan:
             steps.append((s, event))
         if run:
             steps.append(run)
-        if statements is None and self.dialect == "postgresql":
-            statements = _sum_statements(self.tables, sums)
-        elif statements is not None:
-            statements = [*statements, *_version_statements(self.tables, sums)]
+        statements = None
+        if self.dialect == "postgresql":
+            upserts = _sum_statements(self.tables, sums) if others else self.statements
+            assert upserts is not None
+            statements = [*upserts, *_version_statements(self.tables, sums)]
         return Projection(self.tables, steps, sums, statements)
 
 
@@ -215,12 +216,12 @@ def _write_sums(
 
 
 def _sum_statements(t: ProjectionTables, sums: _Sums) -> list[tuple[str, list[Any]]]:
-    """The PostgreSQL statements of ``_write_sums``."""
+    """The PostgreSQL upserts of ``_write_sums`` (the versions: ``_version_statements``)."""
     statements = [
         _upsert_add_postgres(t.account_balances, _BALANCE_KEYS, "balance", sums.balances),
         _upsert_add_postgres(t.daily_transfers, _DAY_KEYS, "amount", sums.daily),
     ]
-    return [s for s in statements if s is not None] + _version_statements(t, sums)
+    return [s for s in statements if s is not None]
 
 
 def _version_statements(t: ProjectionTables, sums: _Sums) -> list[tuple[str, list[Any]]]:
