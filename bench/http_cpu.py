@@ -10,8 +10,10 @@ exported to a temporary directory); both trees must have the same migrations.  E
 for each server in turn: ``--singles`` posts of 1 line by 16 client threads, then ``--batches``
 posts of 500 lines by 4.  The CPU of the server's process tree (from
 /proc, user + system) is read before and after each phase: µs per request, and per line for the
-batches.  The medians over rounds are printed; a busy neighbour on the machine disturbs CPU time
-far less than throughput, and alternating pairs spreads what remains evenly.
+batches, beside the CPU of every PostgreSQL process of the machine per batch line (run it on a
+machine whose PostgreSQL serves nothing else).  The medians over rounds are printed; a busy
+neighbour on the machine disturbs CPU time far less than throughput, and alternating pairs
+spreads what remains evenly.
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ import orjson
 from bench.config import BATCH, DEFAULT_ADMIN_URL, PLAN
 from bench.database import scratch_database
 from bench.load import LoadResult, post_load
-from bench.server import Server
+from bench.server import Server, cpu_seconds
 from bench.workload import Workload, batch_json
 from ledger import migrate
 from ledger.auth.tokens import TokenRegistry
@@ -70,17 +72,32 @@ def _export(revision: str) -> str:
     return str(target / "services")
 
 
+def _postgres_pids() -> list[int]:
+    """Every PostgreSQL process of this machine (backends, WAL writer, checkpointer...): the
+    database's share of a write is theirs, so the bench wants the machine's server to itself."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if (entry / "comm").read_text().strip() == "postgres":
+                    pids.append(int(entry.name))
+            except OSError:
+                continue
+    return pids
+
+
 def _phase(
     server: Server, token: str, bodies: list[bytes], lines: int, clients: int
-) -> tuple[float, LoadResult]:
-    cpu0 = server.cpu_seconds()
+) -> tuple[float, float, LoadResult]:
+    """The phase's CPU seconds in the server tree and in PostgreSQL, and its load result."""
+    cpu0, pg0 = server.cpu_seconds(), cpu_seconds(_postgres_pids())
     result = post_load(server.base_url, token, PATH, bodies, lines, clients=clients, seconds=600.0)
-    cpu = server.cpu_seconds() - cpu0
+    cpu, pg = server.cpu_seconds() - cpu0, cpu_seconds(_postgres_pids()) - pg0
     if result.errors:
         raise RuntimeError(
             f"{len(result.errors)} errors, first: {result.errors[0]}\n{server.log_tail()}"
         )
-    return cpu, result
+    return cpu, pg, result
 
 
 def _spies(server: Server, directory: Path, name: str) -> list[subprocess.Popen[bytes]]:
@@ -132,6 +149,7 @@ def main() -> None:
         servers = {name: _start(code, url) for name, code in trees.items()}
         single: dict[str, list[float]] = {name: [] for name in trees}
         batch: dict[str, list[float]] = {name: [] for name in trees}
+        pg_batch: dict[str, list[float]] = {name: [] for name in trees}
         rates: dict[str, list[float]] = {name: [] for name in trees}
         try:
             for name, server in servers.items():  # warm-up: imports, pools, caches
@@ -149,7 +167,7 @@ def main() -> None:
                         for _ in range(args.singles)
                     ]
                     spies = _spies(server, Path(args.spy), "single") if args.spy else []
-                    cpu, res = _phase(server, token, bodies, 1, 16)
+                    cpu, _, res = _phase(server, token, bodies, 1, 16)
                     _stop(spies)
                     single[name].append(cpu / res.requests * 1e6)
                     rates[name].append(res.per_s)
@@ -158,13 +176,15 @@ def main() -> None:
                         for _ in range(args.batches)
                     ]
                     spies = _spies(server, Path(args.spy), "batch") if args.spy else []
-                    cpu, res = _phase(server, token, bodies, BATCH, 4)
+                    cpu, pg, res = _phase(server, token, bodies, BATCH, 4)
                     _stop(spies)
                     batch[name].append(cpu / res.items * 1e6)
+                    pg_batch[name].append(pg / res.items * 1e6)
                     print(
                         f"round {r} {name:4}: single {single[name][-1]:7.0f} µs/req "
                         f"({rates[name][-1]:.0f}/s), batch {batch[name][-1]:5.1f} µs/line "
-                        f"({res.per_s:.0f} lines/s), load {os.getloadavg()[0]:.2f}",
+                        f"+ PostgreSQL {pg_batch[name][-1]:5.1f} ({res.per_s:.0f} lines/s), "
+                        f"load {os.getloadavg()[0]:.2f}",
                         flush=True,
                     )
         finally:
@@ -174,7 +194,8 @@ def main() -> None:
         print(
             f"{name:4} ({trees[name]}): single {statistics.median(single[name]):.0f} µs/req "
             f"(median {statistics.median(rates[name]):.0f}/s), "
-            f"batch {statistics.median(batch[name]):.1f} µs/line"
+            f"batch {statistics.median(batch[name]):.1f} µs/line "
+            f"+ PostgreSQL {statistics.median(pg_batch[name]):.1f} µs/line"
         )
 
 

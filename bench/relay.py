@@ -36,7 +36,7 @@ from sqlalchemy.engine import Engine
 from ledger import migrate
 from ledger.db import create_engine
 from ledger.domain import commands as cmd
-from ledger.service import Actor, LedgerService, LineInput, PostSpend
+from ledger.service import Actor, LedgerService, PostSpend, SpendLine
 from ledger.store.schema import events
 from tests.support.databases import postgres_database
 from tests.support.nats import Names, PrivateNats, RelayProcess, stream_messages, wait_until
@@ -67,7 +67,7 @@ def build(engine: Engine, count: int, tag: str) -> None:
         )  # fmt: skip
     for b in range(0, count, BATCH):
         lines = tuple(
-            LineInput(
+            SpendLine(
                 line_id=f"{tag}{b + i}", voucher=f"V{tag}{b + i}",
                 booked_on=date(2022, 3, 1 + i % 28), amount=100 + i, cost_object="8816",
                 activity="lokalt", account="4010", kind="expense", text=None,
@@ -151,7 +151,7 @@ def live(relay: RelayProcess, engine: Engine, count: int) -> dict[str, Any]:
     service = LedgerService(engine)
     for b in range(0, count, 500):
         lines = tuple(
-            LineInput(
+            SpendLine(
                 line_id=f"live{b + i}", voucher=None, booked_on=date(2022, 4, 1), amount=1,
                 cost_object="8816", activity="lokalt", account="4010", kind="expense", text=None,
             )

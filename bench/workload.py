@@ -15,7 +15,7 @@ from typing import Any
 
 from bench.config import PLAN
 from ledger.formats import plan as plans
-from ledger.service import LineInput
+from ledger.service import SpendLine
 
 ACCOUNTS = ("4010", "4090", "5420", "6550", "7010", "7699")
 TEXTS = (
@@ -61,10 +61,10 @@ class Workload:
             return self._rng.choice(self._unclassified)
         return self._classified[self._serial % len(self._classified)]
 
-    def line(self) -> LineInput:
+    def line(self) -> SpendLine:
         self._serial += 1
         n, rng, t = self._serial, self._rng, self._target()
-        return LineInput(
+        return SpendLine(
             line_id=f"{self.source}-{n:08d}",
             voucher=f"V2022-{n // 4:07d}",
             booked_on=YEAR_START + timedelta(days=rng.randrange(365)),
@@ -76,15 +76,15 @@ class Workload:
             text=rng.choice(TEXTS),
         )
 
-    def batch(self, n: int) -> tuple[LineInput, ...]:
+    def batch(self, n: int) -> tuple[SpendLine, ...]:
         return tuple(self.line() for _ in range(n))
 
-    def batches(self, size: int) -> Iterator[tuple[LineInput, ...]]:
+    def batches(self, size: int) -> Iterator[tuple[SpendLine, ...]]:
         while True:
             yield self.batch(size)
 
 
-def line_json(line: LineInput) -> dict[str, Any]:
+def line_json(line: SpendLine) -> dict[str, Any]:
     """A line as POST /v1/transactions takes it (money as a string with two decimals)."""
     return {
         "line_id": line.line_id,
@@ -99,5 +99,5 @@ def line_json(line: LineInput) -> dict[str, Any]:
     }
 
 
-def batch_json(source: str, lines: tuple[LineInput, ...]) -> dict[str, Any]:
+def batch_json(source: str, lines: tuple[SpendLine, ...]) -> dict[str, Any]:
     return {"source": source, "lines": [line_json(x) for x in lines]}

@@ -53,7 +53,7 @@ def upgrade() -> None:
         conn.execute(
             _lines.update()
             .where(_lines.c.transaction_id == event.transaction_id)
-            .values(line_id=event.line_id, content_hash=line_digest(event))
+            .values(line_id=event.line_id, content_hash=line_digest(event.source, event))
         )
 
 
@@ -74,5 +74,5 @@ def downgrade() -> None:
         conn.execute(
             _lines.update()
             .where(_lines.c.transaction_id == data["transaction_id"])
-            .values(line_id=data["line_id"], content_hash=line_digest(unlifted))
+            .values(line_id=data["line_id"], content_hash=line_digest(unlifted.source, unlifted))
         )

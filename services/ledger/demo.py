@@ -19,10 +19,10 @@ from ledger.service import (
     Actor,
     ClassifyTransaction,
     LedgerService,
-    LineInput,
     PostSpend,
     Result,
     ReverseTransaction,
+    SpendLine,
 )
 
 YEAR = 2022
@@ -81,9 +81,9 @@ def _cost_object_of(service: LedgerService, transaction_id: str) -> str:
     return record.line.cost_object
 
 
-def _month_lines(state: GrantState, month: int, rng: random.Random) -> tuple[LineInput, ...]:
+def _month_lines(state: GrantState, month: int, rng: random.Random) -> tuple[SpendLine, ...]:
     last = date(YEAR, month, calendar.monthrange(YEAR, month)[1])
-    lines: list[LineInput] = []
+    lines: list[SpendLine] = []
     for code, activity in state.activities.items():
         monthly = state.allocated(code) // 12
         # Summer is quiet, autumn catches up; some activities overshoot their budget.
@@ -93,7 +93,7 @@ def _month_lines(state: GrantState, month: int, rng: random.Random) -> tuple[Lin
             continue
         area = state.areas[activity.area]
         lines.append(
-            LineInput(
+            SpendLine(
                 line_id=f"{YEAR}{month:02d}-{code}",
                 voucher=f"V{YEAR}-{month:02d}{len(lines):03d}",
                 booked_on=last,
@@ -107,7 +107,7 @@ def _month_lines(state: GrantState, month: int, rng: random.Random) -> tuple[Lin
         )
     for cost_object in ("9942", "9917"):
         lines.append(
-            LineInput(
+            SpendLine(
                 line_id=f"{YEAR}{month:02d}-{cost_object}-u",
                 voucher=f"V{YEAR}-{month:02d}9{cost_object[-2:]}",
                 booked_on=last,

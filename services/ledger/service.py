@@ -20,6 +20,7 @@ from sqlalchemy.engine import Engine
 from ledger.db import read_transaction, write_transaction
 from ledger.domain import commands as cmd
 from ledger.domain import events as ev
+from ledger.domain.commands import SpendLine
 from ledger.domain.decide import decide, decide_period, index_routes, route_batch
 from ledger.domain.errors import LineError, UnknownGrant, UnknownTransaction, UnplaceableSpend
 from ledger.errors import ConcurrencyError, Conflict
@@ -32,31 +33,16 @@ from ledger.store import EventStore, StoredEvent
 from ledger.store import idempotency as idem
 from ledger.unit_of_work import PERIODS_STREAM, Claim, Recorded, UnitOfWork, grant_stream
 
-__all__ = ["PERIODS_STREAM", "LedgerService", "grant_stream"]
+__all__ = ["PERIODS_STREAM", "LedgerService", "SpendLine", "grant_stream"]
 
 # --- what the service is asked -------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class LineInput:
-    """A spend line as a finance system sends it; the ledger gives it a transaction id."""
-
-    line_id: str
-    voucher: str | None
-    booked_on: date
-    amount: int
-    cost_object: str
-    activity: str | None
-    account: str | None
-    kind: str
-    text: str | None
 
 
 @dataclass(frozen=True, slots=True)
 class StruckLine:
     """A line the sender struck after sending it (SIE ``#BTRANS``): reversed if recorded."""
 
-    line: LineInput
+    line: SpendLine
     booked_on: date  # when the reversal is booked: the day of the correction
     reason: str
 
@@ -71,7 +57,7 @@ class PostSpend:
     """
 
     source: str
-    lines: tuple[LineInput, ...]
+    lines: tuple[SpendLine, ...]
     skip_unroutable: bool = False
     struck: tuple[StruckLine, ...] = ()
 
@@ -318,15 +304,12 @@ class LedgerService:
         known = uow.known_lines(command.source, ids)
         outcomes: dict[str, LineOutcome] = {}
         conflicts: list[str] = []
-        fresh: list[cmd.SpendLine] = []
-        for line, transaction_id in zip(
-            command.lines, time_ordered_ids(len(command.lines)), strict=True
-        ):
-            spend = _spend_line(command.source, line, transaction_id)
+        fresh: list[SpendLine] = []
+        for line in command.lines:
             before = known.get(line.line_id)
             if before is None:
-                fresh.append(spend)
-            elif before.content_hash == line_digest(spend):
+                fresh.append(line)
+            elif before.content_hash == line_digest(command.source, line):
                 outcomes[line.line_id] = LineOutcome(
                     line_id=line.line_id,
                     transaction_id=before.transaction_id,
@@ -342,7 +325,7 @@ class LedgerService:
         if conflicts:
             raise NaturalKeyConflict(command.source, conflicts)
 
-        by_grant, errors = route_batch(index_routes(uow.routes()), fresh)
+        by_grant, errors = route_batch(index_routes(uow.routes()), command.source, fresh)
         if command.skip_unroutable:
             errors = _skip_unroutable(errors, outcomes)
         appends: list[tuple[str, Sequence[ev.Event]]] = []
@@ -350,16 +333,19 @@ class LedgerService:
             state = uow.grant(grant_id)
             if state is None:  # a route always names a registered grant
                 raise UnknownGrant(grant_id)
+            transaction_ids = tuple(time_ordered_ids(len(lines)))
             try:
-                new = decide(state, cmd.RecordSpend(grant_id, lines))
+                new = decide(
+                    state, cmd.RecordSpend(grant_id, command.source, lines, transaction_ids)
+                )
             except UnplaceableSpend as e:
                 errors.extend(e.errors)
                 continue
             appends.append((grant_stream(grant_id), new))
-            for spend in lines:
-                outcomes[spend.line_id] = LineOutcome(
-                    line_id=spend.line_id,
-                    transaction_id=spend.transaction_id,
+            for line, transaction_id in zip(lines, transaction_ids, strict=True):
+                outcomes[line.line_id] = LineOutcome(
+                    line_id=line.line_id,
+                    transaction_id=transaction_id,
                     grant_id=grant_id,
                     status="recorded",
                 )
@@ -463,22 +449,6 @@ def _prepare(command: Command) -> Callable[[UnitOfWork], None] | None:
     ids = [line.line_id for line in command.lines]
     ids.extend(s.line.line_id for s in command.struck)
     return lambda uow: uow.expect_lines(command.source, ids)
-
-
-def _spend_line(source: str, line: LineInput, transaction_id: str) -> cmd.SpendLine:
-    return cmd.SpendLine(
-        transaction_id=transaction_id,
-        source=source,
-        line_id=line.line_id,
-        voucher=line.voucher,
-        booked_on=line.booked_on,
-        amount=line.amount,
-        cost_object=line.cost_object,
-        activity=line.activity,
-        account=line.account,
-        kind=line.kind,
-        text=line.text,
-    )
 
 
 # Routing refusals an import skips: the line is on no grant's cost object (or date), which in a

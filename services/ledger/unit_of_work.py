@@ -231,7 +231,7 @@ class UnitOfWork:
                 found[line_id] = loader.KnownLine(
                     transaction_id=pending.transaction_id,
                     grant_id=pending.grant_id,
-                    content_hash=line_digest(pending),
+                    content_hash=line_digest(source, pending),
                 )
         return found
 

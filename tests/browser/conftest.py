@@ -25,7 +25,7 @@ from ledger import migrate
 from ledger.db import create_engine
 from ledger.domain import commands as cmd
 from ledger.formats import plan as plans
-from ledger.service import Actor, LedgerService, LineInput, PostSpend
+from ledger.service import Actor, LedgerService, PostSpend, SpendLine
 from tests.support.databases import fresh_database, postgres_reason
 from tests.support.servers import Server, make_tokens
 
@@ -80,8 +80,8 @@ def browser() -> Iterator[Any]:
 
 def _line(
     line_id: str, amount: int, cost_object: str, activity: str | None, day: date
-) -> LineInput:
-    return LineInput(
+) -> SpendLine:
+    return SpendLine(
         line_id=line_id,
         voucher=f"V{line_id}",
         booked_on=day,

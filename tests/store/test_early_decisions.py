@@ -95,7 +95,7 @@ def _raced(
     return before, after
 
 
-def _batch(n: int, *extra: cmd.LineInput) -> PostSpend:
+def _batch(n: int, *extra: cmd.SpendLine) -> PostSpend:
     lines = tuple(line("9916", kr(100 + i), date(2022, 5, 2)) for i in range(n))
     return PostSpend("erp", (*extra, *lines))
 

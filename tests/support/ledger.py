@@ -33,10 +33,10 @@ from ledger.service import (
     ClassifyTransaction,
     Command,
     LedgerService,
-    LineInput,
     PostSpend,
     Result,
     ReverseTransaction,
+    SpendLine,
 )
 from ledger.store import EventStore, StoredEvent
 from ledger.store.schema import events
@@ -74,10 +74,10 @@ def line(
     voucher: str | None = None,
     account: str | None = "4010",
     text: str | None = None,
-) -> LineInput:
+) -> SpendLine:
     """A spend line as the ERP sends it; ``amount`` in öre (use ``kr``)."""
     lid = line_id or f"L{next(_line_ids):06d}"
-    return LineInput(
+    return SpendLine(
         line_id=lid,
         voucher=voucher or f"V-{lid}",
         booked_on=booked_on,
@@ -184,7 +184,7 @@ class Ledger:
             cmd.Reallocate(grant_id, source, target, amount, reason, on or decision()), PLANNER
         )
 
-    def spend(self, *lines: LineInput, source: str = "raindance", **kwargs: Any) -> Result:
+    def spend(self, *lines: SpendLine, source: str = "raindance", **kwargs: Any) -> Result:
         return self.run(PostSpend(source, tuple(lines)), POSTER, **kwargs)
 
     def reverse(self, transaction_id: str, booked_on: date, reason: str = "felkontering") -> Result:

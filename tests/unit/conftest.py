@@ -174,8 +174,6 @@ def spend() -> Callable[..., SpendLine]:
     ) -> SpendLine:
         n = next(numbers)
         line = SpendLine(
-            transaction_id=f"tx-{n}",
-            source="erp",
             line_id=f"V2022-{n:05d}-1",
             voucher=f"V2022-{n:05d}",
             booked_on=date(2022, 3, 31),

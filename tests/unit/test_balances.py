@@ -11,12 +11,12 @@ from ledger.domain.balances import AreaFigures, GrantFigures, figures
 from ledger.domain.commands import (
     AllocateActivity,
     RecordReceipt,
-    RecordSpend,
     RepayUnspent,
     SpendLine,
 )
 from ledger.domain.decide import decide
 from ledger.domain.state import GrantState, fold
+from tests.support.spend import record_spend
 
 KR = 100  # öre per krona
 
@@ -78,7 +78,7 @@ def active(
     """gnv after some of everything: spend of each placement, overspend, receipt, repayment."""
     state = fold(gnv, decide(gnv, allocate("mobi", "ambulans", 1_000_000 * KR)))
     for command in (
-        RecordSpend(
+        record_spend(
             "gnv-2022",
             (
                 spend(350_000 * KR, "9916", activity="fast-lakarkontakt"),  # 50 000 over

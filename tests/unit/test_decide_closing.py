@@ -19,7 +19,6 @@ from ledger.domain.commands import (
     Decision,
     Reallocate,
     RecordReceipt,
-    RecordSpend,
     RepayUnspent,
     SpendLine,
 )
@@ -33,6 +32,7 @@ from ledger.domain.events import (
 )
 from ledger.domain.state import GrantState, PeriodsState, evolve, evolve_periods, fold
 from ledger.errors import Conflict, InvalidInput
+from tests.support.spend import record_spend
 
 KR = 100  # öre per krona
 
@@ -121,7 +121,7 @@ def test_repayment_cannot_return_what_an_overspent_activity_used(
     # cambio (4 600 000) spends 5 600 000; the year close returns every other medarbetare budget
     # to unallocated (20 196 007), but 1 000 000 of that was spent by cambio.
     line = spend(5_600_000 * KR, "9917", activity="cambio")
-    state = fold(gnv, decide(gnv, RecordSpend("gnv-2022", (line,))))
+    state = fold(gnv, decide(gnv, record_spend("gnv-2022", (line,))))
     state = fold(state, decide(state, CloseYear("gnv-2022", 2022, decision)))
     assert state.unallocated("medarbetare") == 20_196_007 * KR
 
@@ -157,7 +157,7 @@ def spent(gnv: GrantState, spend: Callable[..., SpendLine]) -> GrantState:
         spend(4_700_000 * KR, "9917", activity="cambio"),
         spend(23_000_000 * KR, "9916", activity="lokalt-arbete"),
     )
-    return fold(gnv, decide(gnv, RecordSpend("gnv-2022", lines)))
+    return fold(gnv, decide(gnv, record_spend("gnv-2022", lines)))
 
 
 def test_year_close_releases_each_positive_remaining_budget_to_its_area(
@@ -179,7 +179,7 @@ def test_year_close_releases_each_positive_remaining_budget_to_its_area(
 def test_year_close_is_refused_while_spend_is_on_no_area(
     gnv: GrantState, spend: Callable[..., SpendLine], decision: Decision
 ) -> None:
-    state = fold(gnv, decide(gnv, RecordSpend("gnv-2022", (spend(9 * KR, "9942"),))))
+    state = fold(gnv, decide(gnv, record_spend("gnv-2022", (spend(9 * KR, "9942"),))))
     with pytest.raises(errors.UnclassifiedSpendOpen) as refused:
         decide(state, CloseYear("gnv-2022", 2022, decision))
     assert refused.value.fields["rule"] == "classify-before-close"
@@ -189,7 +189,7 @@ def test_year_close_is_refused_while_spend_is_on_no_area(
 def test_year_close_accepts_unclassified_spend_that_is_on_an_area(
     gnv: GrantState, spend: Callable[..., SpendLine], decision: Decision
 ) -> None:
-    state = fold(gnv, decide(gnv, RecordSpend("gnv-2022", (spend(9 * KR, "9916"),))))
+    state = fold(gnv, decide(gnv, record_spend("gnv-2022", (spend(9 * KR, "9916"),))))
     assert decide(state, CloseYear("gnv-2022", 2022, decision))
 
 

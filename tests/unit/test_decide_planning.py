@@ -25,7 +25,6 @@ from ledger.domain.commands import (
     GrantCommand,
     Reallocate,
     RecordedLine,
-    RecordSpend,
     RegisterGrant,
     SpendLine,
 )
@@ -41,6 +40,7 @@ from ledger.domain.events import (
 )
 from ledger.domain.state import GrantState, evolve, fold
 from ledger.errors import Conflict, InvalidInput, NotFound, RuleViolation
+from tests.support.spend import record_spend
 
 KR = 100  # öre per krona
 
@@ -279,7 +279,7 @@ def test_rule1_unallocated_taken_by_unclassified_spend_cannot_be_allocated(
     allocate: Callable[..., AllocateActivity],
     spend: Callable[..., SpendLine],
 ) -> None:
-    spent = fold(gnv, decide(gnv, RecordSpend("gnv-2022", (spend(2_993_000 * KR, "9916"),))))
+    spent = fold(gnv, decide(gnv, record_spend("gnv-2022", (spend(2_993_000 * KR, "9916"),))))
     assert spent.unallocated("nara-vard") == 953 * KR
     with pytest.raises(errors.OverAllocation) as refused:
         decide(spent, allocate("extra", "nara-vard", 954 * KR))
@@ -295,7 +295,7 @@ def test_rule1_an_area_level_credit_does_not_make_room_beyond_the_award(
 ) -> None:
     # A credit note on 9916 without activity raises nara-vard's unallocated until it is
     # classified to the activity it belongs to; planning must not spend that money first.
-    (credit,) = decide(gnv, RecordSpend("gnv-2022", (spend(-100_000 * KR, "9916"),)))
+    (credit,) = decide(gnv, record_spend("gnv-2022", (spend(-100_000 * KR, "9916"),)))
     assert isinstance(credit, SpendRecorded)
     state = evolve(gnv, credit)
     assert state.unallocated("nara-vard") == 3_093_953 * KR
@@ -474,7 +474,7 @@ def test_rule3_reallocation_cannot_move_what_was_spent(
     gnv: GrantState, reallocate: Callable[..., Reallocate], spend: Callable[..., SpendLine]
 ) -> None:
     line = spend(200_000 * KR, "9916", activity="personcentrering")
-    state = fold(gnv, decide(gnv, RecordSpend("gnv-2022", (line,))))
+    state = fold(gnv, decide(gnv, record_spend("gnv-2022", (line,))))
     assert decide(state, reallocate("personcentrering", "barnhalsovard", 800_000 * KR))
     with pytest.raises(errors.InsufficientRemaining) as refused:
         decide(state, reallocate("personcentrering", "barnhalsovard", 800_000 * KR + 1))

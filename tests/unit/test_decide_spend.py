@@ -41,6 +41,7 @@ from ledger.domain.errors import LineError
 from ledger.domain.events import SpendClassified, SpendRecorded, SpendReversed
 from ledger.domain.money import MAX_ORE
 from ledger.domain.state import GrantState, evolve, fold
+from tests.support.spend import record_spend, tx
 from tests.unit.conftest import SEED_ACTIVITIES
 
 KR = 100  # öre per krona
@@ -59,7 +60,7 @@ def planned(gnv: GrantState, allocate: Callable[..., AllocateActivity]) -> Grant
 
 
 def record(state: GrantState, *lines: SpendLine) -> list[SpendRecorded]:
-    events = decide(state, RecordSpend("gnv-2022", lines))
+    events = decide(state, record_spend("gnv-2022", lines))
     recorded = [e for e in events if isinstance(e, SpendRecorded)]
     assert recorded == events
     return recorded
@@ -67,7 +68,7 @@ def record(state: GrantState, *lines: SpendLine) -> list[SpendRecorded]:
 
 def refusal(state: GrantState, *lines: SpendLine) -> list[LineError]:
     with pytest.raises(errors.UnplaceableSpend) as refused:
-        decide(state, RecordSpend("gnv-2022", lines))
+        decide(state, record_spend("gnv-2022", lines))
     assert refused.value.fields["rule"] == "spend-placement"
     return refused.value.errors
 
@@ -82,7 +83,7 @@ def test_rule4_spend_on_an_activity_is_recorded_there(
     assert record(planned, line) == [
         SpendRecorded(
             grant_id="gnv-2022",
-            transaction_id=line.transaction_id,
+            transaction_id=tx(line),
             source="erp",
             line_id=line.line_id,
             voucher=line.voucher,
@@ -210,7 +211,7 @@ def test_rule4_the_refusal_carries_its_line_errors_as_plain_data(
 ) -> None:
     line = spend(KR, "9916", kind="investment")
     with pytest.raises(errors.UnplaceableSpend) as refused:
-        decide(planned, RecordSpend("gnv-2022", (line,)))
+        decide(planned, record_spend("gnv-2022", (line,)))
     assert refused.value.fields["errors"] == [
         {
             "line_id": line.line_id,
@@ -227,14 +228,17 @@ def test_rule4_the_same_line_twice_in_a_batch_is_refused(
 ) -> None:
     line = spend(KR, "9916")
     same_key = spend(2 * KR, "9916", line_id=line.line_id)
-    same_id = spend(3 * KR, "9916", transaction_id=line.transaction_id)
-    found = refusal(planned, line, same_key, same_id)
-    assert [(e.line_id, e.code) for e in found] == [
-        (same_key.line_id, "duplicate-line-in-batch"),
-        (same_id.line_id, "duplicate-line-in-batch"),
+    same_id = spend(3 * KR, "9916")
+    ids = (tx(line), "tx-other", tx(line))  # a caller that gives one id to two lines
+    with pytest.raises(errors.UnplaceableSpend) as refused:
+        decide(planned, RecordSpend("gnv-2022", "erp", (line, same_key, same_id), ids))
+    assert [(e.line_id, e.field, e.code) for e in refused.value.errors] == [
+        (same_key.line_id, "line_id", "duplicate-line-in-batch"),
+        (same_id.line_id, "transaction_id", "duplicate-line-in-batch"),
     ]
-    # The same line_id from another source is another line.
-    assert record(planned, line, replace(same_key, source="sie-import"))
+    # The same line_id from another source is another line: each batch has its own source.
+    assert record(planned, line)
+    assert decide(planned, record_spend("gnv-2022", (same_key,), source="sie-import"))
 
 
 def test_rule4_spend_in_a_closed_year_is_refused_as_a_closed_period(
@@ -249,7 +253,7 @@ def test_rule4_spend_in_a_closed_year_is_refused_as_a_closed_period(
 
 
 def test_rule4_an_empty_batch_records_nothing(planned: GrantState) -> None:
-    assert decide(planned, RecordSpend("gnv-2022", ())) == []
+    assert decide(planned, record_spend("gnv-2022", ())) == []
 
 
 # --- rule 5: routing --------------------------------------------------------------------------
@@ -306,8 +310,8 @@ def test_rule5_a_batch_is_split_by_grant_and_unroutable_lines_named(
     next_year = spend(KR, "9916", booked_on=date(2023, 2, 1))
     unknown = spend(KR, "4711")
     too_late = spend(KR, "9942", booked_on=date(2023, 2, 1))
-    again = replace(this_year, transaction_id="tx-99")
-    by_grant, problems = route_batch(index, [this_year, next_year, unknown, too_late, again])
+    again = replace(this_year, amount=2 * KR)  # its key again, with other content
+    by_grant, problems = route_batch(index, "erp", [this_year, next_year, unknown, too_late, again])
     assert by_grant == {"gnv-2022": (this_year,), "gnv-2023": (next_year,)}
     assert [(e.line_id, e.field, e.code) for e in problems] == [
         (unknown.line_id, "cost_object", "unknown-cost-object"),

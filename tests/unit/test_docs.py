@@ -16,9 +16,10 @@ from datetime import date
 from pathlib import Path
 
 from ledger.domain import accounts
-from ledger.domain.commands import RecordReceipt, RecordSpend, RepayUnspent, SpendLine
+from ledger.domain.commands import RecordReceipt, RepayUnspent, SpendLine
 from ledger.domain.decide import decide
 from ledger.domain.state import GrantState, fold
+from tests.support.spend import record_spend
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCS = ROOT / "docs"
@@ -39,7 +40,7 @@ def test_every_account_a_ledger_holds_is_in_the_vocabulary(
     """Seed 003 with spend on an activity, on an area, on 9942 (two areas), cash in and out."""
     lines = (spend(1000, "9916", "lokalt-arbete"), spend(200, "9916"), spend(300, "9942"))
     commands = (
-        RecordSpend("gnv-2022", lines),
+        record_spend("gnv-2022", lines),
         RecordReceipt("gnv-2022", 10_000, date(2022, 6, 15), "SKR"),
         RepayUnspent("gnv-2022", "nara-vard", 100, date(2022, 12, 30), None),
     )

@@ -29,6 +29,7 @@ from ledger.domain.decide import decide
 from ledger.domain.money import MAX_ORE
 from ledger.domain.state import GrantState, fold
 from ledger.errors import LedgerError
+from tests.support.spend import record_spend
 from tests.unit.conftest import GRANT
 
 
@@ -44,7 +45,7 @@ def test_spend_that_would_pass_the_bound_is_refused_naming_the_account(
     state = _registered(registration)
     lines = tuple(spend(MAX_ORE, "9916", activity=None) for _ in range(2))
     with pytest.raises(errors.BalanceOutOfRange) as refused:
-        decide(state, RecordSpend(GRANT, lines))
+        decide(state, record_spend(GRANT, lines))
     e = refused.value
     assert e.fields["rule"] == "money-bound"
     assert e.account == accounts.unallocated("nara-vard")  # unclassified spend draws on it
@@ -58,7 +59,7 @@ def test_one_line_beyond_the_bound_is_a_line_error(
 ) -> None:
     state = _registered(registration)
     with pytest.raises(errors.UnplaceableSpend) as refused:
-        decide(state, RecordSpend(GRANT, (spend(MAX_ORE * 100, "9916"),)))
+        decide(state, record_spend(GRANT, (spend(MAX_ORE * 100, "9916"),)))
     assert [x.code for x in refused.value.errors] == ["amount-out-of-range"]
 
 
@@ -114,8 +115,6 @@ def test_no_sequence_of_accepted_commands_passes_the_bound(steps: list[tuple[obj
                 n += 1
                 lines.append(
                     SpendLine(
-                        transaction_id=f"tx-{n}",
-                        source="erp",
                         line_id=f"L-{n}",
                         voucher=None,
                         booked_on=date(2022, 3, 31),
@@ -127,7 +126,7 @@ def test_no_sequence_of_accepted_commands_passes_the_bound(steps: list[tuple[obj
                         text=None,
                     )
                 )
-            command: RecordSpend | RecordReceipt = RecordSpend(GRANT, tuple(lines))
+            command: RecordSpend | RecordReceipt = record_spend(GRANT, tuple(lines))
         else:
             amount = s[1]
             assert isinstance(amount, int)
@@ -162,7 +161,7 @@ def test_the_quick_bound_check_refuses_exactly_what_the_walk_refuses(
     )
     lines = tuple(
         SpendLine(
-            transaction_id=f"tx-{i}", source="erp", line_id=f"L-{i}", voucher=None,
+            line_id=f"L-{i}", voucher=None,
             booked_on=date(2022, 3, 31), amount=amount, cost_object="9916", activity="x",
             account=None, kind="expense", text=None,
         )
@@ -180,6 +179,6 @@ def test_the_quick_bound_check_refuses_exactly_what_the_walk_refuses(
         crosses = crosses or abs(balances[source]) > MAX_ORE or abs(balances[target]) > MAX_ORE
     if crosses:
         with pytest.raises(errors.BalanceOutOfRange):
-            decide(state, RecordSpend(GRANT, lines))
+            decide(state, record_spend(GRANT, lines))
     else:
-        decide(state, RecordSpend(GRANT, lines))
+        decide(state, record_spend(GRANT, lines))

@@ -40,7 +40,6 @@ from ledger.domain.commands import (
     GrantCommand,
     Reallocate,
     RecordedLine,
-    RecordSpend,
     RepayUnspent,
     ReverseSpend,
     SpendLine,
@@ -56,6 +55,7 @@ from ledger.domain.events import (
 )
 from ledger.domain.state import GrantState, evolve, fold
 from ledger.errors import LedgerError
+from tests.support.spend import record_spend
 
 KR = 100  # öre per krona
 DECISION = Decision("RS/498/2022", date(2022, 5, 4), "Regionstyrelsen")
@@ -143,8 +143,6 @@ class Ledger:
                 cost_object = pick(list(COST_OBJECTS), i)
             line_id = self.next_id("line")
             line = SpendLine(
-                transaction_id=line_id,
-                source="erp",
                 line_id=line_id,
                 voucher=None,
                 booked_on=day,
@@ -155,7 +153,7 @@ class Ledger:
                 kind="expense",
                 text=None,
             )
-            return RecordSpend("gnv-2022", (line,))
+            return record_spend("gnv-2022", (line,))
         if kind == "classify" and self.lines and activities:
             i, j = args
             # Mostly a line that can be classified, to an activity that fits it.

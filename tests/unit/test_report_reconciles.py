@@ -18,11 +18,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from ledger.domain.balances import figures
-from ledger.domain.commands import RecordSpend, SpendLine
+from ledger.domain.commands import SpendLine
 from ledger.domain.decide import decide
 from ledger.domain.state import GrantState, fold
 from ledger.formats.reports import render_csv
 from ledger.grant_model import GrantModel
+from tests.support.spend import record_spend
 
 MONEY = ("Tilldelat", "Fördelat", "Ofördelat", "Förbrukat", "varav oklassificerat", "Kvar")
 PLACES = (
@@ -50,7 +51,7 @@ def test_area_rows_plus_unplaced_rows_equal_the_grant_row(
     booked: list[tuple[tuple[str, str | None], int]],
 ) -> None:
     lines = tuple(spend(amount, co, activity) for (co, activity), amount in booked)
-    state = fold(gnv, decide(gnv, RecordSpend("gnv-2022", lines)))
+    state = fold(gnv, decide(gnv, record_spend("gnv-2022", lines)))
     model = GrantModel.of(
         state,
         figures(state.balances, state.areas, state.activities),

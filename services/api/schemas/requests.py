@@ -8,7 +8,7 @@ from api.schemas import examples
 from ledger.domain import commands as cmd
 from ledger.domain.commands import SpendKind
 from ledger.inputs import ActivityIn, DecisionIn, GrantIn, Input
-from ledger.service import ClassifyTransaction, LineInput, PostSpend, ReverseTransaction
+from ledger.service import ClassifyTransaction, PostSpend, ReverseTransaction, SpendLine
 from ledger.types import AwardMoney, Code, CostObject, Day, LongText, Money, PositiveMoney, Text
 
 
@@ -100,17 +100,17 @@ class SpendLineBody(Input):
     )
     text: Text | None = Field(default=None, max_length=1000)
 
-    def to_input(self) -> LineInput:
-        return LineInput(
-            self.line_id,
-            self.voucher,
-            self.booked_on,
-            self.amount,
-            self.cost_object,
-            self.activity,
-            self.account,
-            self.kind,
-            self.text,
+    def to_domain(self) -> SpendLine:
+        return SpendLine(
+            line_id=self.line_id,
+            voucher=self.voucher,
+            booked_on=self.booked_on,
+            amount=self.amount,
+            cost_object=self.cost_object,
+            activity=self.activity,
+            account=self.account,
+            kind=self.kind,
+            text=self.text,
         )
 
 
@@ -121,7 +121,7 @@ class SpendBatchBody(Input):
     lines: list[SpendLineBody] = Field(min_length=1, max_length=10_000)
 
     def to_command(self) -> PostSpend:
-        return PostSpend(self.source, tuple(line.to_input() for line in self.lines))
+        return PostSpend(self.source, tuple(line.to_domain() for line in self.lines))
 
 
 class ReversalBody(Input):

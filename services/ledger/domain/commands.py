@@ -64,11 +64,14 @@ LineStatus = Literal["recorded", "reversed", "reversal"]
 
 @dataclass(frozen=True, slots=True)
 class SpendLine:
-    """A cost line from the ERP (utfall), already given its ``transaction_id`` by the service."""
+    """A cost line as a finance system sends it (utfall): the one shape of a line from the
+    request (or the SIE file) to ``decide``, which makes it a ``SpendRecorded``.
 
-    transaction_id: str
-    source: str  # the posting system; (source, line_id) is the line's natural key
-    line_id: str
+    Its ``source`` (the posting system) is the batch's and its transaction id the ledger's: both
+    travel beside the lines, in ``RecordSpend``, rather than copied into each.
+    """
+
+    line_id: str  # with the source, the line's natural key
     voucher: str | None
     booked_on: date
     amount: int  # negative for credits
@@ -165,10 +168,14 @@ class Reallocate:
 
 @dataclass(frozen=True, slots=True)
 class RecordSpend:
-    """The lines of one batch that routing (``decide.route_batch``) sent to this grant."""
+    """The lines of one batch that routing (``decide.route_batch``) sent to this grant, from
+    ``source``, each with the transaction id the ledger gives it (``transaction_ids[i]`` is
+    ``lines[i]``'s)."""
 
     grant_id: str
+    source: str
     lines: tuple[SpendLine, ...]
+    transaction_ids: tuple[str, ...]
 
 
 @dataclass(frozen=True, slots=True)

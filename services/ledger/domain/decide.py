@@ -389,17 +389,18 @@ def _record_spend(grant: GrantState, c: RecordSpend) -> list[GrantEvent]:
     """
     placed: list[GrantEvent] = []
     problems: list[LineError] = []
-    seen_keys: set[tuple[str, str]] = set()
+    seen_keys: set[str] = set()
     seen_ids: set[str] = set()
-    for line in c.lines:
+    for line, transaction_id in zip(c.lines, c.transaction_ids, strict=True):
         # A repeated line is reported as that alone: its other problems are the first copy's.
-        line_problems = _duplicate_in_batch(line, seen_keys, seen_ids) or (
-            [] if _placeable(grant, line) else _placement_problems(grant, line)
+        line_problems = _duplicate_in_batch(c.source, line, seen_keys) or (
+            _reused_id(line, transaction_id, seen_ids)
+            or ([] if _placeable(grant, line) else _placement_problems(grant, line))
         )
         if line_problems:
             problems.extend(line_problems)
         else:
-            placed.append(_spend_recorded(grant, line))
+            placed.append(_spend_recorded(grant, c.source, line, transaction_id))
     if problems:
         raise errors.UnplaceableSpend(problems, grant_id=grant.grant_id)
     return placed
@@ -475,7 +476,9 @@ def _placement_problems(grant: GrantState, line: SpendLine) -> list[LineError]:
     return found
 
 
-def _spend_recorded(grant: GrantState, line: SpendLine) -> SpendRecorded:
+def _spend_recorded(
+    grant: GrantState, source: str, line: SpendLine, transaction_id: str
+) -> SpendRecorded:
     # Placement: the activity's area; else the one area on the cost object; else the grant.
     if line.activity is not None:
         area: str | None = grant.activities[line.activity].area
@@ -484,8 +487,8 @@ def _spend_recorded(grant: GrantState, line: SpendLine) -> SpendRecorded:
         area = areas[0] if len(areas) == 1 else None
     return SpendRecorded(
         grant_id=grant.grant_id,
-        transaction_id=line.transaction_id,
-        source=line.source,
+        transaction_id=transaction_id,
+        source=source,
         line_id=line.line_id,
         voucher=line.voucher,
         booked_on=line.booked_on,
@@ -610,19 +613,18 @@ def route_spend(index: RouteIndex, cost_object: str, booked_on: date) -> str | N
 
 
 def route_batch(
-    index: RouteIndex, lines: Iterable[SpendLine]
+    index: RouteIndex, source: str, lines: Iterable[SpendLine]
 ) -> tuple[dict[str, tuple[SpendLine, ...]], list[LineError]]:
-    """Split an ERP batch by grant; lines no grant can take come back as errors.
+    """Split an ERP batch from ``source`` by grant; lines no grant can take come back as errors.
 
     The batch is atomic: the service records nothing unless the errors here and those of every
     grant's ``decide(RecordSpend)`` are all empty, and then reports them all in one refusal.
     """
     by_grant: dict[str, list[SpendLine]] = {}
     problems: list[LineError] = []
-    seen_keys: set[tuple[str, str]] = set()
-    seen_ids: set[str] = set()
+    seen_keys: set[str] = set()
     for line in lines:
-        duplicate = _duplicate_in_batch(line, seen_keys, seen_ids)
+        duplicate = _duplicate_in_batch(source, line, seen_keys)
         if duplicate:
             problems.extend(duplicate)
             continue
@@ -667,21 +669,33 @@ def _covering(index: RouteIndex, cost_object: str, booked_on: date) -> set[str]:
     }
 
 
-def _duplicate_in_batch(
-    line: SpendLine, seen_keys: set[tuple[str, str]], seen_ids: set[str]
-) -> list[LineError]:
-    key = (line.source, line.line_id)
-    if key in seen_keys or line.transaction_id in seen_ids:
+def _duplicate_in_batch(source: str, line: SpendLine, seen_keys: set[str]) -> list[LineError]:
+    """A line whose key (``source``, ``line_id``) came earlier in the same batch."""
+    if line.line_id in seen_keys:
         return [
             LineError(
                 line_id=line.line_id,
                 field="line_id",
-                reason=f"line {line.line_id!r} of {line.source!r} appears twice in the batch",
+                reason=f"line {line.line_id!r} of {source!r} appears twice in the batch",
                 code="duplicate-line-in-batch",
             )
         ]
-    seen_keys.add(key)
-    seen_ids.add(line.transaction_id)
+    seen_keys.add(line.line_id)
+    return []
+
+
+def _reused_id(line: SpendLine, transaction_id: str, seen_ids: set[str]) -> list[LineError]:
+    """A transaction id given to two lines: the service never does, a caller of ``decide`` may."""
+    if transaction_id in seen_ids:
+        return [
+            LineError(
+                line_id=line.line_id,
+                field="transaction_id",
+                reason=f"transaction id {transaction_id!r} is given to two lines of the batch",
+                code="duplicate-line-in-batch",
+            )
+        ]
+    seen_ids.add(transaction_id)
     return []
 
 

@@ -31,8 +31,6 @@ class LineContent(Protocol):
     """What a finance system sent for a line: the same fields on a command and on its event."""
 
     @property
-    def source(self) -> str: ...
-    @property
     def line_id(self) -> str: ...
     @property
     def voucher(self) -> str | None: ...
@@ -52,10 +50,10 @@ class LineContent(Protocol):
     def text(self) -> str | None: ...
 
 
-def line_digest(line: LineContent) -> str:
+def line_digest(source: str, line: LineContent) -> str:
     """Fingerprint of a line's content: the same (source, line_id) with another one is a 409."""
     content = [
-        line.source,
+        source,
         line.line_id,
         line.voucher,
         line.booked_on.isoformat(),
@@ -332,7 +330,7 @@ def _line_row(e: ev.SpendRecorded, posted: Transfer) -> tuple[Any, ...]:
         "recorded",
         None,  # reversal_of
         None,  # reversed_by
-        line_digest(e),
+        line_digest(e.source, e),
         posted.source,
         posted.target,
     )

@@ -22,7 +22,7 @@ from ledger.errors import InvalidInput
 from ledger.formats.sie.accounts import SpendAccounts
 from ledger.formats.sie.lexer import UNSAFE_ID, Problem
 from ledger.formats.sie.model import SieFile, Trans, Voucher
-from ledger.service import LineInput, StruckLine
+from ledger.service import SpendLine, StruckLine
 
 SOURCE = "sie"
 
@@ -114,7 +114,7 @@ class Plan:
     fiscal_year_from: str  # "#RAR 0" or "voucher dates"
     vouchers: int
     transactions: int  # counted rows (#TRANS; an #RTRANS with its repeat counts once)
-    lines: tuple[LineInput, ...]
+    lines: tuple[SpendLine, ...]
     struck: tuple[StruckLine, ...]
     rows: dict[str, Row]  # every line and struck row sent to the service, by line_id
     skipped: tuple[Skip, ...]
@@ -166,7 +166,7 @@ def plan_lines(sie: SieFile, options: Options) -> Plan:
 class _Builder:
     def __init__(self, options: Options) -> None:
         self.options = options
-        self.lines: list[LineInput] = []
+        self.lines: list[SpendLine] = []
         self.struck: list[StruckLine] = []
         self.rows: dict[str, Row] = {}
         self.skipped: list[Skip] = []
@@ -217,7 +217,7 @@ class _Builder:
             return ZERO_AMOUNT, "a line of 0.00 kr records nothing"
         return None
 
-    def _line(self, row: Row, voucher: Voucher, trans: Trans) -> LineInput | None:
+    def _line(self, row: Row, voucher: Voucher, trans: Trans) -> SpendLine | None:
         assert row.cost_object is not None
         values = {
             "line id (year:series-number-line)": (row.line_id, _MAX_LINE_ID),
@@ -234,7 +234,7 @@ class _Builder:
         if too_long:
             self.problems.extend(Problem(row.file_line, "#TRANS", why) for why in too_long)
             return None
-        return LineInput(
+        return SpendLine(
             line_id=row.line_id,
             voucher=row.voucher,
             booked_on=row.booked_on,
