@@ -53,7 +53,7 @@ from ledger.domain.state import GrantState
 from ledger.errors import DatabaseUnavailable, InvalidInput, LedgerError, Unavailable
 from ledger.projections import loader
 from ledger.projections.tables import ProjectionTables
-from ledger.state_cache import LedgerFacts, StateCache
+from ledger.state_cache import KeptFacts, StateCache
 from ledger.store import EventStore
 from ledger.store import idempotency as idem
 from ledger.unit_of_work import Facts, UnitOfWork
@@ -94,7 +94,7 @@ class _Open:
 class _Decided:
     results: list[tuple[_Unit[object], object]]
     states: list[GrantState]  # the grants as this transaction leaves them
-    facts: LedgerFacts | None  # closed periods and routes, likewise
+    facts: KeptFacts | None  # closed periods and routes, likewise
 
 
 class GroupCommit:

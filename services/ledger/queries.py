@@ -90,7 +90,7 @@ class LedgerQueries:
         return sorted(set(conn.execute(q).scalars()))
 
     def _state(self, conn: Connection, grant_id: str) -> GrantState:
-        state = loader.load_grant(conn, self.tables, grant_id, frozenset())
+        state = loader.load_grant(conn, self.tables, grant_id)
         if state is None:
             raise UnknownGrant(grant_id)
         return state

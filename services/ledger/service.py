@@ -274,9 +274,6 @@ class LedgerService:
                 new = decide_period(state, command)
                 recorded = uow.record([(PERIODS_STREAM, new)], _meta(actor, command))
                 return _Pending(recorded, period=command.period)
-            case cmd.RegisterGrant():
-                with_routes = replace(command, existing_routes=uow.routes())
-                return self._grant_command(uow, with_routes, actor, expected)
             case _:
                 return self._grant_command(uow, command, actor, expected)
 
@@ -292,7 +289,7 @@ class LedgerService:
         stream = grant_stream(command.grant_id)
         if expected is not None and expected != version:
             raise ConcurrencyError(stream, expected, version)
-        new = decide(state, command)
+        new = decide(state, command, uow.ledger_facts())
         recorded = uow.record([(stream, new)], _meta(actor, command))
         return _Pending(recorded, grant_id=command.grant_id, version=version + len(new))
 
@@ -329,6 +326,7 @@ class LedgerService:
         if command.skip_unroutable:
             errors = _skip_unroutable(errors, outcomes)
         appends: list[tuple[str, Sequence[ev.Event]]] = []
+        facts = uow.ledger_facts()
         for grant_id, lines in by_grant.items():
             state = uow.grant(grant_id)
             if state is None:  # a route always names a registered grant
@@ -336,7 +334,7 @@ class LedgerService:
             transaction_ids = tuple(time_ordered_ids(len(lines)))
             try:
                 new = decide(
-                    state, cmd.RecordSpend(grant_id, command.source, lines, transaction_ids)
+                    state, cmd.RecordSpend(grant_id, command.source, lines, transaction_ids), facts
                 )
             except UnplaceableSpend as e:
                 errors.extend(e.errors)

@@ -25,7 +25,7 @@ _PROBED = 64
 
 
 @dataclass(frozen=True, slots=True)
-class LedgerFacts:
+class KeptFacts:
     """What every grant's decisions share: closed months and the routes of cost objects."""
 
     key: tuple[int, int]  # (closed months, registered grants): both only ever grow
@@ -36,15 +36,15 @@ class LedgerFacts:
 class StateCache:
     def __init__(self) -> None:
         self._grants: dict[str, GrantState] = {}
-        self._facts: LedgerFacts | None = None
+        self._facts: KeptFacts | None = None
         self._mutex = threading.Lock()
 
-    def facts(self, key: tuple[int, int]) -> LedgerFacts | None:
+    def facts(self, key: tuple[int, int]) -> KeptFacts | None:
         """The kept ledger-wide facts if they are at ``key``, else None."""
         facts = self._facts
         return facts if facts is not None and facts.key == key else None
 
-    def keep_facts(self, facts: LedgerFacts | None) -> None:
+    def keep_facts(self, facts: KeptFacts | None) -> None:
         if facts is not None:
             self._facts = facts
 

@@ -20,12 +20,13 @@ from ledger.db import one_round_trip
 from ledger.domain import events as ev
 from ledger.domain.commands import CostObjectRoute
 from ledger.domain.decide import routes_of, within_bound
+from ledger.domain.facts import LedgerFacts
 from ledger.domain.state import GrantState, PeriodsState, evolve_periods, fold
 from ledger.errors import IdempotencyKeyReused
 from ledger.projections import loader
 from ledger.projections.projector import Plan, Projection, line_digest
 from ledger.projections.tables import ProjectionTables
-from ledger.state_cache import LedgerFacts, StateCache
+from ledger.state_cache import KeptFacts, StateCache
 from ledger.store import EventStore, NewEvent, StoredEvent, storable
 from ledger.store import idempotency as idem
 from ledger.store.eventstore import StreamAppend
@@ -152,20 +153,21 @@ class UnitOfWork:
         if kept is not None:
             self._periods, self._routes = kept.periods, list(kept.routes)
 
-    def facts(self) -> LedgerFacts | None:
+    def facts(self) -> KeptFacts | None:
         """The ledger-wide facts as this transaction leaves them, to keep after its commit."""
         if self._facts_key is None or self._periods is None or self._routes is None:
             return None
         key = (self._periods.version, self._facts_key[1] + self._registered)
-        return LedgerFacts(key, self._periods, tuple(self._routes))
+        return KeptFacts(key, self._periods, tuple(self._routes))
+
+    def ledger_facts(self) -> LedgerFacts:
+        """What ``decide`` checks beyond a grant's own state, as this transaction sees it."""
+        return LedgerFacts(routes=self.routes(), closed_periods=self.periods().closed)
 
     def grant(self, grant_id: str) -> GrantState | None:
         if grant_id not in self._grants:
             self._grants[grant_id] = self._load(grant_id)
         state = self._grants[grant_id]
-        if state is not None and state.closed_periods != self.periods().closed:
-            state = state.with_closed_periods(self.periods().closed)
-            self._grants[grant_id] = state
         self._read.setdefault(grant_id, state)
         return state
 
@@ -192,7 +194,7 @@ class UnitOfWork:
                 )
                 if len(later) == version - kept.version:
                     return fold(kept, later)
-        return loader.load_grant(self.conn, self.tables, grant_id, self.periods().closed)
+        return loader.load_grant(self.conn, self.tables, grant_id)
 
     def states(self) -> list[GrantState]:
         """Every grant state this unit of work holds, as its events leave them."""

@@ -55,8 +55,7 @@ def _kept(service: LedgerService, grant_id: str) -> object:
 
 def _projected(engine: Engine, grant_id: str) -> object:
     with read_transaction(engine) as conn:
-        closed = loader.load_periods(conn, LIVE).closed
-        return loader.load_grant(conn, LIVE, grant_id, closed)
+        return loader.load_grant(conn, LIVE, grant_id)
 
 
 def test_another_process_s_writes_are_folded_onto_the_kept_state(ledger: Ledger) -> None:

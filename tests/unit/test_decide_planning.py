@@ -38,6 +38,7 @@ from ledger.domain.events import (
     SpendRecorded,
     YearClosed,
 )
+from ledger.domain.facts import LedgerFacts
 from ledger.domain.state import GrantState, evolve, fold
 from ledger.errors import Conflict, InvalidInput, NotFound, RuleViolation
 from tests.support.spend import record_spend
@@ -135,7 +136,7 @@ def test_rule5_register_refuses_a_cost_object_another_grant_uses_in_the_period(
 ) -> None:
     routes = (_route("9916", date(2021, 1, 1), date(2022, 3, 31)),)
     with pytest.raises(errors.CostObjectOverlap) as refused:
-        decide(None, replace(registration, existing_routes=routes))
+        decide(None, registration, LedgerFacts(routes=routes))
     assert refused.value.fields == {
         "rule": "cost-object-routing",
         "grant_id": "gnv-2022",
@@ -154,7 +155,7 @@ def test_rule5_register_accepts_the_cost_object_in_another_period(
         _route("9917", date(2023, 1, 1), date(2023, 12, 31)),  # next year's grant
         _route("4711", date(2022, 1, 1), date(2022, 12, 31)),  # another cost object
     )
-    assert decide(None, replace(registration, existing_routes=routes))
+    assert decide(None, registration, LedgerFacts(routes=routes))
 
 
 def test_rule5_areas_of_one_grant_may_share_a_cost_object(registration: RegisterGrant) -> None:

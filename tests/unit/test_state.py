@@ -8,8 +8,11 @@ from functools import reduce
 
 import pytest
 
-from ledger.domain.commands import Decision
+from ledger.domain import errors
+from ledger.domain.commands import Decision, RecordReceipt
+from ledger.domain.decide import decide
 from ledger.domain.events import GrantEvent, PeriodClosed, Release, YearClosed
+from ledger.domain.facts import LedgerFacts
 from ledger.domain.state import (
     CorruptStreamError,
     GrantState,
@@ -91,11 +94,15 @@ def test_closed_periods_come_from_the_periods_stream_not_the_grant(gnv: GrantSta
         evolve_periods, [PeriodClosed("2022-01"), PeriodClosed("2022-02")], PeriodsState()
     )
     assert periods == PeriodsState(closed=frozenset({"2022-01", "2022-02"}), version=2)
-    loaded = gnv.with_closed_periods(periods.closed)
-    assert loaded.closed_periods == {"2022-01", "2022-02"}
-    # Grant events keep what the service put there; they never add to it.
-    after = evolve(loaded, YearClosed("gnv-2022", 2022, gnv.decision, ()))
-    assert after.closed_periods == {"2022-01", "2022-02"}
+    # A grant's own events close its years, never a month of the ledger: decide sees closed
+    # months only in the ledger-wide facts it is given beside the grant.
+    after = evolve(gnv, YearClosed("gnv-2022", 2022, gnv.decision, ()))
+    assert after.closed_years == {2022}
+    receipt = RecordReceipt("gnv-2022", 100, date(2022, 2, 10), "U-1")
+    assert decide(gnv, receipt)
+    with pytest.raises(errors.PeriodClosed) as refused:
+        decide(gnv, receipt, LedgerFacts(closed_periods=periods.closed))
+    assert refused.value.fields["period"] == "2022-02"
 
 
 def test_a_stream_must_start_with_its_registration(gnv_history: list[GrantEvent]) -> None:

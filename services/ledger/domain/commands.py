@@ -114,8 +114,6 @@ class RegisterGrant:
     reporting: tuple[ReportingObligation, ...] = ()
     # The diarienummer quoted when unspent money is repaid (to Kammarkollegiet).
     repayment_reference: str | None = None
-    # Every other grant's routes, filled in by the service: rule 5 refuses an overlap.
-    existing_routes: tuple[CostObjectRoute, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

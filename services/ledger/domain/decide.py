@@ -1,9 +1,10 @@
-"""Every rule of docs/rules.md, and nowhere else: ``decide(state, command) -> events``.
+"""Every rule of docs/rules.md, and nowhere else: ``decide(state, command, facts) -> events``.
 
 ``decide`` either returns the events that record an accepted command or raises the domain error
 that says why it is refused; it never touches a database and never changes ``state``.  Checks run
 in a fixed order: the command's own shape, the decision behind it (rule 7), the things it names,
-then the rules about amounts, so that a refusal names the most basic problem first.
+then the rules about amounts, so that a refusal names the most basic problem first.  What the
+ledger holds beyond the grant's stream (other grants' routes, closed months) comes in ``facts``.
 
 Routing (rule 5) is here too, as pure functions over ``CostObjectRoute`` rows the service loads:
 ``route_batch`` splits an ERP batch by grant, ``decide`` places each grant's share.
@@ -51,6 +52,7 @@ from ledger.domain.events import (
     SpendReversed,
     YearClosed,
 )
+from ledger.domain.facts import NO_FACTS, LedgerFacts
 from ledger.domain.money import MAX_ORE, format_money
 from ledger.domain.state import ActivityInfo, AreaInfo, GrantState, PeriodsState, period_of
 
@@ -64,33 +66,38 @@ SPEND_KINDS = frozenset({"expense", "depreciation", "investment"})
 _PLACEABLE_KINDS = SPEND_KINDS - {"investment"}  # only its depreciation may be booked
 
 
-def decide(state: GrantState | None, command: GrantCommand) -> list[GrantEvent]:
-    """The events that record ``command`` against ``state`` (``None``: not registered)."""
-    decided = _decide(state, command)
+def decide(
+    state: GrantState | None, command: GrantCommand, facts: LedgerFacts = NO_FACTS
+) -> list[GrantEvent]:
+    """The events that record ``command`` against ``state`` (``None``: not registered) in a
+    ledger where ``facts`` hold (by default: no other grant, no closed month)."""
+    decided = _decide(state, command, facts)
     check_bounds(state, decided)
     return decided
 
 
-def _decide(state: GrantState | None, command: GrantCommand) -> list[GrantEvent]:
+def _decide(
+    state: GrantState | None, command: GrantCommand, facts: LedgerFacts
+) -> list[GrantEvent]:
     match command:
         case RegisterGrant():
-            return _register_grant(state, command)
+            return _register_grant(state, command, facts.routes)
         case AmendAward():
             return _amend_award(_registered(state, command.grant_id), command)
         case RecordReceipt():
-            return _record_receipt(_registered(state, command.grant_id), command)
+            return _record_receipt(_registered(state, command.grant_id), command, facts)
         case AllocateActivity():
             return _allocate(_registered(state, command.grant_id), command)
         case Reallocate():
             return _reallocate(_registered(state, command.grant_id), command)
         case RecordSpend():
-            return _record_spend(_registered(state, command.grant_id), command)
+            return _record_spend(_registered(state, command.grant_id), command, facts)
         case ReverseSpend():
-            return _reverse_spend(_registered(state, command.grant_id), command)
+            return _reverse_spend(_registered(state, command.grant_id), command, facts)
         case ClassifySpend():
             return _classify_spend(_registered(state, command.grant_id), command)
         case RepayUnspent():
-            return _repay(_registered(state, command.grant_id), command)
+            return _repay(_registered(state, command.grant_id), command, facts)
         case CloseYear():
             return _close_year(_registered(state, command.grant_id), command)
         case _:
@@ -110,7 +117,9 @@ def decide_period(state: PeriodsState, command: ClosePeriod) -> list[PeriodClose
 # --- planning ---------------------------------------------------------------------------------
 
 
-def _register_grant(state: GrantState | None, c: RegisterGrant) -> list[GrantEvent]:
+def _register_grant(
+    state: GrantState | None, c: RegisterGrant, routes: Sequence[CostObjectRoute]
+) -> list[GrantEvent]:
     _check_code(c.grant_id, "grant_id", c.grant_id)
     _check_text(c.name, "name", c.grant_id)
     _check_text(c.funder, "funder", c.grant_id)
@@ -143,7 +152,7 @@ def _register_grant(state: GrantState | None, c: RegisterGrant) -> list[GrantEve
     for i, report in enumerate(c.reporting):
         _check_text(report.kind, f"reporting[{i}].kind", c.grant_id)
         _check_text(report.recipient, f"reporting[{i}].recipient", c.grant_id)
-    _check_routing(c)
+    _check_routing(c, routes)
     return [
         GrantRegistered(
             grant_id=c.grant_id,
@@ -159,14 +168,14 @@ def _register_grant(state: GrantState | None, c: RegisterGrant) -> list[GrantEve
     ]
 
 
-def _check_routing(c: RegisterGrant) -> None:
+def _check_routing(c: RegisterGrant, routes: Sequence[CostObjectRoute]) -> None:
     """Rule 5: a cost object and a booking date find one grant, so periods may not overlap.
 
     Areas of the same grant may share a cost object (9942 serves e-hälsa and ambulans): that is
     one grant, and its unclassified spend is the grant's until classified.
     """
     cost_objects = {area.cost_object for area in c.areas}
-    for route in c.existing_routes:
+    for route in routes:  # every other grant's
         if (
             route.cost_object in cost_objects
             and route.spend_from <= c.spend_to
@@ -317,7 +326,7 @@ def _close_year(grant: GrantState, c: CloseYear) -> list[GrantEvent]:
 # --- money in and out -------------------------------------------------------------------------
 
 
-def _record_receipt(grant: GrantState, c: RecordReceipt) -> list[GrantEvent]:
+def _record_receipt(grant: GrantState, c: RecordReceipt, facts: LedgerFacts) -> list[GrantEvent]:
     """Rule 9: a receipt is dated in the agreement's years; more than the award is flagged.
 
     "Överenskommelsen omfattar 2022 totalt 6 373 miljoner kronor" (003): the funder pays an
@@ -333,7 +342,7 @@ def _record_receipt(grant: GrantState, c: RecordReceipt) -> list[GrantEvent]:
         raise errors.ReceiptOutsideAgreement(
             grant_id=grant.grant_id, received_on=c.received_on, earliest=earliest, latest=latest
         )
-    _require_open_period(grant, c.received_on)
+    _require_open_period(grant, facts, c.received_on)
     return [
         ReceiptRecorded(
             grant_id=grant.grant_id,
@@ -349,10 +358,10 @@ def receipt_window(grant: GrantState) -> tuple[date, date]:
     return date(grant.spend_from.year, 1, 1), date(grant.spend_to.year + 1, 12, 31)
 
 
-def _repay(grant: GrantState, c: RepayUnspent) -> list[GrantEvent]:
+def _repay(grant: GrantState, c: RepayUnspent, facts: LedgerFacts) -> list[GrantEvent]:
     area = _area(grant, c.area)
     _require_positive(c.amount, "amount")
-    _require_open_period(grant, c.paid_on)
+    _require_open_period(grant, facts, c.paid_on)
     # Only money neither planned nor spent goes back: an overspent activity has used part of
     # what its area shows as unallocated.
     unallocated = _unplanned(grant, area.code)
@@ -382,7 +391,7 @@ def _repay(grant: GrantState, c: RepayUnspent) -> list[GrantEvent]:
 # --- spend ------------------------------------------------------------------------------------
 
 
-def _record_spend(grant: GrantState, c: RecordSpend) -> list[GrantEvent]:
+def _record_spend(grant: GrantState, c: RecordSpend, facts: LedgerFacts) -> list[GrantEvent]:
     """Rule 4: place every line or refuse the batch, naming every line that cannot be placed.
 
     Budget is never a reason: overspend is a fact from the ERP and is shown, not refused.
@@ -395,7 +404,11 @@ def _record_spend(grant: GrantState, c: RecordSpend) -> list[GrantEvent]:
         # A repeated line is reported as that alone: its other problems are the first copy's.
         line_problems = _duplicate_in_batch(c.source, line, seen_keys) or (
             _reused_id(line, transaction_id, seen_ids)
-            or ([] if _placeable(grant, line) else _placement_problems(grant, line))
+            or (
+                []
+                if _placeable(grant, line, facts.closed_periods)
+                else _placement_problems(grant, line, facts.closed_periods)
+            )
         )
         if line_problems:
             problems.extend(line_problems)
@@ -406,7 +419,7 @@ def _record_spend(grant: GrantState, c: RecordSpend) -> list[GrantEvent]:
     return placed
 
 
-def _placeable(grant: GrantState, line: SpendLine) -> bool:
+def _placeable(grant: GrantState, line: SpendLine, closed_months: frozenset[str]) -> bool:
     """Whether ``_placement_problems`` finds nothing, in a few comparisons: the answer for
     almost every line of a batch, asked once per line (the problems are only worked out, in
     their documented order, for a line that has some)."""
@@ -420,11 +433,13 @@ def _placeable(grant: GrantState, line: SpendLine) -> bool:
         and 0 < abs(line.amount) <= MAX_ORE
         and line.kind in _PLACEABLE_KINDS
         and grant.spend_from <= line.booked_on <= grant.spend_to
-        and _closed_period(grant, line.booked_on) is None
+        and _closed_period(grant, closed_months, line.booked_on) is None
     )
 
 
-def _placement_problems(grant: GrantState, line: SpendLine) -> list[LineError]:
+def _placement_problems(
+    grant: GrantState, line: SpendLine, closed_months: frozenset[str]
+) -> list[LineError]:
     found: list[LineError] = []
 
     def problem(field: str, code: str, reason: str) -> None:
@@ -453,7 +468,7 @@ def _placement_problems(grant: GrantState, line: SpendLine) -> list[LineError]:
             "outside-spend-period",
             f"{line.booked_on} is outside the spend period {grant.spend_from} – {grant.spend_to}",
         )
-    elif (closed := _closed_period(grant, line.booked_on)) is not None:
+    elif (closed := _closed_period(grant, closed_months, line.booked_on)) is not None:
         problem("booked_on", "closed-period", f"{line.booked_on} is in closed period {closed}")
     areas = grant.areas_on(line.cost_object)
     if not areas:
@@ -502,7 +517,7 @@ def _spend_recorded(
     )
 
 
-def _reverse_spend(grant: GrantState, c: ReverseSpend) -> list[GrantEvent]:
+def _reverse_spend(grant: GrantState, c: ReverseSpend, facts: LedgerFacts) -> list[GrantEvent]:
     line = c.line
     if line.status == "reversed":
         raise errors.AlreadyReversed(grant_id=grant.grant_id, transaction_id=line.transaction_id)
@@ -513,7 +528,7 @@ def _reverse_spend(grant: GrantState, c: ReverseSpend) -> list[GrantEvent]:
             reversal_of=line.reversal_of,
         )
     _require_in_spend_period(grant, c.booked_on)
-    _require_open_period(grant, c.booked_on)
+    _require_open_period(grant, facts, c.booked_on)
     return [
         SpendReversed(
             grant_id=grant.grant_id,
@@ -755,18 +770,19 @@ def _require_open_year(grant: GrantState, decided_on: date) -> None:
         raise errors.YearClosed(grant_id=grant.grant_id, year=decided_on.year)
 
 
-def _require_open_period(grant: GrantState, day: date) -> None:
-    closed = _closed_period(grant, day)
+def _require_open_period(grant: GrantState, facts: LedgerFacts, day: date) -> None:
+    closed = _closed_period(grant, facts.closed_periods, day)
     if closed is not None:
         raise errors.PeriodClosed(grant_id=grant.grant_id, period=closed, on=day)
 
 
-def _closed_period(grant: GrantState, day: date) -> str | None:
-    """The closed period ``day`` falls in: its month, or its year once the grant closed it."""
-    if not grant.closed_periods and not grant.closed_years:  # asked once per spend line
+def _closed_period(grant: GrantState, closed_months: frozenset[str], day: date) -> str | None:
+    """The closed period ``day`` falls in: its month (closed ledger-wide), or its year once the
+    grant closed it."""
+    if not closed_months and not grant.closed_years:  # asked once per spend line
         return None
     month = period_of(day)
-    if month in grant.closed_periods:
+    if month in closed_months:
         return month
     if day.year in grant.closed_years:
         return str(day.year)

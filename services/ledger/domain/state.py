@@ -5,15 +5,14 @@ account (``accounts.transfers`` applied in order) and the years it has closed.  
 not registered yet has no state: ``None``.
 
 Closed months are not in a grant's stream: they live in the ``periods`` stream, shared by every
-grant.  ``GrantState.closed_periods`` is therefore never set by ``evolve``; the service folds the
-``periods`` stream into a ``PeriodsState`` and hands its months over with ``with_closed_periods``
-when it loads a grant to decide on.
+grant, folded into a ``PeriodsState``; ``decide`` is given them beside the grant's state
+(``facts.LedgerFacts``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import date
 from types import MappingProxyType
 from typing import overload
@@ -64,7 +63,6 @@ class GrantState:
     balances: Mapping[str, int]  # account -> öre; an absent account is 0
     reporting: tuple[ReportingObligation, ...] = ()
     closed_years: frozenset[int] = frozenset()
-    closed_periods: frozenset[str] = frozenset()  # from the periods stream, see the module doc
     # At least the largest balance in magnitude (exact when built from balances, then raised by
     # each fold): the bound check of a spend batch asks it instead of a walk of every account.
     peak: int = field(default=-1, repr=False, compare=False)
@@ -82,9 +80,6 @@ class GrantState:
             object.__setattr__(
                 self, "peak", max((abs(b) for b in self.balances.values()), default=0)
             )
-
-    def with_closed_periods(self, closed: frozenset[str]) -> GrantState:
-        return replace(self, closed_periods=closed)
 
     def balance(self, account: str) -> int:
         return self.balances.get(account, 0)
@@ -159,7 +154,6 @@ class _Draft:
     spend_to: date
     repayment_reference: str | None
     reporting: tuple[ReportingObligation, ...]
-    closed_periods: frozenset[str]
     areas: dict[str, AreaInfo]
     activities: dict[str, ActivityInfo] = field(default_factory=dict)
     balances: dict[str, int] = field(default_factory=dict)
@@ -180,7 +174,6 @@ class _Draft:
             spend_to=state.spend_to,
             repayment_reference=state.repayment_reference,
             reporting=state.reporting,
-            closed_periods=state.closed_periods,
             areas=dict(state.areas),
             activities=dict(state.activities),
             balances=dict(state.balances),
@@ -200,7 +193,6 @@ class _Draft:
             spend_to=event.spend_to,
             repayment_reference=event.repayment_reference,
             reporting=event.reporting,
-            closed_periods=frozenset(),
             areas={
                 a.code: AreaInfo(a.code, a.name, a.cost_object, a.responsible, a.ring_fenced)
                 for a in event.areas
@@ -222,7 +214,6 @@ class _Draft:
             balances=MappingProxyType(self.balances),
             reporting=self.reporting,
             closed_years=frozenset(self.closed_years),
-            closed_periods=self.closed_periods,
             peak=self.peak,
         )
 

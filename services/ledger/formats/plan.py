@@ -7,7 +7,6 @@ transaction.
 
 from __future__ import annotations
 
-from dataclasses import replace
 from pathlib import Path
 
 import yaml
@@ -15,6 +14,7 @@ from pydantic import Field, ValidationError
 
 from ledger.domain import commands as cmd
 from ledger.domain.decide import decide
+from ledger.domain.facts import LedgerFacts
 from ledger.domain.state import GrantState, evolve
 from ledger.errors import InvalidInput, LedgerError
 from ledger.inputs import ActivityIn, AreaIn, DecisionIn, GrantIn, Input
@@ -84,11 +84,10 @@ def check(
     """Every violation the plan's commands would meet, and the state of the ones accepted."""
     state: GrantState | None = None
     problems: list[LedgerError] = []
+    facts = LedgerFacts(routes=existing_routes)
     for command in commands(plan):
-        if isinstance(command, cmd.RegisterGrant):
-            command = replace(command, existing_routes=existing_routes)
         try:
-            for event in decide(state, command):
+            for event in decide(state, command, facts):
                 state = evolve(state, event)
         except LedgerError as e:
             problems.append(e)

@@ -125,9 +125,7 @@ def moved_since(
     return int(row[0]), int(row[1]), int(row[2])
 
 
-def load_grant(
-    conn: Connection, t: ProjectionTables, grant_id: str, closed_periods: frozenset[str]
-) -> GrantState | None:
+def load_grant(conn: Connection, t: ProjectionTables, grant_id: str) -> GrantState | None:
     g = conn.execute(sa.select(t.grants).where(t.grants.c.grant_id == grant_id)).first()
     if g is None:
         return None
@@ -173,7 +171,6 @@ def load_grant(
             for r in g.reporting
         ),
         closed_years=frozenset(g.closed_years),
-        closed_periods=closed_periods,
     )
 
 
