@@ -15,6 +15,7 @@ from sqlalchemy.exc import DBAPIError
 from ledger.db import read_transaction, write_transaction
 from ledger.errors import ConcurrencyError
 from ledger.store import GENESIS_HASH, EventStore, NewEvent
+from ledger.store import verify as chain_walk
 from ledger.store.eventstore import StreamAppend
 from ledger.store.schema import events
 from tests.support import workers
@@ -247,10 +248,18 @@ def test_a_reader_paging_by_position_never_skips_a_later_commit(engine: Engine) 
         ("DELETE FROM events WHERE position = 1", 1),
     ],
 )
+@pytest.mark.parametrize("by", ["threads", "processes"])
 def test_verify_in_parallel_ranges_finds_what_one_walk_finds(
-    engine: Engine, statement: str | None, bad: int | None
+    engine: Engine,
+    statement: str | None,
+    bad: int | None,
+    by: str,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """Ranges checked by separate processes are joined where they meet: same verdict."""
+    """Ranges checked by separate threads (each with its own connection) or processes are
+    joined where they meet: the same verdict as one walk."""
+    if by == "processes":  # a chain this short is checked by threads unless told otherwise
+        monkeypatch.setattr(chain_walk, "PARALLEL_FROM", 10)
     _append(engine, "grant-a", 0, 20)
     if statement:
         _tamper(engine, statement)

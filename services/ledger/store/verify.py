@@ -1,11 +1,12 @@
 """Verifying the hash chain: every row's hash recomputed, every link checked, in position order.
 
 Each row carries the hash of the row before it, so a range of positions can be checked on its
-own and the ranges joined by comparing the hashes where they meet: a long chain is checked by
-several processes at once (the command line; never inside an API request), each in constant
-memory.  Rows are read as text straight from the driver (JSON as text, instants already spelled
-as the chain spells them): no ORM objects.  The rule itself, and the words of every fault, are
-``store/chain.py``'s.
+own and the ranges joined by comparing the hashes where they meet: a chain is checked by several
+threads at once, each on its own connection (PostgreSQL formats one range's rows while Python
+hashes another's), and a long one by several processes (the command line; never inside an API
+request), each in constant memory.  Rows are read as text straight from the driver (JSON as
+text, instants already spelled as the chain spells them): no ORM objects.  The rule itself, and
+the words of every fault, are ``store/chain.py``'s.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 from collections.abc import Callable, Iterator
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,7 +25,8 @@ from sqlalchemy.engine import Connection, Engine
 from ledger.store.chain import GENESIS_HASH, Fault, canonical_json, check, content_matches
 
 PAGE = 10_000
-# Below this a second process costs more than it saves.
+# Below this a second process costs more than it saves (its start and imports); threads, each
+# on its own connection, cost next to nothing and overlap the database's work with the hashing.
 PARALLEL_FROM = 200_000
 
 _PG = f"""
@@ -130,6 +132,11 @@ def scan(conn: Connection, after: int, until: int) -> Span:
     )
 
 
+def _scan_on_own_connection(engine: Engine, after: int, until: int) -> Span:
+    with engine.connect() as conn:
+        return scan(conn, after, until)
+
+
 def _scan_in_process(url: str, after: int, until: int) -> Span:
     from ledger.db import create_engine
 
@@ -149,14 +156,19 @@ def walk(
     workers: int | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> tuple[Span, list[Span]]:
-    """Check after+1..head in ranges (in parallel processes when long), joined in order.
+    """Check after+1..head in ranges, joined in order: on ``workers`` threads with a connection
+    each (by default one per core, up to 4; PostgreSQL, whose server does part of the work), or
+    processes when the chain is long; ``workers=1`` checks it on this thread and one connection
+    (what an API request does).
 
     From ``after`` > 0 the first row must link to row ``after``'s hash: consecutive calls
     check the chain as a whole.
     """
+    processes = head - after >= PARALLEL_FROM
     if workers is None:
-        workers = min(os.cpu_count() or 1, 4) if head - after >= PARALLEL_FROM else 1
-    bounds = _ranges(after, head, workers * 4 if workers > 1 else 1)
+        threads_help = engine.dialect.name == "postgresql"  # SQLite's work is this process's
+        workers = min(os.cpu_count() or 1, 4) if processes or threads_help else 1
+    bounds = _ranges(after, head, workers * (4 if processes else 2) if workers > 1 else 1)
     spans: list[Span] = []
     with engine.connect() as conn:
         start = hash_at(conn, after)
@@ -169,10 +181,19 @@ def walk(
                 if progress is not None:
                     progress(sum(s.checked for s in spans))
             return _join(spans, after, start, head), spans
-    url = engine.url.render_as_string(hide_password=False)
-    context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(workers, mp_context=context) as pool:
-        futures = [pool.submit(_scan_in_process, url, a, u) for a, u in bounds]
+    pool: Executor
+    if processes:
+        url = engine.url.render_as_string(hide_password=False)
+        pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
+    else:
+        pool = ThreadPoolExecutor(workers, thread_name_prefix="verify")
+    with pool:
+        futures: list[Future[Span]] = [
+            pool.submit(_scan_in_process, url, a, u)
+            if processes
+            else pool.submit(_scan_on_own_connection, engine, a, u)
+            for a, u in bounds
+        ]
         for f in futures:
             spans.append(f.result())
             if progress is not None:

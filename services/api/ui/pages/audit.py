@@ -64,7 +64,8 @@ def trail(
         if len(batch) < SCAN:
             break
     more = len(found) == PAGE
-    verify = container.store.verify(container.engine)
+    # On this request's thread and connection, as the API's verify (never a pool of them).
+    verify = container.store.verify(container.engine, workers=1)
     return page(
         request,
         "audit.html",
