@@ -117,7 +117,11 @@ def rebuild_spend(
     """
     placements = _placements(conn, after, until)
     try:
+        if _postgres(conn):
+            conn.exec_driver_sql(_HASH_JOIN)
         _insert_lines(conn, t, placements, after, until)
+        if _postgres(conn):
+            conn.exec_driver_sql(_ANY_JOIN)
     finally:
         placements.drop(conn)
     lines = t.spend_lines
@@ -143,6 +147,13 @@ def rebuild_spend(
         empty=empty,
     )
     return int(inserted)
+
+
+# The planner knows nothing of the events table after a bulk load (no ANALYZE yet: it guessed
+# 58 rows for 20 000) nor of the placements (a temporary table): a hash join, not a nested loop
+# that extracts every line's fields once per placement (336 against 143 ms for 20 000 lines).
+_HASH_JOIN = "SET LOCAL enable_nestloop = off"
+_ANY_JOIN = "SET LOCAL enable_nestloop TO DEFAULT"
 
 
 def _insert_lines(
