@@ -138,6 +138,24 @@ LongText = Annotated[
     Field(min_length=1, max_length=4000, json_schema_extra=_TEXT_SCHEMA),
     AfterValidator(_printable),
 ]
+# A spend line's texts as wide as the columns that keep them (``spend_lines``): the schema says
+# the bound and a longer value is refused as that field's own error, not at the flush.  (A
+# ``max_length`` beside ``X | None`` would bound the union, worded as a list's "items".)
+LineKey = Annotated[
+    str,
+    Field(min_length=1, max_length=200, json_schema_extra=_TEXT_SCHEMA),
+    AfterValidator(_printable),
+]
+AccountCode = Annotated[
+    str,
+    Field(min_length=1, max_length=64, json_schema_extra=_TEXT_SCHEMA),
+    AfterValidator(_printable),
+]
+LineText = Annotated[
+    str,
+    Field(min_length=1, max_length=1000, json_schema_extra=_TEXT_SCHEMA),
+    AfterValidator(_printable),
+]
 
 
 def _not_a_number(value: Any) -> Any:

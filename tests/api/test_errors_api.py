@@ -490,3 +490,35 @@ def test_an_unknown_spend_kind_is_refused_by_the_schema_enum(planned: Api) -> No
         planned.post("/v1/transactions", batch(line(kind="gift")), "poster"), 422
     )
     assert [e["field"] for e in problem["errors"]] == ["lines.0.kind"]
+
+
+def test_a_spend_line_s_texts_are_bounded_by_their_columns_as_the_schema_says(
+    planned: Api,
+) -> None:
+    """A line's key and voucher hold 200 characters, its account 64, its text 1 000 (the
+    ``spend_lines`` columns): the spec says so, each at its full width is recorded and read back,
+    and one character more is a 422 at that field saying the bound, with nothing written."""
+    schema = planned.get("/openapi.json").json()["components"]["schemas"]["SpendLineBody"]
+
+    def max_length(field: str) -> int:
+        prop = schema["properties"][field]
+        return int(next(p for p in prop.get("anyOf", [prop]) if "maxLength" in p)["maxLength"])
+
+    widths = {"line_id": 200, "voucher": 200, "account": 64, "text": 1000}
+    assert {f: max_length(f) for f in widths} == widths
+    full = {f: f[0].upper() * n for f, n in widths.items()}
+    [o] = planned.spend(line(**full))
+    got = planned.get(f"/v1/transactions/{o['transaction_id']}").json()
+    assert {f: got[f] for f in ("line_id", "voucher", "text")} == {
+        f: full[f] for f in ("line_id", "voucher", "text")
+    }
+    before = planned.event_count()
+    for field, n in widths.items():
+        over = line(**{**full, "line_id": "W-2", field: "x" * (n + 1)})
+        problem = assert_problem(
+            planned.post("/v1/transactions", batch(over), "poster"), 422, "validation-error"
+        )
+        [error] = problem["errors"]
+        assert error["field"] == f"lines.0.{field}"
+        assert f"at most {n} characters" in error["reason"]
+    assert planned.event_count() == before

@@ -9,7 +9,19 @@ from ledger.domain import commands as cmd
 from ledger.domain.commands import SpendKind
 from ledger.inputs import ActivityIn, DecisionIn, GrantIn, Input
 from ledger.service import ClassifyTransaction, PostSpend, ReverseTransaction, SpendLine
-from ledger.types import AwardMoney, Code, CostObject, Day, LongText, Money, PositiveMoney, Text
+from ledger.types import (
+    AccountCode,
+    AwardMoney,
+    Code,
+    CostObject,
+    Day,
+    LineKey,
+    LineText,
+    LongText,
+    Money,
+    PositiveMoney,
+    Text,
+)
 
 
 class GrantBody(GrantIn):
@@ -86,19 +98,19 @@ class YearCloseBody(Input):
 
 
 class SpendLineBody(Input):
-    line_id: Text = Field(max_length=200)
-    voucher: Text | None = None
+    line_id: LineKey
+    voucher: LineKey | None = None
     booked_on: Day
     amount: Money
     cost_object: CostObject
     activity: Code | None = None
-    account: Text | None = Field(default=None, max_length=64)
+    account: AccountCode | None = None
     kind: SpendKind = Field(
         default="expense",
         description="expense or depreciation; investment is refused (rule 4: only the year's "
         "depreciation of an investment may be booked).",
     )
-    text: Text | None = Field(default=None, max_length=1000)
+    text: LineText | None = None
 
     def to_domain(self) -> SpendLine:
         return SpendLine(
