@@ -8,7 +8,16 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict, Field
 
 from ledger.domain import commands as cmd
-from ledger.types import AwardMoney, Code, CostObject, Day, LongText, PositiveMoney, Text
+from ledger.types import (
+    AwardMoney,
+    Code,
+    CostObject,
+    Day,
+    LongText,
+    PositiveMoney,
+    ShortText,
+    Text,
+)
 
 
 class Input(BaseModel):
@@ -58,7 +67,7 @@ class GrantIn(Input):
     spend_period: PeriodIn
     areas: list[AreaIn] = Field(min_length=1, max_length=200)
     reporting: list[ReportingIn] = Field(default_factory=list, max_length=200)
-    repayment_reference: Text | None = None
+    repayment_reference: ShortText | None = None
 
     def to_command(self) -> cmd.RegisterGrant:
         return cmd.RegisterGrant(

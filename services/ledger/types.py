@@ -138,10 +138,11 @@ LongText = Annotated[
     Field(min_length=1, max_length=4000, json_schema_extra=_TEXT_SCHEMA),
     AfterValidator(_printable),
 ]
-# A spend line's texts as wide as the columns that keep them (``spend_lines``): the schema says
-# the bound and a longer value is refused as that field's own error, not at the flush.  (A
-# ``max_length`` beside ``X | None`` would bound the union, worded as a list's "items".)
-LineKey = Annotated[
+# Texts as wide as the columns that keep them (a spend line's key, voucher, account and text; a
+# grant's repayment reference): the schema says the bound and a longer value is refused as that
+# field's own error, not at the flush.  (A ``max_length`` beside ``X | None`` would bound the
+# union, worded as a list's "items".)
+ShortText = Annotated[
     str,
     Field(min_length=1, max_length=200, json_schema_extra=_TEXT_SCHEMA),
     AfterValidator(_printable),

@@ -88,6 +88,20 @@ def test_a_registered_grant_reads_back_with_areas_reporting_and_decision(api: Ap
     assert g["totals"]["allocated"] == g["totals"]["spent"] == "0.00"
 
 
+def test_a_repayment_reference_is_bounded_by_its_column_as_the_schema_says(api: Api) -> None:
+    """200 characters (``grants.repayment_reference``): at full width it is registered and read
+    back; one more is a 422 at the field saying the bound, where it once failed the flush."""
+    over = api.post("/v1/grants", grant_body(repayment_reference="R" * 201), "planner")
+    problem = assert_problem(over, 422, "validation-error")
+    [error] = problem["errors"]
+    assert (error["field"], "at most 200 characters" in error["reason"]) == (
+        "repayment_reference",
+        True,
+    )
+    api.ok("/v1/grants", grant_body(repayment_reference="R" * 200), "planner")
+    assert api.get(GRANT).json()["repayment_reference"] == "R" * 200
+
+
 def test_grant_list_shows_every_registered_grant(api: Api) -> None:
     assert api.get("/v1/grants").json() == {"grants": []}
     api.ok("/v1/grants", grant_body(), "planner")

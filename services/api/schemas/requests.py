@@ -15,11 +15,11 @@ from ledger.types import (
     Code,
     CostObject,
     Day,
-    LineKey,
     LineText,
     LongText,
     Money,
     PositiveMoney,
+    ShortText,
     Text,
 )
 
@@ -98,8 +98,8 @@ class YearCloseBody(Input):
 
 
 class SpendLineBody(Input):
-    line_id: LineKey
-    voucher: LineKey | None = None
+    line_id: ShortText
+    voucher: ShortText | None = None
     booked_on: Day
     amount: Money
     cost_object: CostObject
