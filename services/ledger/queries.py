@@ -11,6 +11,7 @@ import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
@@ -78,6 +79,21 @@ class LedgerQueries:
     # The last state read of each grant, for today's balances: reused while the grant's stream
     # version is unchanged (every event that moves its money bumps it), so a read is one probe.
     _states: dict[str, GrantState] = field(default_factory=dict, repr=False)
+    # That probe, built once: a statement made per read cost a fifth of a cached read's time in
+    # SQLAlchemy (building the clause and its cache key), measured with py-spy.
+    _version_of: sa.Select[Any] = field(init=False, repr=False)
+    # ... sent alone, as one statement (PostgreSQL: no BEGIN and COMMIT round trips).
+    _probe_engine: Engine = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        grants = self.tables.grants
+        self._version_of = sa.select(grants.c.version).where(
+            grants.c.grant_id == sa.bindparam("grant_id")
+        )
+        postgres = self.engine.dialect.name == "postgresql"
+        self._probe_engine = (
+            self.engine.execution_options(isolation_level="AUTOCOMMIT") if postgres else self.engine
+        )
 
     # --- grants ----------------------------------------------------------------------------
 
@@ -235,13 +251,8 @@ class LedgerQueries:
         """The grant's state now: one indexed probe of its version while nothing changed it."""
         cached = self._states.get(grant_id)
         if cached is not None:
-            with translate_errors(), self.engine.connect() as conn:
-                if conn.dialect.name == "postgresql":  # one statement: no BEGIN/COMMIT trips
-                    conn = conn.execution_options(isolation_level="AUTOCOMMIT")
-                grants = self.tables.grants
-                version = conn.execute(
-                    sa.select(grants.c.version).where(grants.c.grant_id == grant_id)
-                ).scalar()
+            with translate_errors(), self._probe_engine.connect() as conn:
+                version = conn.execute(self._version_of, {"grant_id": grant_id}).scalar()
             if version == cached.version:
                 return cached
         with read_transaction(self.engine) as conn:
