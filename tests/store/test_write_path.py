@@ -96,6 +96,21 @@ _STEPS = st.lists(
 )
 
 
+def test_a_kept_balance_answer_follows_another_process_s_writes(ledger: Ledger) -> None:
+    """Today's balances reuse a grant's state while its version is unchanged (one probe a
+    read): a write by another process (its own service) moves the next read's figures, and
+    the probe, made once, answers for every grant it is asked of."""
+    first = ledger.figures(G)
+    assert ledger.figures(G) == first  # answered from the kept state
+    other = LedgerService(ledger.engine)
+    other.execute(PostSpend("visma", (line("9916", kr(7), date(2022, 3, 2)),)), POSTER)
+    after = ledger.figures(G)
+    assert after.spent == first.spent + kr(7)
+    ledger.register("h-2022", [cmd.AreaSpec("h", "H", kr(10), "7777", "HOSPA")])
+    assert ledger.figures("h-2022").spent == 0
+    assert ledger.figures(G) == after
+
+
 @settings(
     max_examples=12,
     deadline=None,
