@@ -153,8 +153,18 @@ class CheckpointVerdict:
         return cls(ok=False, position=position, checked=checked, reason=reason)
 
 
-def verify(engine: Engine, signed: SignedCheckpoint, key: Ed25519PublicKey) -> CheckpointVerdict:
-    """Holds only if the signature holds and the chain 1..position ends in the signed hash."""
+def verify(
+    engine: Engine,
+    signed: SignedCheckpoint,
+    key: Ed25519PublicKey,
+    *,
+    workers: int | None = None,
+) -> CheckpointVerdict:
+    """Holds only if the signature holds and the chain 1..position ends in the signed hash.
+
+    ``workers`` as ``verify.walk`` takes it: 1 checks the chain on this thread and connection
+    (what a request does); by default threads or processes as the chain's length asks.
+    """
     cp = signed.checkpoint
     at = f"position {cp.position}"
     if signed.key_id != key_id(key):
@@ -165,7 +175,7 @@ def verify(engine: Engine, signed: SignedCheckpoint, key: Ed25519PublicKey) -> C
         key.verify(base64.b64decode(signed.signature, validate=True), cp.canonical())
     except (InvalidSignature, binascii.Error, ValueError):
         return CheckpointVerdict.fails(cp.position, f"{at}: the signature does not hold")
-    whole, _ = chain_walk.walk(engine, cp.position)
+    whole, _ = chain_walk.walk(engine, cp.position, workers=workers)
     if whole.bad_position is not None:
         return CheckpointVerdict.fails(whole.bad_position, whole.reason, checked=whole.checked)
     if whole.last_hash != cp.hash:
