@@ -365,7 +365,7 @@ class GroupCommit:
         uow.flush()
         results = [(unit, answer()) for unit, answer in opened.answers]
         uow.flush_answers()
-        return _Decided(results, uow.states(), uow.facts())
+        return _Decided(results, uow.states(), uow.facts_to_keep())
 
     def _done(
         self, batch: list[_Unit[object]], results: list[tuple[_Unit[object], object]]

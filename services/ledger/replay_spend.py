@@ -13,6 +13,8 @@ it at once.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date
 from typing import Any
 
@@ -117,11 +119,8 @@ def rebuild_spend(
     """
     placements = _placements(conn, after, until)
     try:
-        if _postgres(conn):
-            conn.exec_driver_sql(_HASH_JOIN)
-        _insert_lines(conn, t, placements, after, until)
-        if _postgres(conn):
-            conn.exec_driver_sql(_ANY_JOIN)
+        with _hash_joins(conn):
+            _insert_lines(conn, t, placements, after, until)
     finally:
         placements.drop(conn)
     lines = t.spend_lines
@@ -152,8 +151,14 @@ def rebuild_spend(
 # The planner knows nothing of the events table after a bulk load (no ANALYZE yet: it guessed
 # 58 rows for 20 000) nor of the placements (a temporary table): a hash join, not a nested loop
 # that extracts every line's fields once per placement (336 against 143 ms for 20 000 lines).
-_HASH_JOIN = "SET LOCAL enable_nestloop = off"
-_ANY_JOIN = "SET LOCAL enable_nestloop TO DEFAULT"
+@contextmanager
+def _hash_joins(conn: Connection) -> Iterator[None]:
+    if not _postgres(conn):
+        yield
+        return
+    conn.exec_driver_sql("SET LOCAL enable_nestloop = off")
+    yield
+    conn.exec_driver_sql("SET LOCAL enable_nestloop TO DEFAULT")  # the replay's other statements
 
 
 def _insert_lines(

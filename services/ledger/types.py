@@ -128,35 +128,24 @@ _TEXT_SCHEMA: dict[str, Any] = {
     "pattern": TEXT_PATTERN,
     "description": "Printable text: no control, bidi-override or noncharacter; not blank.",
 }
-Text = Annotated[
-    str,
-    Field(min_length=1, max_length=500, json_schema_extra=_TEXT_SCHEMA),
-    AfterValidator(_printable),
-]
-LongText = Annotated[
-    str,
-    Field(min_length=1, max_length=4000, json_schema_extra=_TEXT_SCHEMA),
-    AfterValidator(_printable),
-]
+_PRINTABLE = AfterValidator(_printable)
+
+
+def _up_to(characters: int) -> Any:
+    """A printable text's bounds: not empty, at most ``characters``, the pattern in the schema."""
+    return Field(min_length=1, max_length=characters, json_schema_extra=_TEXT_SCHEMA)
+
+
+Text = Annotated[str, _up_to(500), _PRINTABLE]
+LongText = Annotated[str, _up_to(4000), _PRINTABLE]
 # Texts as wide as the columns that keep them (a spend line's key, voucher, account and text; a
 # grant's repayment reference): the schema says the bound and a longer value is refused as that
 # field's own error, not at the flush.  (A ``max_length`` beside ``X | None`` would bound the
 # union, worded as a list's "items".)
-ShortText = Annotated[
-    str,
-    Field(min_length=1, max_length=200, json_schema_extra=_TEXT_SCHEMA),
-    AfterValidator(_printable),
-]
-AccountCode = Annotated[
-    str,
-    Field(min_length=1, max_length=64, json_schema_extra=_TEXT_SCHEMA),
-    AfterValidator(_printable),
-]
-LineText = Annotated[
-    str,
-    Field(min_length=1, max_length=1000, json_schema_extra=_TEXT_SCHEMA),
-    AfterValidator(_printable),
-]
+KEY_CHARS, CODE_CHARS, LINE_TEXT_CHARS = 200, 64, 1000  # the spend_lines columns' widths
+ShortText = Annotated[str, _up_to(KEY_CHARS), _PRINTABLE]
+AccountCode = Annotated[str, _up_to(CODE_CHARS), _PRINTABLE]
+LineText = Annotated[str, _up_to(LINE_TEXT_CHARS), _PRINTABLE]
 
 
 def _not_a_number(value: Any) -> Any:

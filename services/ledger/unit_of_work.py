@@ -153,7 +153,7 @@ class UnitOfWork:
         if kept is not None:
             self._periods, self._routes = kept.periods, list(kept.routes)
 
-    def facts(self) -> KeptFacts | None:
+    def facts_to_keep(self) -> KeptFacts | None:
         """The ledger-wide facts as this transaction leaves them, to keep after its commit."""
         if self._facts_key is None or self._periods is None or self._routes is None:
             return None

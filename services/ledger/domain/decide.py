@@ -342,7 +342,7 @@ def _record_receipt(grant: GrantState, c: RecordReceipt, facts: LedgerFacts) -> 
         raise errors.ReceiptOutsideAgreement(
             grant_id=grant.grant_id, received_on=c.received_on, earliest=earliest, latest=latest
         )
-    _require_open_period(grant, facts, c.received_on)
+    _require_open_period(grant, facts.closed_periods, c.received_on)
     return [
         ReceiptRecorded(
             grant_id=grant.grant_id,
@@ -361,7 +361,7 @@ def receipt_window(grant: GrantState) -> tuple[date, date]:
 def _repay(grant: GrantState, c: RepayUnspent, facts: LedgerFacts) -> list[GrantEvent]:
     area = _area(grant, c.area)
     _require_positive(c.amount, "amount")
-    _require_open_period(grant, facts, c.paid_on)
+    _require_open_period(grant, facts.closed_periods, c.paid_on)
     # Only money neither planned nor spent goes back: an overspent activity has used part of
     # what its area shows as unallocated.
     unallocated = _unplanned(grant, area.code)
@@ -400,15 +400,13 @@ def _record_spend(grant: GrantState, c: RecordSpend, facts: LedgerFacts) -> list
     problems: list[LineError] = []
     seen_keys: set[str] = set()
     seen_ids: set[str] = set()
+    closed = facts.closed_periods
     for line, transaction_id in zip(c.lines, c.transaction_ids, strict=True):
         # A repeated line is reported as that alone: its other problems are the first copy's.
-        line_problems = _duplicate_in_batch(c.source, line, seen_keys) or (
-            _reused_id(line, transaction_id, seen_ids)
-            or (
-                []
-                if _placeable(grant, line, facts.closed_periods)
-                else _placement_problems(grant, line, facts.closed_periods)
-            )
+        line_problems = (
+            _duplicate_in_batch(c.source, line, seen_keys)
+            or _reused_id(line, transaction_id, seen_ids)
+            or ([] if _placeable(grant, line, closed) else _placement_problems(grant, line, closed))
         )
         if line_problems:
             problems.extend(line_problems)
@@ -528,7 +526,7 @@ def _reverse_spend(grant: GrantState, c: ReverseSpend, facts: LedgerFacts) -> li
             reversal_of=line.reversal_of,
         )
     _require_in_spend_period(grant, c.booked_on)
-    _require_open_period(grant, facts, c.booked_on)
+    _require_open_period(grant, facts.closed_periods, c.booked_on)
     return [
         SpendReversed(
             grant_id=grant.grant_id,
@@ -770,8 +768,8 @@ def _require_open_year(grant: GrantState, decided_on: date) -> None:
         raise errors.YearClosed(grant_id=grant.grant_id, year=decided_on.year)
 
 
-def _require_open_period(grant: GrantState, facts: LedgerFacts, day: date) -> None:
-    closed = _closed_period(grant, facts.closed_periods, day)
+def _require_open_period(grant: GrantState, closed_months: frozenset[str], day: date) -> None:
+    closed = _closed_period(grant, closed_months, day)
     if closed is not None:
         raise errors.PeriodClosed(grant_id=grant.grant_id, period=closed, on=day)
 

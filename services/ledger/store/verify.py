@@ -14,8 +14,9 @@ from __future__ import annotations
 import multiprocessing
 import os
 from collections.abc import Callable, Iterator
-from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import orjson
@@ -182,18 +183,16 @@ def walk(
                     progress(sum(s.checked for s in spans))
             return _join(spans, after, start, head), spans
     pool: Executor
+    scan_range: Callable[[int, int], Span]
     if processes:
         url = engine.url.render_as_string(hide_password=False)
         pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
+        scan_range = partial(_scan_in_process, url)
     else:
         pool = ThreadPoolExecutor(workers, thread_name_prefix="verify")
+        scan_range = partial(_scan_on_own_connection, engine)
     with pool:
-        futures: list[Future[Span]] = [
-            pool.submit(_scan_in_process, url, a, u)
-            if processes
-            else pool.submit(_scan_on_own_connection, engine, a, u)
-            for a, u in bounds
-        ]
+        futures = [pool.submit(scan_range, a, u) for a, u in bounds]
         for f in futures:
             spans.append(f.result())
             if progress is not None:

@@ -23,6 +23,7 @@ from ledger.formats.sie.accounts import SpendAccounts
 from ledger.formats.sie.lexer import UNSAFE_ID, Problem
 from ledger.formats.sie.model import SieFile, Trans, Voucher
 from ledger.service import SpendLine, StruckLine
+from ledger.types import CODE_CHARS, KEY_CHARS, LINE_TEXT_CHARS
 
 SOURCE = "sie"
 
@@ -32,10 +33,11 @@ NOT_A_COST_ACCOUNT = "not-a-cost-account"
 NO_COST_OBJECT = "no-cost-object"
 ZERO_AMOUNT = "zero-amount"
 
-# Column widths of the spend_lines projection: longer values are refused here, by name.
-_MAX_LINE_ID = 200
-_MAX_CODE = 64
-_MAX_TEXT = 1000
+# Column widths of the spend_lines projection (the API's bounds too): longer values are
+# refused here, by name.
+_MAX_LINE_ID = KEY_CHARS
+_MAX_CODE = CODE_CHARS
+_MAX_TEXT = LINE_TEXT_CHARS
 
 
 class SieImportRefused(InvalidInput):
